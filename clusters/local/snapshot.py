@@ -1,0 +1,84 @@
+"""The seam between the mesh and its control plane: Istio config in, Envoy resources out.
+
+The embedded control plane (``pilot`` + ``xds``) consumes a :class:`ConfigSnapshot` and
+produces :class:`EnvoyResources`; a later control plane (Istio's own pilot-discovery fed
+from files) is expected to take the same snapshot and serve the same proxy, so nothing
+here knows how the resources reach Envoy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from clusters.istio.resources import ServiceEntry, ServicePort, VirtualService
+from clusters.protocol import OutboundTrafficPolicy
+
+# Istio's default text access-log format (meshConfig.accessLogEncoding: TEXT).
+ISTIO_ACCESS_LOG_FORMAT = (
+    '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" '
+    "%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% "
+    '%CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" '
+    "%BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "
+    '"%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" '
+    '"%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% '
+    "%UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% "
+    "%REQUESTED_SERVER_NAME% %ROUTE_NAME%\n"
+)
+
+
+@dataclass(frozen=True)
+class MeshConfig:
+    """The parts of Istio's MeshConfig the page touches."""
+
+    outbound_traffic_policy: OutboundTrafficPolicy = OutboundTrafficPolicy.ALLOW_ANY
+    access_log_file: str = "/dev/stdout"
+    access_log_format: str = ISTIO_ACCESS_LOG_FORMAT
+
+
+@dataclass(frozen=True)
+class KubernetesService:
+    """A Service of the cluster itself (the sample's ``sleep`` Service on port 80)."""
+
+    name: str
+    namespace: str
+    ports: tuple[ServicePort, ...]
+    endpoints: tuple[str, ...] = ()  # pod IPs
+    cluster_ip: str | None = None
+
+    @property
+    def hostname(self) -> str:
+        return f"{self.name}.{self.namespace}.svc.cluster.local"
+
+
+@dataclass(frozen=True)
+class ProxyInfo:
+    """The sidecar being configured (istiod's ``model.Proxy``, reduced)."""
+
+    pod_name: str
+    namespace: str
+    ip: str
+
+    @property
+    def node_id(self) -> str:
+        return f"sidecar~{self.ip}~{self.pod_name}.{self.namespace}~{self.namespace}.svc.cluster.local"
+
+
+@dataclass(frozen=True)
+class ConfigSnapshot:
+    """Everything a control plane needs to compute one proxy's configuration."""
+
+    proxy: ProxyInfo
+    mesh: MeshConfig = field(default_factory=MeshConfig)
+    services: tuple[KubernetesService, ...] = ()
+    service_entries: tuple[ServiceEntry, ...] = ()
+    virtual_services: tuple[VirtualService, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnvoyResources:
+    """Envoy v3 resources as JSON-ready dicts, each with its ``@type``."""
+
+    listeners: tuple[dict[str, Any], ...]
+    routes: tuple[dict[str, Any], ...]
+    clusters: tuple[dict[str, Any], ...]

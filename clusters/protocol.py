@@ -1,0 +1,208 @@
+"""The one interface that steps talk to, and the values that cross it.
+
+Every backend (the embedded ``local`` mesh, a ``kind`` cluster, an ``existing``
+cluster) implements :class:`Cluster`. Steps know nothing else, which is what lets the
+same feature files run unchanged on every backend. clusters/README.md describes the
+contract in prose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+
+class OutboundTrafficPolicy(StrEnum):
+    """``meshConfig.outboundTrafficPolicy.mode``."""
+
+    ALLOW_ANY = "ALLOW_ANY"
+    REGISTRY_ONLY = "REGISTRY_ONLY"
+
+
+class Injection(StrEnum):
+    """How the sidecar got into the source pod (the page shows both ways)."""
+
+    AUTOMATIC = "automatic"  # namespace label istio-injection=enabled
+    MANUAL = "manual"  # istioctl kube-inject
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """An Istio resource as ``kubectl`` names it."""
+
+    kind: str
+    name: str
+    namespace: str = "default"
+
+    def __str__(self) -> str:
+        return f"{self.kind.lower()}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """The outcome of a command run inside the source pod's application container."""
+
+    argv: tuple[str, ...]
+    exit_code: int
+    stdout: str
+    stderr: str
+    elapsed: float  # seconds, wall clock, measured around the command
+
+
+@dataclass(frozen=True)
+class PodStatus:
+    """What ``kubectl get pod`` would say about the source pod."""
+
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+    containers: tuple[str, ...]
+    ready: bool
+    injection: Injection | None
+    # None means the default: every outbound destination is intercepted ("*").
+    include_ip_ranges: tuple[str, ...] | None = None
+
+    @property
+    def has_sidecar(self) -> bool:
+        return "istio-proxy" in self.containers
+
+
+@dataclass(frozen=True)
+class AccessLogEntry:
+    """One line of the sidecar's access log in Istio's default text format.
+
+    Fields the format renders as ``-`` are ``None``; TCP lines have no method/path.
+    """
+
+    start_time: str
+    method: str | None
+    path: str | None
+    protocol: str | None
+    response_code: int
+    response_flags: str | None
+    response_code_details: str | None
+    connection_termination_details: str | None
+    upstream_transport_failure_reason: str | None
+    bytes_received: int
+    bytes_sent: int
+    duration_ms: int | None
+    upstream_service_time: str | None
+    x_forwarded_for: str | None
+    user_agent: str | None
+    request_id: str | None
+    authority: str | None
+    upstream_host: str | None
+    upstream_cluster: str | None
+    upstream_local_address: str | None
+    downstream_local_address: str | None
+    downstream_remote_address: str | None
+    requested_server_name: str | None
+    route_name: str | None
+    raw: str = field(repr=False, default="")
+
+
+@dataclass(frozen=True)
+class LogCursor:
+    """An opaque position in the sidecar's log; lines after it are 'new'.
+
+    ``pod`` ties the cursor to one pod: a re-created pod's log starts afresh.
+    """
+
+    pod: str
+    position: int
+
+
+class ClusterError(Exception):
+    """A backend could not do what a step asked; the message is one line for a human."""
+
+
+class InvalidResource(ClusterError):
+    """Istio (its CRD schema or its validating webhook) refuses a resource."""
+
+
+class PrerequisiteMissing(ClusterError):
+    """The machine lacks something the backend needs (root, iptables, curl, Docker...)."""
+
+
+@runtime_checkable
+class Cluster(Protocol):
+    """A mesh with one source pod (the page's ``sleep``) in namespace ``default``."""
+
+    name: str  # the backend's name: local, kind, existing
+
+    def describe(self) -> Mapping[str, str]:
+        """Versions and facts for reports (Istio/Envoy version, backend details)."""
+        ...
+
+    # Istio configuration -------------------------------------------------------
+    def apply(self, manifest: str) -> list[ResourceRef]:
+        """Create or replace every document of a YAML stream (``kubectl apply -f -``).
+
+        Raises InvalidResource, naming the field, for what Istio would refuse.
+        """
+        ...
+
+    def delete(self, kind: str, name: str, *, ignore_not_found: bool = False) -> bool:
+        """``kubectl delete KIND NAME``; True when something was deleted."""
+        ...
+
+    def resources(self, kind: str) -> list[str]:
+        """Names of the resources of ``kind`` (ServiceEntry, VirtualService) present."""
+        ...
+
+    def outbound_traffic_policy(self) -> OutboundTrafficPolicy:
+        """The mesh's current ``outboundTrafficPolicy.mode``."""
+        ...
+
+    def set_outbound_traffic_policy(self, mode: OutboundTrafficPolicy) -> None:
+        """Change the mesh-wide mode (the page edits the ``istio`` configmap)."""
+        ...
+
+    def wait_for_proxy_config(self, timeout: float) -> None:
+        """Block until the source pod's sidecar runs the latest config, or raise."""
+        ...
+
+    def drift(self, command: str) -> str | None:
+        """Why a command of the page cannot run on this mesh, or None if it can.
+
+        ``command`` names a page step that Istio changed ("mixer-logs",
+        "configmap-mode-line", "helm-template-x").
+        """
+        ...
+
+    # The source pod ------------------------------------------------------------
+    def deploy_source_pod(
+        self,
+        injection: Injection = Injection.AUTOMATIC,
+        include_ip_ranges: Sequence[str] | None = None,
+    ) -> PodStatus:
+        """(Re-)create the source pod; include ranges limit what the sidecar intercepts."""
+        ...
+
+    def source_pod(self) -> PodStatus:
+        """``kubectl get pod -l app=sleep``: the current source pod."""
+        ...
+
+    def exec_in_source_pod(self, argv: Sequence[str], timeout: float) -> ExecResult:
+        """``kubectl exec $SOURCE_POD -c sleep -- argv``."""
+        ...
+
+    def sidecar_log_cursor(self) -> LogCursor:
+        """A mark at the end of the sidecar's log as it stands now."""
+        ...
+
+    def sidecar_log(self, since: LogCursor | None = None) -> list[str]:
+        """``kubectl logs $SOURCE_POD -c istio-proxy``: lines after ``since``."""
+        ...
+
+    def internal_ip_ranges(self) -> list[str]:
+        """The cluster's pod and service CIDRs (the page's per-platform ranges)."""
+        ...
+
+    # Lifecycle -----------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to the page's starting point: ALLOW_ANY, no ServiceEntry/VirtualService,
+        a source pod with automatic injection and full interception."""
+        ...
