@@ -1,0 +1,131 @@
+"""Starting the mesh's processes inside namespaces, and ending them by PID.
+
+A process is identified by its PID *and* its start time (field 22 of /proc/PID/stat),
+so a PID recorded by a crashed run is never confused with an unrelated process that
+reused the number later.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    name: str
+    pid: int
+    start_ticks: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProcessRecord:
+        return cls(name=data["name"], pid=int(data["pid"]), start_ticks=int(data["start_ticks"]))
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks, or None if it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after it.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    state, ticks = fields[0], fields[19]
+    return None if state in ("Z", "X") else int(ticks)
+
+
+def is_running(record: ProcessRecord) -> bool:
+    return start_ticks(record.pid) == record.start_ticks
+
+
+def in_namespace(
+    namespace: str, argv: Sequence[str], *, uid: int | None = None, gid: int | None = None
+) -> list[str]:
+    """argv that runs a command inside a network namespace, optionally as another user."""
+    prefix = ["ip", "netns", "exec", namespace]
+    if uid is not None:
+        prefix += ["setpriv", f"--reuid={uid}", f"--regid={gid if gid is not None else uid}"]
+        prefix += ["--clear-groups", "--"]
+    return [*prefix, *argv]
+
+
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    *,
+    stdout: Path,
+    stderr: Path,
+    env: Mapping[str, str] | None = None,
+    owner_uid: int | None = None,
+) -> tuple[subprocess.Popen[bytes], ProcessRecord]:
+    """Start a long-running process in its own session, logging to files.
+
+    Its own session: a Ctrl-C in the terminal reaches pytest, whose teardown then ends
+    the process, rather than killing it behind the teardown's back. ``owner_uid`` owns
+    the log files, since a process that reopens /dev/stdout needs write access to it.
+    """
+    handles = []
+    for path in (stdout, stderr):
+        path.touch()
+        if owner_uid is not None:
+            os.chown(path, owner_uid, owner_uid)
+        handles.append(path.open("ab"))
+    try:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=handles[0],
+            stderr=handles[1],
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
+        )
+    finally:
+        for handle in handles:
+            handle.close()
+    ticks = start_ticks(process.pid)
+    return process, ProcessRecord(name=name, pid=process.pid, start_ticks=ticks or 0)
+
+
+def terminate(pid: int, expected_ticks: int | None = None, *, grace: float = 2.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; only if the PID is still the same one."""
+    ticks = start_ticks(pid)
+    if ticks is None or (expected_ticks is not None and ticks != expected_ticks):
+        _reap(pid)
+        return
+    _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if start_ticks(pid) != ticks:
+            return
+        time.sleep(0.01)
+    _signal(pid, signal.SIGKILL)
+    for _ in range(200):
+        _reap(pid)
+        if start_ticks(pid) != ticks:
+            return
+        time.sleep(0.01)
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _reap(pid: int) -> None:
+    """Collect our own exited child so it does not linger as a zombie."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

