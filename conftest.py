@@ -1,0 +1,20 @@
+"""Wires the suite's layers into pytest: lifecycle fixtures, reports, and the steps.
+
+features/ says what the page claims, steps/ is the vocabulary bound to the Cluster
+protocol, fixtures/ owns the mesh's lifecycle and the reports.
+"""
+
+pytest_plugins = [
+    "fixtures.options",
+    "fixtures.journal",
+    "fixtures.cluster",
+    "fixtures.outputs",
+    "fixtures.report",
+    "steps.state",
+    "steps.pod",
+    "steps.config",
+    "steps.traffic",
+    "steps.sidecar_log",
+    "steps.drift",
+    "steps.platform",
+]

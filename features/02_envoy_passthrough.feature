@@ -1,0 +1,41 @@
+Feature: Envoy passthrough to external services
+  The installation option outboundTrafficPolicy.mode decides what a sidecar does with a
+  call to a service missing from Istio's registry. ALLOW_ANY, the default, lets such
+  calls through, so a mesh can be tried without first declaring every external service;
+  REGISTRY_ONLY blocks every host that has no HTTP service or ServiceEntry in the mesh.
+  The price of ALLOW_ANY is that the mesh neither monitors nor controls that traffic.
+
+  Background:
+    Given the sleep pod is running with a sidecar
+
+  @doc-envoy-passthrough
+  Scenario: The mesh allows calls to unknown services by default
+    Unless the installation set REGISTRY_ONLY explicitly, the mode is ALLOW_ANY.
+
+    Then the outbound traffic policy mode is "ALLOW_ANY"
+
+  @doc-envoy-passthrough @drift
+  Scenario: The istio configmap shows the mode line
+    The page confirms the mode by finding "mode: ALLOW_ANY" in the istio configmap of
+    istio-system, and switches modes by editing that line with sed.
+
+    Given the page's "configmap-mode-line" step applies to this Istio:
+      """
+      kubectl get configmap istio -n istio-system -o yaml | grep -o "mode: ALLOW_ANY"
+      """
+    Then the outbound traffic policy mode is "ALLOW_ANY"
+
+  @doc-envoy-passthrough
+  Scenario Outline: Requests to external HTTPS services succeed under ALLOW_ANY
+    A few HTTPS requests from the sleep pod to services that are not in the registry
+    all come back with status 200: the sidecar passes them through.
+
+    Given the outbound traffic policy mode is "ALLOW_ANY"
+    When the source pod runs "curl -I https://<host>"
+    Then the command exits with code 0
+    And the response status line is "HTTP/2 200"
+
+    Examples:
+      | host            |
+      | www.google.com  |
+      | edition.cnn.com |

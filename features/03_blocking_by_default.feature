@@ -1,0 +1,43 @@
+Feature: Change to the blocking-by-default policy
+  To show controlled access to external services, the page switches the mesh from
+  ALLOW_ANY to REGISTRY_ONLY. (It also notes that services reachable under ALLOW_ANY can
+  be given controlled access one by one first, and the mode switched once all are
+  configured.) After the switch, requests to hosts the mesh does not know are blocked;
+  the change can take a while to apply, so the page says to wait and try again.
+
+  Background:
+    Given the sleep pod is running with a sidecar
+
+  @doc-blocking-by-default
+  Scenario: The mode can be switched to REGISTRY_ONLY
+    The page edits the mesh-wide setting; afterwards the mesh reports the new mode.
+
+    When the outbound traffic policy mode is set to "REGISTRY_ONLY"
+    Then the outbound traffic policy mode is "REGISTRY_ONLY"
+
+  @doc-blocking-by-default
+  Scenario Outline: HTTPS requests to unregistered hosts are blocked under REGISTRY_ONLY
+    The same HTTPS requests that succeeded under ALLOW_ANY now fail during the TLS
+    handshake: kubectl reports that the command terminated with curl's exit code 35.
+    Cached configuration may let a request through for a short while, so the check is
+    retried for up to the propagation timeout, as the page advises.
+
+    Given the outbound traffic policy mode is set to "REGISTRY_ONLY"
+    When the source pod runs "curl -I https://<host>"
+    Then eventually the command exits with code 35
+    And the response has no status line
+
+    Examples:
+      | host            |
+      | www.google.com  |
+      | edition.cnn.com |
+
+  @doc-blocking-by-default
+  Scenario: Plain HTTP to an unregistered host is answered 502 by the sidecar
+    The page's definition of REGISTRY_ONLY blocks any host without an HTTP service or
+    ServiceEntry. Over plain HTTP the sidecar itself answers such a request, with
+    502 Bad Gateway (this is the state the next section starts from).
+
+    Given the outbound traffic policy mode is set to "REGISTRY_ONLY"
+    When the source pod runs "curl http://httpbin.org/headers"
+    Then eventually the HTTP status code is 502

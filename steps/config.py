@@ -1,0 +1,172 @@
+"""Steps about Istio configuration: the mesh's mode, applying YAML, deleting resources.
+
+Every change waits for the source pod's sidecar to run the new configuration (the way
+istio.io's own test waits for a change to show) before the next step looks at traffic.
+"""
+
+from __future__ import annotations
+
+import time
+
+from pytest_bdd import given, parsers, then, when
+
+from clusters.protocol import Cluster, InvalidResource, OutboundTrafficPolicy
+from fixtures.journal import Journal
+from steps import page
+from steps.kubectl import KINDS, parse_delete
+from steps.state import ScenarioState, unescape_quotes
+
+
+def mode_of(text: str) -> OutboundTrafficPolicy:
+    try:
+        return OutboundTrafficPolicy(text)
+    except ValueError:
+        choices = ", ".join(m.value for m in OutboundTrafficPolicy)
+        raise ValueError(
+            f"unknown outbound traffic policy mode {text!r}: one of {choices}"
+        ) from None
+
+
+def kind_of(text: str) -> str:
+    """A kind as a sentence names it (ServiceEntry, VirtualService, serviceentry, vs...)."""
+    kind = KINDS.get(text.strip().lower())
+    if kind is None:
+        raise ValueError(f"unknown kind {text!r}: the page uses ServiceEntry and VirtualService")
+    return kind
+
+
+def _wait(cluster: Cluster, journal: Journal, timeout: float) -> None:
+    started = time.perf_counter()
+    cluster.wait_for_proxy_config(timeout)
+    journal.note(
+        observed=f"the sidecar runs the new configuration ({time.perf_counter() - started:.2f} s)"
+    )
+
+
+@given(parsers.parse('the outbound traffic policy mode is set to "{mode}"'))
+@when(parsers.parse('the outbound traffic policy mode is set to "{mode}"'))
+def set_mode(cluster: Cluster, journal: Journal, propagation_timeout: float, mode: str) -> None:
+    wanted = mode_of(mode)
+    journal.note(
+        page_command=page.switch_mode(wanted),
+        page_output=page.SWITCH_MODE_OUTPUT,
+        ran=f"cluster.set_outbound_traffic_policy({wanted.value}); "
+        f"cluster.wait_for_proxy_config({propagation_timeout:g})",
+    )
+    cluster.set_outbound_traffic_policy(wanted)
+    _wait(cluster, journal, propagation_timeout)
+    actual = cluster.outbound_traffic_policy()
+    journal.note(observed=f"meshConfig.outboundTrafficPolicy.mode: {actual.value}")
+    assert actual is wanted, f"the mesh's mode is {actual.value} after setting {wanted.value}"
+
+
+@given(parsers.parse('the outbound traffic policy mode is "{mode}"'))
+@then(parsers.parse('the outbound traffic policy mode is "{mode}"'))
+def mode_is(cluster: Cluster, journal: Journal, mode: str) -> None:
+    wanted = mode_of(mode)
+    actual = cluster.outbound_traffic_policy()
+    journal.note(
+        page_command=page.check_mode(wanted),
+        page_output=f"mode: {wanted.value}",
+        ran="cluster.outbound_traffic_policy()",
+        observed=f"meshConfig.outboundTrafficPolicy.mode: {actual.value}",
+    )
+    assert actual is wanted, f"the mesh's mode is {actual.value}, not {wanted.value}"
+
+
+@given(parsers.parse('the {kind} "{name}" is applied:'))
+@when(parsers.parse('the {kind} "{name}" is applied:'))
+def apply_resource(
+    cluster: Cluster,
+    journal: Journal,
+    propagation_timeout: float,
+    kind: str,
+    name: str,
+    docstring: str,
+) -> None:
+    """Apply the page's YAML as written; Istio's refusal propagates as its one-line error."""
+    wanted = kind_of(kind)
+    journal.note(
+        page_command=page.apply_manifest(docstring),
+        ran="cluster.apply(<the YAML above>)",
+    )
+    refs = cluster.apply(docstring)
+    journal.note(observed="\n".join(f"{ref} applied" for ref in refs))
+    assert any(ref.kind == wanted and ref.name == name for ref in refs), (
+        f"the YAML does not define {wanted} {name!r}: it applied {', '.join(map(str, refs))}"
+    )
+    _wait(cluster, journal, propagation_timeout)
+
+
+@given(parsers.parse("a {kind} that Istio must refuse:"))
+def manifest_to_refuse(
+    journal: Journal, scenario_state: ScenarioState, kind: str, docstring: str
+) -> None:
+    kind_of(kind)
+    scenario_state.manifest = docstring
+    journal.note(page_command=page.apply_manifest(docstring))
+
+
+@then(parsers.parse('applying it is refused with "{message}"'))
+def refused_with(
+    cluster: Cluster, journal: Journal, scenario_state: ScenarioState, message: str
+) -> None:
+    expected = unescape_quotes(message)
+    assert scenario_state.manifest is not None, "no manifest was given in this scenario"
+    journal.note(ran="cluster.apply(<the YAML above>)", page_output=f"... {expected} ...")
+    try:
+        refs = cluster.apply(scenario_state.manifest)
+    except InvalidResource as error:
+        text = str(error)
+        journal.note(observed=text)
+        assert expected in text, f"Istio refused it, but with {text!r}"
+        assert "\n" not in text.strip(), "the refusal is not one line"
+        return
+    raise AssertionError(f"Istio accepted it: {', '.join(map(str, refs))}")
+
+
+@given(parsers.parse("no {kind} is left"))
+@then(parsers.parse("no {kind} is left"))
+def none_left(cluster: Cluster, journal: Journal, kind: str) -> None:
+    wanted = kind_of(kind)
+    names = cluster.resources(wanted)
+    journal.note(
+        ran=f"cluster.resources({wanted!r})",
+        observed=", ".join(names) or "(none)",
+    )
+    assert not names, f"{wanted} still present: {', '.join(names)}"
+
+
+@then(parsers.parse('no {kind} named "{name}" exists'))
+def none_named(cluster: Cluster, journal: Journal, kind: str, name: str) -> None:
+    wanted = kind_of(kind)
+    names = cluster.resources(wanted)
+    journal.note(ran=f"cluster.resources({wanted!r})", observed=", ".join(names) or "(none)")
+    assert name not in names, f"{wanted} {name!r} exists"
+
+
+@given(parsers.parse('"{command}" is run'))
+@when(parsers.parse('"{command}" is run'))
+def kubectl_delete(
+    cluster: Cluster, journal: Journal, propagation_timeout: float, command: str
+) -> None:
+    """The page's cleanup lines, run as written; kubectl's errors fail the step."""
+    delete = parse_delete(command)
+    journal.note(page_command=command)
+    deleted = False
+    for name in delete.names:
+        journal.note(
+            ran=f"cluster.delete({delete.kind!r}, {name!r}, "
+            f"ignore_not_found={delete.ignore_not_found})"
+        )
+        if cluster.delete(delete.kind, name, ignore_not_found=delete.ignore_not_found):
+            deleted = True
+            journal.note(observed=f'{delete.kind.lower()}.networking.istio.io "{name}" deleted')
+        elif delete.ignore_not_found:
+            journal.note(observed=f"{delete.kind} {name!r} was not there (--ignore-not-found)")
+        else:
+            raise AssertionError(
+                f'Error from server (NotFound): {delete.resource} "{name}" not found'
+            )
+    if deleted:
+        _wait(cluster, journal, propagation_timeout)

@@ -1,0 +1,30 @@
+"""Steps for the page's commands that Istio no longer has.
+
+A drift scenario starts by asking the mesh whether the page's step still exists there
+(``Cluster.drift``). If not, the scenario is skipped with the mesh's one-line reason,
+and the report counts it as drift rather than as a failure of the page's claim; if it
+does, the scenario goes on and checks the claim.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pytest_bdd import given, parsers
+
+from clusters.protocol import Cluster
+from fixtures.journal import Journal
+from fixtures.records import DRIFT
+
+
+@given(parsers.re(r'the page\'s "(?P<command>[^"]+)" step applies to this Istio:?$'))
+def page_step_applies(
+    cluster: Cluster, journal: Journal, command: str, docstring: str | None = None
+) -> None:
+    """The docstring, when given, is the page's command verbatim (for the report)."""
+    journal.note(page_command=docstring, ran=f"cluster.drift({command!r})")
+    reason = cluster.drift(command)
+    if reason:
+        journal.note(observed=reason)
+        journal.skip(DRIFT, reason)
+        pytest.skip(f"drift: {reason}")
+    journal.note(observed="this Istio still has the page's step")

@@ -1,0 +1,101 @@
+"""Steps about the page's per-platform IP ranges (the "direct access" section).
+
+The page tells each platform's reader how to find the cluster's internal ranges. A mesh
+runs on one platform; which one is read from ``Cluster.describe()["platform"]``. The
+assumption, stated here once: the embedded ``local`` mesh (network namespaces on one
+host, ranges chosen by its builder) and ``kind`` clusters are the page's "Minikube,
+Docker for Desktop, bare metal" case, where the ranges are not fixed and must be looked
+up. Scenarios for the other platforms are skipped with the page's example range.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from clusters.protocol import Cluster
+from fixtures.journal import Journal
+from fixtures.records import PLATFORM
+from steps import page
+from steps.state import ScenarioState
+
+# The page's platform headings -> the values of describe()["platform"] that are that case.
+PAGE_PLATFORMS: dict[str, frozenset[str]] = {
+    "IBM Cloud Private": frozenset({"icp", "ibm-cloud-private"}),
+    "IBM Cloud Kubernetes Service": frozenset({"iks", "ibm-cloud-kubernetes-service"}),
+    "Google Kubernetes Engine": frozenset({"gke"}),
+    "Azure Container Service": frozenset({"acs", "aks"}),
+    "Minikube, Docker for Desktop or bare metal": frozenset(
+        {"minikube", "docker-desktop", "bare-metal", "kind", "local"}
+    ),
+}
+
+
+def page_platform(name: str) -> frozenset[str]:
+    try:
+        return PAGE_PLATFORMS[name]
+    except KeyError:
+        raise ValueError(
+            f"the page has no platform {name!r}: one of {', '.join(PAGE_PLATFORMS)}"
+        ) from None
+
+
+def split_ranges(text: str) -> list[str]:
+    """The page writes ranges for Helm's --set, with escaped commas: ``a\\,b``."""
+    return [part.strip() for part in text.replace("\\,", ",").split(",") if part.strip()]
+
+
+def networks(ranges: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Parse CIDRs as Istio does (host bits allowed: the page's 10.0.0.1/24)."""
+    return [ipaddress.ip_network(r, strict=False) for r in ranges]
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1].upper() in "AEIOU" else "a"
+
+
+@given(parsers.parse('the mesh runs on {platform}, where the page\'s range is "{ranges}"'))
+def runs_on(cluster: Cluster, journal: Journal, platform: str, ranges: str) -> None:
+    accepted = page_platform(platform)
+    actual = str(cluster.describe().get("platform", "unknown"))
+    journal.note(ran='cluster.describe()["platform"]', observed=actual)
+    if actual not in accepted:
+        reason = (
+            f"this mesh is not {_article(platform)} {platform} cluster (its platform is "
+            f"{actual!r}); the page's range there is {', '.join(split_ranges(ranges))}"
+        )
+        journal.skip(PLATFORM, reason)
+        pytest.skip(reason)
+
+
+@when("the cluster's internal IP ranges are looked up:")
+@when("the cluster's internal IP ranges are looked up")
+def look_up_ranges(
+    cluster: Cluster, journal: Journal, scenario_state: ScenarioState, docstring: str | None = None
+) -> None:
+    """The docstring, when given, is how the page finds them on that platform."""
+    journal.note(page_command=docstring, ran="cluster.internal_ip_ranges()")
+    scenario_state.internal_ranges = cluster.internal_ip_ranges()
+    journal.note(observed=", ".join(scenario_state.internal_ranges) or "(none)")
+
+
+@then(parsers.parse('they are CIDRs of the same IP family as the page\'s "{ranges}"'))
+def ranges_like_page(journal: Journal, scenario_state: ScenarioState, ranges: str) -> None:
+    found = list(scenario_state.internal_ranges or [])
+    example = split_ranges(ranges)
+    journal.note(
+        page_output=page.include_ip_ranges_flag(example),
+        observed=page.include_ip_ranges_flag(found) if found else "(no ranges)",
+    )
+    assert found, "the mesh reports no internal IP ranges"
+    try:
+        parsed = networks(found)
+    except ValueError as error:
+        raise AssertionError(f"not a CIDR: {error}") from None
+    families = {n.version for n in networks(example)}
+    wrong = [str(n) for n in parsed if n.version not in families]
+    assert not wrong, f"{', '.join(wrong)}: not IPv{'/'.join(map(str, sorted(families)))}"
+    everything = [str(n) for n in parsed if n.prefixlen == 0]
+    assert not everything, f"{', '.join(everything)} covers every address: nothing would bypass"

@@ -1,0 +1,199 @@
+"""Steps about the source pod: deploying sleep, injection, SOURCE_POD, interception."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pytest_bdd import given, parsers, then, when
+
+from clusters.protocol import Cluster, Injection, PodStatus
+from fixtures.journal import Journal
+from steps import page
+from steps.state import ScenarioState
+
+ALL_OUTBOUND = (None, ("*",))  # include ranges that mean "intercept everything"
+
+
+INJECTION_WORDS = {
+    "automatic": Injection.AUTOMATIC,
+    "automatically": Injection.AUTOMATIC,
+    "manual": Injection.MANUAL,
+    "manually": Injection.MANUAL,
+}
+
+
+def injection_of(word: str) -> Injection:
+    """``automatic``/``manual`` as a feature says it."""
+    try:
+        return INJECTION_WORDS[word.strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown sidecar injection {word!r}: say automatic or manual") from None
+
+
+def describe_pod(pod: PodStatus) -> str:
+    ranges = "*" if pod.include_ip_ranges is None else ",".join(pod.include_ip_ranges)
+    return (
+        f"{pod.name}: {'ready' if pod.ready else 'NOT ready'}, containers "
+        f"{', '.join(pod.containers)}, labels "
+        f"{', '.join(f'{k}={v}' for k, v in pod.labels.items())}, injection "
+        f"{pod.injection.value if pod.injection else 'none'}, intercepted outbound ranges {ranges}"
+    )
+
+
+def same_ranges(actual: tuple[str, ...] | list[str], expected: list[str]) -> bool:
+    """Equal as sets of networks (10.0.0.1/24 and 10.0.0.0/24 are the same range)."""
+
+    def networks(
+        ranges: tuple[str, ...] | list[str],
+    ) -> set[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return {ipaddress.ip_network(r, strict=False) for r in ranges}
+
+    return networks(actual) == networks(expected)
+
+
+@given(parsers.parse("the sleep sample is deployed with {injection} sidecar injection"))
+@when(parsers.parse("the sleep sample is deployed with {injection} sidecar injection"))
+def deploy_sleep(
+    cluster: Cluster, journal: Journal, propagation_timeout: float, injection: str
+) -> None:
+    mode = injection_of(injection)
+    journal.note(
+        page_command=page.deploy_sleep(mode),
+        ran=f"cluster.deploy_source_pod(injection={mode.value!r}); "
+        f"cluster.wait_for_proxy_config({propagation_timeout:g})",
+    )
+    pod = cluster.deploy_source_pod(injection=mode)
+    cluster.wait_for_proxy_config(propagation_timeout)
+    journal.note(observed=describe_pod(pod))
+
+
+@given("the sleep pod is running with a sidecar")
+def sleep_pod_running(cluster: Cluster, journal: Journal) -> None:
+    pod = cluster.source_pod()
+    journal.note(ran="cluster.source_pod()", observed=describe_pod(pod))
+    assert pod.ready, f"the sleep pod {pod.name} is not ready"
+    assert pod.has_sidecar, f"the sleep pod {pod.name} has no istio-proxy container"
+
+
+@when(parsers.parse('SOURCE_POD is set to the pod labelled "{label}"'))
+def set_source_pod(
+    cluster: Cluster, journal: Journal, scenario_state: ScenarioState, label: str
+) -> None:
+    key, sep, value = label.partition("=")
+    if not sep:
+        raise ValueError(f'expected a label selector as "key=value", got {label!r}')
+    journal.note(page_command=page.export_source_pod(label), ran="cluster.source_pod()")
+    pod = cluster.source_pod()
+    assert pod.labels.get(key) == value, (
+        f"the source pod {pod.name} is labelled "
+        f"{dict(pod.labels)}, so `kubectl get pod -l {label}` would not find it"
+    )
+    scenario_state.source_pod_name = pod.name
+    journal.note(observed=f"SOURCE_POD={pod.name}")
+
+
+@then(parsers.parse('SOURCE_POD names the ready pod that runs "{first}" and "{second}"'))
+def source_pod_names(
+    cluster: Cluster, journal: Journal, scenario_state: ScenarioState, first: str, second: str
+) -> None:
+    pod = cluster.source_pod()
+    journal.note(ran="cluster.source_pod()", observed=describe_pod(pod))
+    assert scenario_state.source_pod_name, "SOURCE_POD was not set in this scenario"
+    assert scenario_state.source_pod_name == pod.name, (
+        f"SOURCE_POD is {scenario_state.source_pod_name} but the source pod is {pod.name}"
+    )
+    assert pod.ready, f"{pod.name} is not ready"
+    missing = [c for c in (first, second) if c not in pod.containers]
+    assert not missing, f"{pod.name} lacks the containers {', '.join(missing)}"
+
+
+@then("the source pod is ready")
+def source_pod_ready(cluster: Cluster, journal: Journal) -> None:
+    pod = cluster.source_pod()
+    journal.note(ran="cluster.source_pod()", observed=describe_pod(pod))
+    assert pod.ready, f"the source pod {pod.name} is not ready"
+
+
+@then(parsers.parse('the source pod runs the containers "{first}" and "{second}"'))
+def source_pod_containers(cluster: Cluster, journal: Journal, first: str, second: str) -> None:
+    pod = cluster.source_pod()
+    journal.note(ran="cluster.source_pod().containers", observed=" ".join(pod.containers))
+    missing = [c for c in (first, second) if c not in pod.containers]
+    assert not missing, f"{pod.name} runs {', '.join(pod.containers)}: no {', '.join(missing)}"
+
+
+@then(parsers.parse("the source pod's sidecar came from {injection} injection"))
+def sidecar_injection(cluster: Cluster, journal: Journal, injection: str) -> None:
+    expected = injection_of(injection)
+    pod = cluster.source_pod()
+    journal.note(ran="cluster.source_pod().injection", observed=describe_pod(pod))
+    assert pod.has_sidecar, f"{pod.name} has no sidecar at all"
+    assert pod.injection is expected, (
+        f"the sidecar of {pod.name} came from "
+        f"{pod.injection.value if pod.injection else 'no'} injection, not {expected.value}"
+    )
+
+
+@then("the source pod's sidecar intercepts all outbound traffic")
+def intercepts_all(cluster: Cluster, journal: Journal) -> None:
+    pod = cluster.source_pod()
+    journal.note(ran="cluster.source_pod().include_ip_ranges", observed=describe_pod(pod))
+    assert pod.has_sidecar, f"{pod.name} has no sidecar"
+    assert pod.include_ip_ranges in ALL_OUTBOUND, (
+        f"{pod.name} intercepts only {', '.join(pod.include_ip_ranges or ())}"
+    )
+
+
+@then("the source pod's sidecar intercepts only the cluster's internal IP ranges")
+def intercepts_internal(cluster: Cluster, journal: Journal) -> None:
+    pod = cluster.source_pod()
+    internal = cluster.internal_ip_ranges()
+    journal.note(
+        ran="cluster.source_pod().include_ip_ranges; cluster.internal_ip_ranges()",
+        observed=f"{describe_pod(pod)}\ninternal ranges: {', '.join(internal)}",
+    )
+    assert pod.has_sidecar, f"{pod.name} has no sidecar"
+    assert pod.include_ip_ranges not in ALL_OUTBOUND, f"{pod.name} still intercepts everything"
+    assert same_ranges(pod.include_ip_ranges or (), internal), (
+        f"{pod.name} intercepts {', '.join(pod.include_ip_ranges or ())}, "
+        f"not the internal ranges {', '.join(internal)}"
+    )
+
+
+REDEPLOY_INTERNAL = (
+    "the sleep sample is redeployed with the sidecar intercepting only "
+    "the cluster's internal IP ranges"
+)
+
+
+@given(REDEPLOY_INTERNAL)
+@when(REDEPLOY_INTERNAL)
+def redeploy_with_internal_ranges(
+    cluster: Cluster, journal: Journal, scenario_state: ScenarioState, propagation_timeout: float
+) -> None:
+    ranges = cluster.internal_ip_ranges()
+    scenario_state.internal_ranges = ranges
+    journal.note(
+        page_command=page.redeploy_sleep(ranges),
+        ran=f"cluster.deploy_source_pod(include_ip_ranges={ranges!r}) "
+        "(today: the pod annotation traffic.sidecar.istio.io/includeOutboundIPRanges); "
+        f"cluster.wait_for_proxy_config({propagation_timeout:g})",
+    )
+    pod = cluster.deploy_source_pod(include_ip_ranges=ranges)
+    cluster.wait_for_proxy_config(propagation_timeout)
+    journal.note(observed=describe_pod(pod))
+
+
+@given("the sleep sample is redeployed with the default interception")
+@when("the sleep sample is redeployed with the default interception")
+def redeploy_with_default_interception(
+    cluster: Cluster, journal: Journal, propagation_timeout: float
+) -> None:
+    journal.note(
+        page_command=page.redeploy_sleep(None),
+        ran="cluster.deploy_source_pod(include_ip_ranges=None); "
+        f"cluster.wait_for_proxy_config({propagation_timeout:g})",
+    )
+    pod = cluster.deploy_source_pod(include_ip_ranges=None)
+    cluster.wait_for_proxy_config(propagation_timeout)
+    journal.note(observed=describe_pod(pod))

@@ -1,0 +1,110 @@
+"""Steps about the sidecar's access log: the new line a request left, or its absence.
+
+Every request step marks the log first (``Exchange.log_cursor``), so "new" means
+"written after the last command started". Lines are read in Istio's default text format
+by clusters.istio.accesslog (Istio's knowledge, shared by every backend); fields are
+compared as the log prints them, so an empty field reads ``-``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import fields
+
+from pytest_bdd import parsers, then
+
+from clusters.protocol import AccessLogEntry, Cluster
+from fixtures.journal import Journal
+from steps import page
+from steps.state import ScenarioState
+
+POLL_INTERVAL = 0.1
+FIELDS = tuple(f.name for f in fields(AccessLogEntry) if f.name != "raw")
+
+
+def field_name(phrase: str) -> str:
+    """``upstream cluster`` -> ``upstream_cluster``: the entry's attribute a sentence names."""
+    name = "_".join(phrase.strip().lower().split())
+    if name not in FIELDS:
+        raise ValueError(f"the access log has no field {phrase!r}: one of {', '.join(FIELDS)}")
+    return name
+
+
+def as_logged(entry: AccessLogEntry, name: str) -> str:
+    """A field as the log line prints it: ``-`` when empty."""
+    value = getattr(entry, name)
+    return "-" if value is None else str(value)
+
+
+def parse_lines(lines: list[str]) -> list[AccessLogEntry]:
+    from clusters.istio.accesslog import parse_access_log
+
+    return parse_access_log(lines)
+
+
+@then(parsers.parse('the sidecar\'s log has a new entry whose {field} is "{value}"'))
+@then(parsers.parse('the sidecar\'s log has a new entry whose {field} is "{value}":'))
+def new_entry(
+    cluster: Cluster,
+    journal: Journal,
+    scenario_state: ScenarioState,
+    propagation_timeout: float,
+    field: str,
+    value: str,
+    docstring: str | None = None,
+) -> None:
+    """Wait (bounded) for the proxy to flush the line; the docstring is the page's line."""
+    name = field_name(field)
+    cursor = scenario_state.last.log_cursor
+    journal.note(
+        page_command=page.sidecar_log(),
+        page_output=docstring,
+        ran="cluster.sidecar_log(since=<mark taken before the request>), parsed",
+    )
+    deadline = time.monotonic() + propagation_timeout
+    while True:
+        lines = cluster.sidecar_log(since=cursor)
+        matches = [e for e in parse_lines(lines) if as_logged(e, name) == value]
+        if matches or time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_INTERVAL)
+    if not matches:
+        journal.note(observed="\n".join(lines) or "(no new line)")
+        raise AssertionError(
+            f"no new line of the sidecar's log has {field} {value!r} after "
+            f"{propagation_timeout:g} s ({len(lines)} new line(s))"
+        )
+    scenario_state.log_entry = matches[-1]
+    journal.note(observed=matches[-1].raw or repr(matches[-1]))
+
+
+@then(parsers.parse('that entry\'s {field} is "{value}"'))
+def entry_field(journal: Journal, scenario_state: ScenarioState, field: str, value: str) -> None:
+    name = field_name(field)
+    actual = as_logged(scenario_state.entry, name)
+    journal.note(observed=f"{name}: {actual}")
+    assert actual == value, f"the entry's {field} is {actual!r}, not {value!r}"
+
+
+@then(parsers.parse('the sidecar\'s log has no new entry for "{host}" within {seconds:g} seconds'))
+def no_new_entry(
+    cluster: Cluster, journal: Journal, scenario_state: ScenarioState, host: str, seconds: float
+) -> None:
+    """Absence needs a wait: the proxy flushes its log periodically, so watch for a while."""
+    cursor = scenario_state.last.log_cursor
+    journal.note(
+        page_command=page.sidecar_log(),
+        page_output=f"(no line for {host})",
+        ran=f"cluster.sidecar_log(since=<mark before the request>), watched for {seconds:g} s",
+    )
+    deadline = time.monotonic() + seconds
+    while True:
+        lines = cluster.sidecar_log(since=cursor)
+        mentioning = [line for line in lines if host in line]
+        if mentioning:
+            journal.note(observed="\n".join(mentioning))
+            raise AssertionError(f"the sidecar logged the request: {mentioning[0][:200]}")
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(POLL_INTERVAL)
+    journal.note(observed=f"no new line mentions {host} ({len(lines)} new line(s) in all)")
