@@ -1,0 +1,108 @@
+"""Istio's default text access log, read back into :class:`AccessLogEntry` values.
+
+The pattern is built from the format string itself (the one ``meshConfig.accessLogFile``
+selects, ``meshConfig.accessLogEncoding: TEXT``), so a field added to or moved in the
+format changes one table rather than a hand-written regex. Releases before 1.x wrote
+``%UPSTREAM_CLUSTER%`` where newer ones write ``%UPSTREAM_CLUSTER_RAW%``; both sit at the
+same position and parse alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from clusters.protocol import AccessLogEntry
+
+ISTIO_TEXT_FORMAT = (
+    '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" '
+    "%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% "
+    '%CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" '
+    "%BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "
+    '"%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" '
+    '"%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% '
+    "%UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% "
+    "%REQUESTED_SERVER_NAME% %ROUTE_NAME%\n"
+)
+
+# Envoy command operator -> AccessLogEntry field.
+FIELDS = {
+    "START_TIME": "start_time",
+    "REQ(:METHOD)": "method",
+    "REQ(X-ENVOY-ORIGINAL-PATH?:PATH)": "path",
+    "PROTOCOL": "protocol",
+    "RESPONSE_CODE": "response_code",
+    "RESPONSE_FLAGS": "response_flags",
+    "RESPONSE_CODE_DETAILS": "response_code_details",
+    "CONNECTION_TERMINATION_DETAILS": "connection_termination_details",
+    "UPSTREAM_TRANSPORT_FAILURE_REASON": "upstream_transport_failure_reason",
+    "BYTES_RECEIVED": "bytes_received",
+    "BYTES_SENT": "bytes_sent",
+    "DURATION": "duration_ms",
+    "RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)": "upstream_service_time",
+    "REQ(X-FORWARDED-FOR)": "x_forwarded_for",
+    "REQ(USER-AGENT)": "user_agent",
+    "REQ(X-REQUEST-ID)": "request_id",
+    "REQ(:AUTHORITY)": "authority",
+    "UPSTREAM_HOST": "upstream_host",
+    "UPSTREAM_CLUSTER_RAW": "upstream_cluster",
+    "UPSTREAM_CLUSTER": "upstream_cluster",
+    "UPSTREAM_LOCAL_ADDRESS": "upstream_local_address",
+    "DOWNSTREAM_LOCAL_ADDRESS": "downstream_local_address",
+    "DOWNSTREAM_REMOTE_ADDRESS": "downstream_remote_address",
+    "REQUESTED_SERVER_NAME": "requested_server_name",
+    "ROUTE_NAME": "route_name",
+}
+# Always numbers (TCP lines say 0, never "-"); DURATION may be "-".
+COUNTS = frozenset({"response_code", "bytes_received", "bytes_sent"})
+NUMBERS = COUNTS | {"duration_ms"}
+
+_OPERATOR = re.compile(r"%([A-Z_]+(?:\([^)]*\))?(?::\d+)?)%")
+
+
+def compile_format(log_format: str = ISTIO_TEXT_FORMAT) -> re.Pattern[str]:
+    """A regex with one named group per command operator of ``log_format``.
+
+    An operator alone between double quotes may hold spaces and quotes (a user agent), so
+    it takes the shortest text the rest of the line agrees with; any other is one token.
+    """
+    pattern, position = [], 0
+    for match in _OPERATOR.finditer(log_format):
+        literal = log_format[position : match.start()]
+        field = FIELDS[match.group(1)]
+        if field in COUNTS:
+            value = r"\d+"
+        elif field in NUMBERS:
+            value = r"\d+|-"
+        elif literal.endswith('"') and log_format.startswith('"', match.end()):
+            value = ".*?"
+        else:
+            value = r"\S+"
+        pattern.append(re.escape(literal) + f"(?P<{field}>{value})")
+        position = match.end()
+    pattern.append(re.escape(log_format[position:].rstrip("\n")))
+    return re.compile("".join(pattern))
+
+
+PATTERN = compile_format()
+
+
+def parse_access_log_line(line: str) -> AccessLogEntry | None:
+    """The entry on ``line``, or None for anything else (Envoy's own log, blank lines)."""
+    raw = line.rstrip("\r\n")
+    match = PATTERN.fullmatch(raw)
+    if match is None:
+        return None
+    values: dict[str, Any] = {
+        name: None if text == "-" else int(text) if name in NUMBERS else text
+        for name, text in match.groupdict().items()
+    }
+    return AccessLogEntry(**values, raw=raw)
+
+
+def parse_access_log(lines: Iterable[str] | str) -> list[AccessLogEntry]:
+    """Every access-log entry among ``lines`` (a log's text is split into lines first)."""
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    return [entry for entry in map(parse_access_log_line, lines) if entry is not None]
