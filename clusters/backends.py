@@ -26,10 +26,12 @@ def start_backend(name: str, options: BackendOptions | None = None) -> Iterator[
     """Bring a backend up for the duration of the ``with`` block; always tear it down."""
     options = options or BackendOptions()
     if name == "local":
-        from clusters.local.mesh import LocalCluster  # noqa: PLC0415 - needs root tools
+        from clusters.local.mesh import LocalCluster
 
         cluster = LocalCluster.up(
-            run_root=options.run_root, sites_file=options.sites_file, owner=f"pytest:{options.worker}"
+            run_root=options.run_root,
+            sites_file=options.sites_file,
+            owner=f"pytest:{options.worker}",
         )
         try:
             yield cluster

@@ -23,6 +23,7 @@ import yaml
 from dnslib import DNSRecord
 
 from clusters.local import network
+from clusters.local.pilot.envoy import extension, socket_address
 from clusters.protocol import ClusterError
 
 DEFAULT_SITES_FILE = Path(__file__).with_name("sites.yaml")
@@ -57,7 +58,9 @@ def load_sites(path: Path | None = None) -> list[Site]:
     except OSError as error:
         raise ClusterError(f"sites file {path}: {error.strerror}") from None
     except yaml.YAMLError as error:
-        raise ClusterError(f"sites file {path}: not valid YAML ({error})".replace("\n", " ")) from None
+        raise ClusterError(
+            f"sites file {path}: not valid YAML ({error})".replace("\n", " ")
+        ) from None
     entries = data.get("sites") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
         raise ClusterError(f"sites file {path}: expected a top-level 'sites:' list")
@@ -80,7 +83,9 @@ def _site(path: Path, index: int, entry: Any) -> Site:
     try:
         address = ipaddress.ip_address(str(entry["address"]))
     except ValueError:
-        raise ClusterError(f"{where}.address: {entry['address']!r} is not an IPv4 address") from None
+        raise ClusterError(
+            f"{where}.address: {entry['address']!r} is not an IPv4 address"
+        ) from None
     if address not in INTERNET_CIDR:
         raise ClusterError(
             f"{where}.address: {address} is outside {INTERNET_CIDR}; the fake internet uses "
@@ -163,16 +168,24 @@ class FakeInternet:
         for site in self.sites:
             for endpoint in site.serve:
                 if endpoint.app == "httpbin":
-                    commands.append((
-                        f"httpbin-{site.host}-{endpoint.port}",
-                        [
-                            sys.executable, "-m", "gunicorn",
-                            f"--bind={site.address}:{endpoint.port}",
-                            "--worker-class=gthread", "--workers=1", "--threads=16",
-                            "--graceful-timeout=1", "--no-control-socket",
-                            "--access-logfile=-", "httpbin:app",
-                        ],
-                    ))
+                    commands.append(
+                        (
+                            f"httpbin-{site.host}-{endpoint.port}",
+                            [
+                                sys.executable,
+                                "-m",
+                                "gunicorn",
+                                f"--bind={site.address}:{endpoint.port}",
+                                "--worker-class=gthread",
+                                "--workers=1",
+                                "--threads=16",
+                                "--graceful-timeout=1",
+                                "--no-control-socket",
+                                "--access-logfile=-",
+                                "httpbin:app",
+                            ],
+                        )
+                    )
         return commands
 
     def has_static_sites(self) -> bool:
@@ -240,52 +253,40 @@ def _accepts(address: str, port: int) -> bool:
 def _static_listener(site: Site, endpoint: Endpoint, cert: Path, key: Path) -> dict[str, Any]:
     """A listener answering every request on one site's port with a fixed status."""
     scheme = "https" if endpoint.protocol == "HTTPS" else "http"
-    hcm = {
-        "name": "envoy.filters.network.http_connection_manager",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.network."
-            "http_connection_manager.v3.HttpConnectionManager",
-            "stat_prefix": f"{site.host}_{endpoint.port}",
-            "codec_type": "AUTO",
-            "route_config": {
-                "virtual_hosts": [{
-                    "name": site.host,
-                    "domains": ["*"],
-                    "routes": [{
-                        "match": {"prefix": "/"},
-                        "direct_response": {
-                            "status": endpoint.status,
-                            "body": {"inline_string": f"{scheme}://{site.host} (fake internet)\n"},
-                        },
-                    }],
-                }],
-            },
-            "http_filters": [{
-                "name": "envoy.filters.http.router",
-                "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
-                },
-            }],
+    route = {
+        "match": {"prefix": "/"},
+        "direct_response": {
+            "status": endpoint.status,
+            "body": {"inline_string": f"{scheme}://{site.host} (fake internet)\n"},
         },
     }
+    hcm = extension(
+        "envoy.filters.network.http_connection_manager",
+        "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        stat_prefix=f"{site.host}_{endpoint.port}",
+        codec_type="AUTO",
+        route_config={"virtual_hosts": [{"name": site.host, "domains": ["*"], "routes": [route]}]},
+        http_filters=[
+            extension("envoy.filters.http.router", "envoy.extensions.filters.http.router.v3.Router")
+        ],
+    )
     chain: dict[str, Any] = {"filters": [hcm]}
     if endpoint.protocol == "HTTPS":
-        chain["transport_socket"] = {
-            "name": "envoy.transport_sockets.tls",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
-                "DownstreamTlsContext",
-                "common_tls_context": {
-                    "alpn_protocols": ["h2", "http/1.1"],
-                    "tls_certificates": [{
+        chain["transport_socket"] = extension(
+            "envoy.transport_sockets.tls",
+            "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+            common_tls_context={
+                "alpn_protocols": ["h2", "http/1.1"],
+                "tls_certificates": [
+                    {
                         "certificate_chain": {"filename": str(cert)},
                         "private_key": {"filename": str(key)},
-                    }],
-                },
+                    }
+                ],
             },
-        }
+        )
     return {
         "name": f"{site.host}_{endpoint.port}",
-        "address": {"socket_address": {"address": site.address, "port_value": endpoint.port}},
+        "address": socket_address(site.address, endpoint.port),
         "filter_chains": [chain],
     }

@@ -121,7 +121,9 @@ class LocalCluster:
         """Re-open a running mesh from its run directory (``egress-mesh`` subcommands)."""
         directory = (run_root or runstate.DEFAULT_RUN_ROOT) / run_id
         if not (directory / "state.json").exists():
-            raise ClusterError(f"no mesh is running in {directory}: start one with `egress-mesh up`")
+            raise ClusterError(
+                f"no mesh is running in {directory}: start one with `egress-mesh up`"
+            )
         return cls(RunState.load(directory))
 
     def down(self) -> None:
@@ -156,7 +158,10 @@ class LocalCluster:
         self, name: str, argv: list[str], logs: Path, *, owner_uid: int | None = None
     ) -> processes.ProcessRecord:
         child, record = processes.spawn(
-            name, argv, stdout=logs / f"{name}.log", stderr=logs / f"{name}.err",
+            name,
+            argv,
+            stdout=logs / f"{name}.log",
+            stderr=logs / f"{name}.err",
             owner_uid=owner_uid,
         )
         self._children[child.pid] = child
@@ -217,8 +222,11 @@ class LocalCluster:
             },
         )
         network.connect(
-            pod_ns, self.state.namespace("net"),
-            pod_ip=POD_IP, gateway_ip=GATEWAY_IP, prefix_len=POD_PREFIX_LEN,
+            pod_ns,
+            self.state.namespace("net"),
+            pod_ip=POD_IP,
+            gateway_ip=GATEWAY_IP,
+            prefix_len=POD_PREFIX_LEN,
         )
         iptables.install(pod_ns, iptables.InterceptionConfig(include_outbound_ip_ranges=ranges))
         pod_dir = self._pod_dir()
@@ -230,9 +238,7 @@ class LocalCluster:
         command = envoy_command(bootstrap)
         self._spawn(
             "istio-proxy",
-            processes.in_namespace(
-                pod_ns, command, uid=iptables.PROXY_UID, gid=iptables.PROXY_GID
-            ),
+            processes.in_namespace(pod_ns, command, uid=iptables.PROXY_UID, gid=iptables.PROXY_GID),
             pod_dir,
             owner_uid=iptables.PROXY_UID,
         )
@@ -298,7 +304,9 @@ class LocalCluster:
         self.state.save()
 
     def _proxy_running(self) -> bool:
-        return any(r.name == "istio-proxy" and processes.is_running(r) for r in self.state.processes)
+        return any(
+            r.name == "istio-proxy" and processes.is_running(r) for r in self.state.processes
+        )
 
     def _rejection_reason(self) -> str:
         try:
@@ -319,7 +327,7 @@ class LocalCluster:
         }
         try:
             info["envoy"] = self.admin.server_info().get("version", "?")
-        except Exception:  # noqa: BLE001 - a description must not fail a report
+        except Exception:
             info["envoy"] = "unknown"
         return info
 
@@ -342,9 +350,7 @@ class LocalCluster:
         if self.state.resources.pop(f"{canonical}/{name}", None) is None:
             if ignore_not_found:
                 return False
-            raise ClusterError(
-                f'{PLURALS[canonical]}.networking.istio.io "{name}" not found'
-            )
+            raise ClusterError(f'{PLURALS[canonical]}.networking.istio.io "{name}" not found')
         self._write_config()
         return True
 
@@ -423,7 +429,9 @@ class LocalCluster:
         except subprocess.TimeoutExpired:
             raise ClusterError(f"`{' '.join(argv)}` did not finish within {timeout}s") from None
         except FileNotFoundError as error:
-            raise ClusterError(f"cannot run in the pod: {error.filename} is not installed") from None
+            raise ClusterError(
+                f"cannot run in the pod: {error.filename} is not installed"
+            ) from None
         return ExecResult(
             argv=tuple(argv),
             exit_code=completed.returncode,

@@ -24,7 +24,9 @@ def check_prerequisites() -> None:
             "the local backend needs root (network namespaces and iptables): run as root, "
             "or use --cluster kind"
         )
-    missing = {command: package for command, package in COMMANDS.items() if not shutil.which(command)}
+    missing = {
+        command: package for command, package in COMMANDS.items() if not shutil.which(command)
+    }
     if missing:
         raise PrerequisiteMissing(
             f"the local backend needs {', '.join(missing)}: "

