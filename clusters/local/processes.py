@@ -103,18 +103,29 @@ def terminate(pid: int, expected_ticks: int | None = None, *, grace: float = 2.0
         _reap(pid)
         return
     _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
+    if not _wait_gone(pid, ticks, grace):
+        _signal(pid, signal.SIGKILL)
+        _wait_gone(pid, ticks, 2.0)
+    _wait_reaped(pid, 0.5)
+
+
+def _wait_gone(pid: int, ticks: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _reap(pid)
         if start_ticks(pid) != ticks:
-            return
-        time.sleep(0.01)
-    _signal(pid, signal.SIGKILL)
-    for _ in range(200):
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def _wait_reaped(pid: int, timeout: float) -> None:
+    """Give whoever owns an exited process (us, or init after a CLI exited) a moment to
+    reap it, so no zombie of ours is still listed when teardown returns."""
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         _reap(pid)
-        if start_ticks(pid) != ticks:
-            return
-        time.sleep(0.01)
+        time.sleep(0.005)
 
 
 def _signal(pid: int, signum: int) -> None:
