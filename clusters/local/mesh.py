@@ -95,6 +95,7 @@ class LocalCluster:
         check_prerequisites()
         root = run_root or runstate.DEFAULT_RUN_ROOT
         root.mkdir(parents=True, exist_ok=True)
+        _check_reachable_by_proxy(root)
         cli = owner == "cli"
         runstate.sweep(root, include_cli=cli)
         run_id = "cli" if cli else f"p{os.getpid()}"
@@ -485,3 +486,14 @@ class LocalCluster:
             self.state.resources.clear()
             self._write_config()
         self.wait_for_proxy_config(READY_TIMEOUT_S)
+
+
+def _check_reachable_by_proxy(root: Path) -> None:
+    """The sidecar runs as uid 1337 and reads its config under the run root."""
+    for directory in (root.resolve(), *root.resolve().parents):
+        if not directory.stat().st_mode & 0o001:
+            raise ClusterError(
+                f"run root {root} is not reachable by the sidecar's uid "
+                f"{iptables.PROXY_UID}: {directory} is not world-searchable "
+                "(choose a run root under /run, or chmod o+x it)"
+            )

@@ -86,7 +86,11 @@ def pids(name: str) -> list[int]:
 def delete(name: str) -> None:
     """Remove a namespace and its /etc overlay; links inside it vanish with it."""
     if exists(name):
-        run_ip(["netns", "delete", name])
+        try:
+            run_ip(["netns", "delete", name])
+        except ClusterError:
+            if exists(name):  # a concurrent sweep may have removed it first
+                raise
     shutil.rmtree(NETNS_ETC_DIR / name, ignore_errors=True)
 
 

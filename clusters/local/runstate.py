@@ -8,6 +8,7 @@ found and removed by the next run's sweep.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -51,7 +52,7 @@ class RunState:
         return self.directory / "state.json"
 
     def namespace(self, role: str) -> str:
-        return f"{NAMESPACE_PREFIX}{self.run_id}-{role}"
+        return f"{namespace_prefix(self.directory.parent)}{self.run_id}-{role}"
 
     def save(self) -> None:
         data = asdict(self)
@@ -75,6 +76,12 @@ class RunState:
             return True  # a CLI run lives until `egress-mesh down`
         record = ProcessRecord("owner", self.owner["pid"], self.owner["start_ticks"])
         return processes.is_running(record)
+
+
+def namespace_prefix(root: Path) -> str:
+    """``egc-<root hash>-``: runs under different roots never sweep each other's namespaces."""
+    digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:4]
+    return f"{NAMESPACE_PREFIX}{digest}-"
 
 
 def _age(path: Path) -> float:
@@ -126,7 +133,7 @@ def sweep(root: Path, *, include_cli: bool = False) -> list[str]:
                 continue
             destroy(state)
             removed.append(state.run_id)
-    for name in network.list_namespaces(NAMESPACE_PREFIX):
+    for name in network.list_namespaces(namespace_prefix(root)):
         if name not in live_namespaces:
             destroy_namespace(name)
     return removed

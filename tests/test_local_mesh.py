@@ -1,0 +1,258 @@
+"""The local backend as a whole: start-up, teardown, crash recovery and bad input.
+
+These start real meshes (namespaces, Envoy, dnsmasq, httpbin) in a private run root,
+so they need root like the backend itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clusters.local import network, prerequisites, processes, runstate
+from clusters.local.internet import load_sites
+from clusters.local.mesh import LocalCluster
+from clusters.protocol import ClusterError, InvalidResource, OutboundTrafficPolicy
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
+
+HTTPBIN_SE = """\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: httpbin-ext
+spec:
+  hosts: [httpbin.org]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+"""
+
+
+@pytest.fixture(scope="module")
+def run_root() -> Iterator[Path]:
+    """A private run root (pytest's tmp dirs are not searchable by the sidecar's uid)."""
+    root = Path(tempfile.mkdtemp(prefix="egc-tests-", dir="/run"))
+    root.chmod(0o755)
+    try:
+        yield root
+    finally:
+        runstate.sweep(root, include_cli=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def mesh(run_root: Path) -> Iterator[LocalCluster]:
+    cluster = LocalCluster.up(run_root=run_root)
+    try:
+        yield cluster
+    finally:
+        cluster.down()
+
+
+def code_of(mesh: LocalCluster, url: str) -> str:
+    result = mesh.exec_in_source_pod(
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", url], timeout=10
+    )
+    return result.stdout
+
+
+def test_mesh_lives_only_in_its_own_namespaces(mesh: LocalCluster) -> None:
+    ours = network.list_namespaces(runstate.namespace_prefix(mesh.state.directory.parent))
+    assert sorted(ours) == sorted(mesh.state.namespaces)
+    root_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert "pod0" not in root_links and "eth0@" not in root_links
+
+
+def test_pod_traffic_is_intercepted_by_a_sidecar_running_as_1337(mesh: LocalCluster) -> None:
+    pod = mesh.source_pod()
+    assert pod.has_sidecar and pod.ready
+    cursor = mesh.sidecar_log_cursor()
+    assert code_of(mesh, "http://httpbin.org/headers") == "200"
+    assert any("PassthroughCluster" in line for line in _eventually_logged(mesh, cursor))
+
+
+def test_apply_then_wait_changes_what_traffic_sees(mesh: LocalCluster) -> None:
+    mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY)
+    mesh.wait_for_proxy_config(10)
+    assert code_of(mesh, "http://httpbin.org/headers") == "502"
+    mesh.apply(HTTPBIN_SE)
+    mesh.wait_for_proxy_config(10)
+    assert code_of(mesh, "http://httpbin.org/headers") == "200"
+    mesh.reset()
+    assert mesh.resources("ServiceEntry") == []
+    assert mesh.outbound_traffic_policy() is OutboundTrafficPolicy.ALLOW_ANY
+
+
+def test_invalid_resource_is_refused_and_changes_nothing(mesh: LocalCluster) -> None:
+    version = mesh.state.version
+    with pytest.raises(InvalidResource, match=r'spec\.resolution: Unsupported value: "DSN"'):
+        mesh.apply(HTTPBIN_SE.replace("resolution: DNS", "resolution: DSN"))
+    assert mesh.state.version == version
+    assert mesh.resources("ServiceEntry") == []
+
+
+def test_a_stream_with_one_bad_document_applies_none(mesh: LocalCluster) -> None:
+    bad = HTTPBIN_SE.replace("httpbin-ext", "second").replace("number: 80", "number: 0")
+    with pytest.raises(InvalidResource, match=r"spec\.ports\[0\]\.number"):
+        mesh.apply(HTTPBIN_SE + "---\n" + bad)
+    assert mesh.resources("ServiceEntry") == []
+
+
+def test_deleting_a_missing_resource_says_so_like_kubectl(mesh: LocalCluster) -> None:
+    not_found = r'serviceentries\.networking\.istio\.io "nope" not found'
+    with pytest.raises(ClusterError, match=not_found):
+        mesh.delete("serviceentry", "nope")
+    assert mesh.delete("virtualservice", "nope", ignore_not_found=True) is False
+
+
+def test_rejected_envoy_config_is_reported_not_waited_out(mesh: LocalCluster) -> None:
+    bad = {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "name": "x", "bogus": 1}
+    mesh.xds._publish("cds.json", "999", [bad])
+    try:
+        with pytest.raises(ClusterError, match="rejected"):
+            mesh.xds.wait_applied(
+                mesh.admin,
+                "999",
+                [],
+                timeout=5,
+                alive=mesh._check_alive,
+                rejected_before=0,
+                rejection=mesh._rejection_reason,
+            )
+    finally:
+        mesh.reset()
+        mesh._write_config()
+        mesh.wait_for_proxy_config(10)
+
+
+def test_include_ranges_bypass_the_sidecar(mesh: LocalCluster) -> None:
+    mesh.deploy_source_pod(include_ip_ranges=mesh.internal_ip_ranges())
+    try:
+        cursor = mesh.sidecar_log_cursor()
+        result = mesh.exec_in_source_pod(["curl", "-sS", "http://httpbin.org/headers"], timeout=10)
+        assert "X-Envoy" not in result.stdout
+        assert mesh.sidecar_log(cursor) == []
+    finally:
+        mesh.reset()
+    assert mesh.source_pod().include_ip_ranges is None
+
+
+def test_a_killed_run_is_cleaned_up_by_the_next(run_root: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        from pathlib import Path
+        from clusters.local.mesh import LocalCluster
+        LocalCluster.up(run_root=Path({str(run_root)!r}))
+        print("up", flush=True)
+        sys.stdin.read()
+        """
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "up"
+        crashed = runstate.RunState.load(run_root / f"p{child.pid}")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert all(network.exists(ns) for ns in crashed.namespaces)
+    removed = runstate.sweep(run_root)
+    assert crashed.run_id in removed
+    assert not any(network.exists(ns) for ns in crashed.namespaces)
+    assert not (run_root / crashed.run_id).exists()
+    assert not any(processes.is_running(record) for record in crashed.processes)
+
+
+def test_missing_prerequisites_name_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prerequisites.shutil, "which", lambda c: None if c == "dnsmasq" else c)
+    with pytest.raises(ClusterError, match="needs dnsmasq: apt-get install dnsmasq-base"):
+        prerequisites.check_prerequisites()
+    monkeypatch.setattr(prerequisites.os, "geteuid", lambda: 1000)
+    with pytest.raises(ClusterError, match="needs root"):
+        prerequisites.check_prerequisites()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("sites: [", "not valid YAML"),
+        ("other: 1", "expected a top-level 'sites:' list"),
+        (
+            "sites: [{host: a.com, address: 10.0.0.1, serve: [{port: 80, protocol: HTTP}]}]",
+            "sites[0].address: 10.0.0.1 is outside 203.0.113.0/24",
+        ),
+        (
+            "sites: [{host: a.com, address: 203.0.113.9, serve: [{port: 80, protocol: FTP}]}]",
+            "sites[0].serve[0].protocol",
+        ),
+        (
+            "sites: [{host: a.com, address: 203.0.113.9, serve: [{port: 443, protocol: HTTPS, "
+            "app: httpbin}]}]",
+            "httpbin is served over plain HTTP only",
+        ),
+        (
+            "sites: [{host: a.com, address: 203.0.113.9, serve: [{port: 80, protocol: HTTP}]}, "
+            "{host: a.com, address: 203.0.113.8, serve: [{port: 80, protocol: HTTP}]}]",
+            "a.com is used by two sites",
+        ),
+    ],
+)
+def test_bad_sites_file_is_one_clear_line(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "sites.yaml"
+    path.write_text(content)
+    with pytest.raises(ClusterError, match=None) as caught:
+        load_sites(path)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_cli_round_trip(run_root: Path) -> None:
+    cli = [sys.executable, "-m", "clusters.local.cli", "--run-root", str(run_root / "cli-root")]
+    cwd = Path(__file__).parent.parent
+
+    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*cli, *args], input=stdin, capture_output=True, text=True, cwd=cwd, timeout=60
+        )
+
+    try:
+        assert run("up").returncode == 0
+        assert run("mode", "REGISTRY_ONLY").stdout.strip() == "REGISTRY_ONLY"
+        blocked = run("exec", "--", "curl", "-sSI", "https://www.google.com")
+        assert blocked.returncode == 35
+        assert "command terminated with exit code 35" in blocked.stderr
+        applied = run("apply", "-f", "-", stdin=HTTPBIN_SE)
+        assert applied.stdout.strip() == "serviceentry.networking.istio.io/httpbin-ext created"
+        assert run("exec", "--", "curl", "-sS", "http://httpbin.org/headers").returncode == 0
+        assert "outbound|80||httpbin.org" in run("logs").stdout
+        refused = run("apply", "-f", "-", stdin="kind: [")
+        assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+    finally:
+        run("down")
+    assert not network.list_namespaces(runstate.namespace_prefix(run_root / "cli-root"))
+
+
+def _eventually_logged(mesh: LocalCluster, cursor: object, timeout: float = 3.0) -> list[str]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = mesh.sidecar_log(cursor)  # type: ignore[arg-type]
+        if lines:
+            return lines
+        time.sleep(0.05)
+    return []
