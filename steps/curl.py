@@ -1,9 +1,13 @@
 """Running the page's curl commands and reading what they print: pure functions.
 
 A step runs the page's curl with the page's own arguments, so stdout is what the page
-shows. When those arguments print no status code (plain ``curl URL``), one is added on
-stderr with ``--write-out '%{stderr}…'`` (curl 7.63+), which leaves stdout untouched; a
-command that has its own ``-w`` keeps it, since curl honours only the last one.
+shows. Two arguments are added, both visible in the report's "actually ran":
+
+* ``--no-progress-meter`` (curl 7.67+): the page runs ``kubectl exec -it``, whose TTY
+  keeps curl's progress meter off; without a TTY curl would print it on stderr.
+* When the page's arguments print no status code (plain ``curl URL``), one is added on
+  stderr with ``--write-out '%{stderr}…'`` (curl 7.63+), which leaves stdout untouched;
+  a command with its own ``-w`` keeps it, since curl honours only the last one.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ def has_write_out(argv: Sequence[str]) -> bool:
 def prepare(command: str) -> tuple[str, ...]:
     """The argv to run for a command of the page (shell quoting as the page writes it)."""
     argv = shlex.split(command)
-    if argv and argv[0] == "curl" and not has_write_out(argv):
+    if not argv or argv[0] != "curl":
+        return tuple(argv)
+    argv.append("--no-progress-meter")
+    if not has_write_out(argv):
         argv += ["--write-out", f"%{{stderr}}\\n{STATUS_MARK}%{{http_code}}\\n"]
     return tuple(argv)
 

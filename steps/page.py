@@ -40,7 +40,8 @@ def exit_code_message(code: int) -> str:
 
 
 def time_command(command: str) -> str:
-    return f"kubectl exec -it $SOURCE_POD -c sleep sh\n$ time {command}"
+    """The page times the command from a shell inside the pod."""
+    return f"kubectl exec -it $SOURCE_POD -c sleep sh\n# then, in the pod's shell:\ntime {command}"
 
 
 def check_mode(mode: OutboundTrafficPolicy) -> str:

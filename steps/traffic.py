@@ -248,7 +248,7 @@ def took_between(journal: Journal, scenario_state: ScenarioState, low: float, hi
     elapsed = exchange.result.elapsed
     journal.note(
         page_command=page.time_command(exchange.command),
-        page_output=f"real    between {low:g} s and {high:g} s",
+        ran=f"the command's wall time, against the band {low:g}–{high:g} s",
         observed=f"real    {elapsed:.3f} s",
         elapsed=elapsed,
     )

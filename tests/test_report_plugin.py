@@ -1,0 +1,144 @@
+"""The journal and the page report end to end, on a stand-in mesh (no network, no root).
+
+A pytester run binds a small feature to the real step vocabulary and plugins, with the
+``cluster`` fixture replaced by a stand-in, and reads the page report it leaves.
+"""
+
+import textwrap
+
+pytest_plugins = ("pytester",)
+
+PLUGINS = [
+    "fixtures.options",
+    "fixtures.journal",
+    "fixtures.cluster",
+    "fixtures.report",
+    "steps.state",
+    "steps.config",
+    "steps.drift",
+    "steps.traffic",
+]
+
+CONFTEST = f'''
+import pytest
+
+from clusters.protocol import ExecResult, LogCursor, OutboundTrafficPolicy
+
+pytest_plugins = {PLUGINS!r}
+
+
+class StandIn:
+    """Answers like a mesh in ALLOW_ANY where Mixer is gone and curl always fails."""
+
+    name = "stand-in"
+    resets = 0
+
+    def describe(self):
+        return {{"backend": "stand-in", "platform": "none"}}
+
+    def reset(self):
+        StandIn.resets += 1
+
+    def wait_for_proxy_config(self, timeout):
+        pass
+
+    def outbound_traffic_policy(self):
+        return OutboundTrafficPolicy.ALLOW_ANY
+
+    def drift(self, command):
+        return "Mixer was removed in Istio 1.8" if command == "mixer-logs" else None
+
+    def sidecar_log_cursor(self):
+        return LogCursor(pod="sleep-1", position=0)
+
+    def exec_in_source_pod(self, argv, timeout):
+        return ExecResult(tuple(argv), 35, "", "curl: (35) handshake", 0.01)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    return StandIn()
+
+
+def pytest_sessionfinish(session):
+    print(f"resets={{StandIn.resets}}")
+'''
+
+FEATURE = '''
+Feature: A section
+  What the page says in this section.
+
+  @doc-envoy-passthrough
+  Scenario: The mode is the default
+    The page claims ALLOW_ANY.
+
+    Then the outbound traffic policy mode is "ALLOW_ANY"
+
+  @doc-envoy-passthrough
+  Scenario: A claim that fails
+    The page claims REGISTRY_ONLY.
+
+    Then the outbound traffic policy mode is "REGISTRY_ONLY"
+    And the outbound traffic policy mode is "ALLOW_ANY"
+
+  @doc-envoy-passthrough @drift
+  Scenario: Mixer's log
+    Given the page's "mixer-logs" step applies to this Istio:
+      """
+      kubectl -n istio-system logs -l istio-mixer-type=telemetry -c mixer
+      """
+
+  @doc-envoy-passthrough
+  Scenario: A retried check
+    When the source pod runs "curl -I https://www.google.com"
+    Then eventually the command exits with code 0
+'''
+
+BINDING = """
+from pytest_bdd import scenarios
+
+scenarios("a_section.feature")
+"""
+
+
+def run(pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makefile(".feature", a_section=textwrap.dedent(FEATURE))
+    pytester.makepyfile(test_binding=BINDING)
+    return pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--page-report-dir", "out", "--propagation-timeout", "0.5", "-s"
+    )
+
+
+def test_the_page_report_tells_each_scenarios_story(pytester):
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=2, skipped=1)
+    result.stdout.fnmatch_lines(["*resets=4*"])
+    result.stdout.fnmatch_lines(["*page report: out/page.md*", "*page report: out/page.html*"])
+    markdown = (pytester.path / "out" / "page.md").read_text()
+    assert "| [A section](#a-section) | 4 | 1 | 2 | 1 | 0 | 0 |" in markdown
+    # the page's command beside what the suite did and saw
+    assert (
+        'page: `kubectl get configmap istio -n istio-system -o yaml | grep -o "mode: ALLOW_ANY"`'
+        in markdown
+    )
+    assert "ran: `cluster.outbound_traffic_policy()`" in markdown
+    # a failing step names the failure; the steps after it are listed as not run
+    assert "❌ failed: the mesh's mode is ALLOW_ANY, not REGISTRY_ONLY" in markdown
+    assert '**And** the outbound traffic policy mode is "ALLOW_ANY" — · not run' in markdown
+    # drift is a skip with the mesh's reason, and the page's command is still shown
+    assert "⏭️ skipped: drift: Mixer was removed in Istio 1.8" in markdown
+    assert "kubectl -n istio-system logs -l istio-mixer-type=telemetry -c mixer" in markdown
+    # "eventually" retried within the propagation timeout, and says so
+    assert "attempts" in markdown
+    assert "command terminated with exit code 35" in markdown
+    html = (pytester.path / "out" / "page.html").read_text()
+    assert "Mixer was removed in Istio 1.8" in html
+
+
+def test_unit_tests_never_start_the_mesh(pytester):
+    pytester.makeconftest(f"pytest_plugins = {PLUGINS!r}")
+    pytester.makepyfile(test_unit="def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--page-report-dir", "out")
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "out").exists()
