@@ -107,7 +107,7 @@ def test_markdown_shows_page_command_run_and_verdicts():
     assert "| **Total** | 5 | 2 | 1 | 1 | 1 | 0 |" in text
     assert "page: `kubectl exec -it $SOURCE_POD -c sleep -- curl -I https://www.google.com`" in text
     assert "ran: `in the source pod: curl -I https://www.google.com --no-progress-meter`" in text
-    assert "exit code 0, took 0.03 s" in text
+    assert "   - exit code 0, command took 0.03 s" in text
     assert "**Then** never reached — · not run" in text
     assert "drift: the configmap has no mode line" in text
     assert "> The page claims passthrough." in text
