@@ -1,0 +1,1 @@
+"""The step vocabulary: Gherkin sentences bound to the Cluster protocol, and nothing else."""
