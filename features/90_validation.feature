@@ -52,7 +52,8 @@ Feature: Istio refuses invalid resources
 
   @suite-validation
   Scenario: A VirtualService timeout without a unit is refused
-    Durations need a unit, as in the page's "3s"; a bare number is not a duration.
+    Durations need a unit, as in the page's "3s"; "3" alone is not a duration, and the
+    CRD's rule says so, naming the field.
 
     Given a VirtualService that Istio must refuse:
       """
@@ -64,11 +65,11 @@ Feature: Istio refuses invalid resources
         hosts:
           - httpbin.org
         http:
-        - timeout: 3
+        - timeout: "3"
           route:
             - destination:
                 host: httpbin.org
               weight: 100
       """
-    Then applying it is refused with "timeout"
+    Then applying it is refused with "spec.http[0].timeout: Invalid value: \"string\": type conversion error from 'string' to 'google.protobuf.Duration' evaluating rule: must be a valid duration greater than 1ms"
     And no VirtualService named "httpbin-ext" exists

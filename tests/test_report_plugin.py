@@ -22,7 +22,7 @@ PLUGINS = [
 CONFTEST = f'''
 import pytest
 
-from clusters.protocol import ExecResult, LogCursor, OutboundTrafficPolicy
+from clusters.protocol import ExecResult, InvalidResource, LogCursor, OutboundTrafficPolicy
 
 pytest_plugins = {PLUGINS!r}
 
@@ -50,6 +50,9 @@ class StandIn:
 
     def sidecar_log_cursor(self):
         return LogCursor(pod="sleep-1", position=0)
+
+    def apply(self, manifest):
+        raise InvalidResource('spec.resolution: Unsupported value: "DSN"')
 
     def exec_in_source_pod(self, argv, timeout):
         return ExecResult(tuple(argv), 35, "", "curl: (35) handshake", 0.01)
@@ -89,6 +92,13 @@ Feature: A section
       """
 
   @doc-envoy-passthrough
+  Scenario: Bad YAML
+    Given the ServiceEntry "httpbin-ext" is applied:
+      """
+      kind: ServiceEntry
+      """
+
+  @doc-envoy-passthrough
   Scenario: A retried check
     When the source pod runs "curl -I https://www.google.com"
     Then eventually the command exits with code 0
@@ -112,11 +122,13 @@ def run(pytester):
 
 def test_the_page_report_tells_each_scenarios_story(pytester):
     result = run(pytester)
-    result.assert_outcomes(passed=1, failed=2, skipped=1)
-    result.stdout.fnmatch_lines(["*resets=4*"])
+    result.assert_outcomes(passed=1, failed=3, skipped=1)
+    result.stdout.fnmatch_lines(["*resets=5*"])
     result.stdout.fnmatch_lines(["*page report: out/page.md*", "*page report: out/page.html*"])
     markdown = (pytester.path / "out" / "page.md").read_text()
-    assert "| [A section](#a-section) | 4 | 1 | 2 | 1 | 0 | 0 |" in markdown
+    assert "| [A section](#a-section) | 5 | 1 | 3 | 1 | 0 | 0 |" in markdown
+    # Istio's refusal of bad YAML is the failure, in its own words
+    assert '❌ failed: spec.resolution: Unsupported value: "DSN"' in markdown
     # the page's command beside what the suite did and saw
     assert (
         'page: `kubectl get configmap istio -n istio-system -o yaml | grep -o "mode: ALLOW_ANY"`'
