@@ -26,7 +26,7 @@ Feature: Envoy passthrough to external services
     Then the outbound traffic policy mode is "ALLOW_ANY"
 
   @doc-envoy-passthrough
-  Scenario Outline: Requests to external HTTPS services succeed under ALLOW_ANY
+  Scenario Outline: An HTTPS request to <host> succeeds under ALLOW_ANY
     A few HTTPS requests from the sleep pod to services that are not in the registry
     all come back with status 200: the sidecar passes them through.
 

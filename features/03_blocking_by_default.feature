@@ -16,7 +16,7 @@ Feature: Change to the blocking-by-default policy
     Then the outbound traffic policy mode is "REGISTRY_ONLY"
 
   @doc-blocking-by-default
-  Scenario Outline: HTTPS requests to unregistered hosts are blocked under REGISTRY_ONLY
+  Scenario Outline: An HTTPS request to <host>, not registered, is blocked under REGISTRY_ONLY
     The same HTTPS requests that succeeded under ALLOW_ANY now fail during the TLS
     handshake: kubectl reports that the command terminated with curl's exit code 35.
     Cached configuration may let a request through for a short while, so the check is
