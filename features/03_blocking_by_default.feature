@@ -15,6 +15,18 @@ Feature: Change to the blocking-by-default policy
     When the outbound traffic policy mode is set to "REGISTRY_ONLY"
     Then the outbound traffic policy mode is "REGISTRY_ONLY"
 
+  @doc-blocking-by-default @drift
+  Scenario: The page's sed edit of the istio configmap switches the mode
+    The page switches modes by replacing the "mode: ALLOW_ANY" line of the istio
+    configmap in istio-system with sed and kubectl replace.
+
+    Given the page's "configmap-mode-line" step applies to this Istio:
+      """
+      kubectl get configmap istio -n istio-system -o yaml | sed 's/mode: ALLOW_ANY/mode: REGISTRY_ONLY/g' | kubectl replace -n istio-system -f -
+      """
+    When the outbound traffic policy mode is set to "REGISTRY_ONLY"
+    Then the outbound traffic policy mode is "REGISTRY_ONLY"
+
   @doc-blocking-by-default
   Scenario Outline: An HTTPS request to <host>, not registered, is blocked under REGISTRY_ONLY
     The same HTTPS requests that succeeded under ALLOW_ANY now fail during the TLS
