@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
 
+import pytest
 import stamina
 from pytest_bdd import given, parsers, then, when
 
@@ -71,73 +73,69 @@ def run_in_source_pod(
     _note_exchange(journal, exchange)
 
 
-def settle(
-    check: Callable[[ExecResult], None],
-    *,
-    eventually: bool,
-    cluster: Cluster,
-    journal: Journal,
-    state: ScenarioState,
-    propagation_timeout: float,
-    exec_timeout: float,
-) -> ExecResult:
-    """Check the last run; with ``eventually``, re-run it until the check holds or time's up."""
-    exchange = state.last
-    if not eventually:
-        check(exchange.result)
+@dataclass(frozen=True)
+class Settle:
+    """Check the last run; with "eventually", re-run it until the check holds or time's up.
+
+    The bound of the retries is ``--propagation-timeout``: the page's "wait a few seconds
+    and retry", made finite the way istio.io's own test makes it.
+    """
+
+    cluster: Cluster
+    journal: Journal
+    state: ScenarioState
+    propagation_timeout: float
+    exec_timeout: float
+
+    def __call__(self, check: Callable[[ExecResult], None], eventually: str | None) -> ExecResult:
+        exchange = self.state.last
+        if not eventually:
+            check(exchange.result)
+            return exchange.result
+        retries = stamina.retry_context(
+            on=AssertionError,
+            attempts=None,
+            timeout=self.propagation_timeout,
+            wait_initial=0.2,
+            wait_max=2.0,
+            wait_jitter=0.1,
+        )
+        try:
+            for attempt in retries:
+                with attempt:
+                    if attempt.num > 1:
+                        exchange = run(
+                            self.cluster, exchange.command, self.exec_timeout, exchange.attempts + 1
+                        )
+                        self.state.exchanges[-1] = exchange
+                    check(exchange.result)
+        finally:
+            self.journal.note(attempts=exchange.attempts)
+            if exchange.attempts > 1:
+                self.journal.note(
+                    ran=f"re-ran {exchange.attempts - 1} time(s) while the change propagated"
+                )
+                _note_exchange(self.journal, exchange)
         return exchange.result
-    retries = stamina.retry_context(
-        on=AssertionError,
-        attempts=None,
-        timeout=propagation_timeout,
-        wait_initial=0.2,
-        wait_max=2.0,
-        wait_jitter=0.1,
-    )
-    try:
-        for attempt in retries:
-            with attempt:
-                if attempt.num > 1:
-                    exchange = run(cluster, exchange.command, exec_timeout, exchange.attempts + 1)
-                    state.exchanges[-1] = exchange
-                check(exchange.result)
-    finally:
-        journal.note(attempts=exchange.attempts)
-        if exchange.attempts > 1:
-            journal.note(ran=f"re-ran {exchange.attempts - 1} time(s) while the change propagated")
-            _note_exchange(journal, exchange)
-    return exchange.result
 
 
-def _settle_step(
-    check: Callable[[ExecResult], None],
-    eventually: str | None,
+@pytest.fixture
+def settle(
     cluster: Cluster,
     journal: Journal,
     scenario_state: ScenarioState,
     propagation_timeout: float,
     exec_timeout: float,
-) -> ExecResult:
-    return settle(
-        check,
-        eventually=bool(eventually),
-        cluster=cluster,
-        journal=journal,
-        state=scenario_state,
-        propagation_timeout=propagation_timeout,
-        exec_timeout=exec_timeout,
-    )
+) -> Settle:
+    return Settle(cluster, journal, scenario_state, propagation_timeout, exec_timeout)
 
 
 @then(
     parsers.re(EVENTUALLY + r"the command exits with code (?P<code>\d+)$"), converters={"code": int}
 )
 def exits_with(
-    cluster: Cluster,
     journal: Journal,
-    scenario_state: ScenarioState,
-    propagation_timeout: float,
-    exec_timeout: float,
+    settle: Settle,
     eventually: str | None,
     code: int,
 ) -> None:
@@ -148,9 +146,7 @@ def exits_with(
         )
 
     journal.note(page_output=page.exit_code_message(code) if code else "(exit code 0)")
-    result = _settle_step(
-        check, eventually, cluster, journal, scenario_state, propagation_timeout, exec_timeout
-    )
+    result = settle(check, eventually)
     journal.note(observed=f"exit code {result.exit_code}")
 
 
@@ -158,11 +154,8 @@ def exits_with(
     parsers.re(EVENTUALLY + r"the HTTP status code is (?P<code>\d{3})$"), converters={"code": int}
 )
 def http_status_is(
-    cluster: Cluster,
     journal: Journal,
-    scenario_state: ScenarioState,
-    propagation_timeout: float,
-    exec_timeout: float,
+    settle: Settle,
     eventually: str | None,
     code: int,
 ) -> None:
@@ -176,19 +169,14 @@ def http_status_is(
             f"(exit code {result.exit_code}: {' '.join(summary(result).split())[:160]})"
         )
 
-    result = _settle_step(
-        check, eventually, cluster, journal, scenario_state, propagation_timeout, exec_timeout
-    )
+    result = settle(check, eventually)
     journal.note(observed=f"HTTP status {curl.http_code(result.stderr)}")
 
 
 @then(parsers.re(EVENTUALLY + r'the response status line is "(?P<line>.+)"$'))
 def status_line_is(
-    cluster: Cluster,
     journal: Journal,
-    scenario_state: ScenarioState,
-    propagation_timeout: float,
-    exec_timeout: float,
+    settle: Settle,
     eventually: str | None,
     line: str,
 ) -> None:
@@ -200,9 +188,7 @@ def status_line_is(
         )
 
     journal.note(page_command=page.grep_status_line(), page_output=line)
-    result = _settle_step(
-        check, eventually, cluster, journal, scenario_state, propagation_timeout, exec_timeout
-    )
+    result = settle(check, eventually)
     journal.note(observed="\n".join(curl.status_lines(result.stdout)))
 
 
@@ -219,11 +205,8 @@ def no_status_line(journal: Journal, scenario_state: ScenarioState) -> None:
 
 @then(parsers.re(EVENTUALLY + r'the command prints "(?P<text>.+)"$'))
 def prints(
-    cluster: Cluster,
     journal: Journal,
-    scenario_state: ScenarioState,
-    propagation_timeout: float,
-    exec_timeout: float,
+    settle: Settle,
     eventually: str | None,
     text: str,
 ) -> None:
@@ -236,9 +219,7 @@ def prints(
         )
 
     journal.note(page_output=expected)
-    result = _settle_step(
-        check, eventually, cluster, journal, scenario_state, propagation_timeout, exec_timeout
-    )
+    result = settle(check, eventually)
     journal.note(observed=result.stdout.strip())
 
 
