@@ -18,6 +18,21 @@ from clusters.istio import validation
 from clusters.protocol import InvalidResource, ResourceRef
 
 NETWORKING_GROUP = "networking.istio.io"
+# kubectl's names for the kinds: singular, plural and short name, any case.
+KUBECTL_NAMES = {
+    "serviceentry": "ServiceEntry",
+    "serviceentries": "ServiceEntry",
+    "se": "ServiceEntry",
+    "virtualservice": "VirtualService",
+    "virtualservices": "VirtualService",
+    "vs": "VirtualService",
+}
+PLURALS = {"ServiceEntry": "serviceentries", "VirtualService": "virtualservices"}
+
+
+def canonical_kind(name: str) -> str | None:
+    """``ServiceEntry`` for ``serviceentries``, ``se``, ``ServiceEntry``...; None if unknown."""
+    return KUBECTL_NAMES.get(name.lower())
 
 
 @dataclass(frozen=True)

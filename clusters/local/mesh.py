@@ -21,10 +21,12 @@ import yaml
 
 from clusters.istio import drift as drift_facts
 from clusters.istio.resources import (
+    PLURALS,
     Resource,
     ServiceEntry,
     ServicePort,
     VirtualService,
+    canonical_kind,
     from_document,
     load_documents,
     ref,
@@ -55,15 +57,6 @@ SOURCE_UID = 100  # the curl image's curl_user
 SOURCE_GID = 101
 POD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
 READY_TIMEOUT_S = 30.0
-KINDS = {
-    "serviceentry": "ServiceEntry",
-    "serviceentries": "ServiceEntry",
-    "se": "ServiceEntry",
-    "virtualservice": "VirtualService",
-    "virtualservices": "VirtualService",
-    "vs": "VirtualService",
-}
-PLURALS = {"ServiceEntry": "serviceentries", "VirtualService": "virtualservices"}
 
 
 class LocalCluster:
@@ -342,7 +335,7 @@ class LocalCluster:
         return [ref(model) for model in models]
 
     def delete(self, kind: str, name: str, *, ignore_not_found: bool = False) -> bool:
-        canonical = KINDS.get(kind.lower()) or (kind if kind in PLURALS else None)
+        canonical = canonical_kind(kind)
         if canonical is None:
             raise ClusterError(
                 f'the server doesn\'t have a resource type "{kind}" '
@@ -356,7 +349,7 @@ class LocalCluster:
         return True
 
     def resources(self, kind: str) -> list[str]:
-        canonical = KINDS.get(kind.lower(), kind)
+        canonical = canonical_kind(kind) or kind
         return sorted(
             key.split("/", 1)[1] for key in self.state.resources if key.startswith(f"{canonical}/")
         )

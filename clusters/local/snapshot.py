@@ -11,20 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from clusters.istio.accesslog import ISTIO_TEXT_FORMAT
 from clusters.istio.resources import ServiceEntry, ServicePort, VirtualService
 from clusters.protocol import OutboundTrafficPolicy
-
-# Istio's default text access-log format (meshConfig.accessLogEncoding: TEXT).
-ISTIO_ACCESS_LOG_FORMAT = (
-    '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" '
-    "%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% "
-    '%CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" '
-    "%BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "
-    '"%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" '
-    '"%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% '
-    "%UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% "
-    "%REQUESTED_SERVER_NAME% %ROUTE_NAME%\n"
-)
 
 
 @dataclass(frozen=True)
@@ -33,7 +22,7 @@ class MeshConfig:
 
     outbound_traffic_policy: OutboundTrafficPolicy = OutboundTrafficPolicy.ALLOW_ANY
     access_log_file: str = "/dev/stdout"
-    access_log_format: str = ISTIO_ACCESS_LOG_FORMAT
+    access_log_format: str = ISTIO_TEXT_FORMAT
 
 
 @dataclass(frozen=True)

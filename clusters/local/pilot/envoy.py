@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from clusters.local.snapshot import ISTIO_ACCESS_LOG_FORMAT, MeshConfig
+from clusters.istio.accesslog import ISTIO_TEXT_FORMAT
+from clusters.local.snapshot import MeshConfig
 
 JSON = dict[str, Any]
 
@@ -47,7 +48,7 @@ def socket_address(address: str, port: int) -> JSON:
 
 def access_log_format(mesh: MeshConfig) -> str:
     """meshConfig.accessLogFormat; Istio's default when empty, always newline-terminated."""
-    text = mesh.access_log_format or ISTIO_ACCESS_LOG_FORMAT
+    text = mesh.access_log_format or ISTIO_TEXT_FORMAT
     return text if text.endswith("\n") else text + "\n"
 
 
