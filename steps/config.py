@@ -10,10 +10,11 @@ import time
 
 from pytest_bdd import given, parsers, then, when
 
+from clusters.istio.resources import canonical_kind
 from clusters.protocol import Cluster, InvalidResource, OutboundTrafficPolicy
 from fixtures.journal import Journal
 from steps import page
-from steps.kubectl import KINDS, parse_delete
+from steps.kubectl import parse_delete
 from steps.state import ScenarioState, unescape_quotes
 
 
@@ -29,7 +30,7 @@ def mode_of(text: str) -> OutboundTrafficPolicy:
 
 def kind_of(text: str) -> str:
     """A kind as a sentence names it (ServiceEntry, VirtualService, serviceentry, vs...)."""
-    kind = KINDS.get(text.strip().lower())
+    kind = canonical_kind(text.strip())
     if kind is None:
         raise ValueError(f"unknown kind {text!r}: the page uses ServiceEntry and VirtualService")
     return kind

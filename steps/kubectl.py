@@ -10,15 +10,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-# kubectl's names for the kinds the page deletes: singular, plural, short name.
-KINDS = {
-    "serviceentry": "ServiceEntry",
-    "serviceentries": "ServiceEntry",
-    "se": "ServiceEntry",
-    "virtualservice": "VirtualService",
-    "virtualservices": "VirtualService",
-    "vs": "VirtualService",
-}
+from clusters.istio.resources import canonical_kind
+
 TRUE = {"", "true"}
 
 
@@ -48,7 +41,7 @@ def parse_delete(command: str) -> DeleteCommand:
         else:
             words.append(arg)
     resource, *names = words
-    kind = KINDS.get(resource.lower().split(".", 1)[0])
+    kind = canonical_kind(resource.split(".", 1)[0])
     if kind is None:
         raise ValueError(f'the server doesn\'t have a resource type "{resource}"')
     if not names:
