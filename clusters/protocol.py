@@ -181,8 +181,12 @@ class Cluster(Protocol):
         """(Re-)create the source pod; include ranges limit what the sidecar intercepts."""
         ...
 
+    def delete_source_pod(self) -> bool:
+        """``kubectl delete -f sleep.yaml``; True when there was a pod to delete."""
+        ...
+
     def source_pod(self) -> PodStatus:
-        """``kubectl get pod -l app=sleep``: the current source pod."""
+        """``kubectl get pod -l app=sleep``: the current source pod; ClusterError if none."""
         ...
 
     def exec_in_source_pod(self, argv: Sequence[str], timeout: float) -> ExecResult:

@@ -22,6 +22,10 @@ def deploy_sleep(injection: Injection) -> str:
     return f"kubectl apply -f {SLEEP_MANIFEST}"
 
 
+def delete_sleep() -> str:
+    return f"kubectl delete -f {SLEEP_MANIFEST}"
+
+
 def export_source_pod(label: str) -> str:
     return f"export SOURCE_POD=$(kubectl get pod -l {label} -o jsonpath={{.items..metadata.name}})"
 

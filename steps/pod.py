@@ -6,7 +6,7 @@ import ipaddress
 
 from pytest_bdd import given, parsers, then, when
 
-from clusters.protocol import Cluster, Injection, PodStatus
+from clusters.protocol import Cluster, ClusterError, Injection, PodStatus
 from fixtures.journal import Journal
 from steps import page
 from steps.state import ScenarioState
@@ -197,3 +197,24 @@ def redeploy_with_default_interception(
     pod = cluster.deploy_source_pod(include_ip_ranges=None)
     cluster.wait_for_proxy_config(propagation_timeout)
     journal.note(observed=describe_pod(pod))
+
+
+@when("the sleep sample is deleted")
+def delete_sleep(cluster: Cluster, journal: Journal) -> None:
+    journal.note(page_command=page.delete_sleep(), ran="cluster.delete_source_pod()")
+    deleted = cluster.delete_source_pod()
+    journal.note(observed="pod deleted" if deleted else "there was no pod to delete")
+    assert deleted, "there was no sleep pod to delete"
+
+
+@then(parsers.parse('no pod is labelled "{label}"'))
+def no_pod_labelled(cluster: Cluster, journal: Journal, label: str) -> None:
+    key, _, value = label.partition("=")
+    journal.note(page_command=f"kubectl get pod -l {label}", ran="cluster.source_pod()")
+    try:
+        pod = cluster.source_pod()
+    except ClusterError as error:
+        journal.note(observed=str(error))
+        return
+    journal.note(observed=describe_pod(pod))
+    assert pod.labels.get(key) != value, f"{pod.name} is still running with {label}"

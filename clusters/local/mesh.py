@@ -246,7 +246,12 @@ class LocalCluster:
         if self._admin is not None:
             self._admin.close()
             self._admin = None
-        runstate.destroy_namespace(self.state.namespace("pod"))
+        pod_ns = self.state.namespace("pod")
+        if network.exists(pod_ns):
+            # The kernel frees a deleted namespace's veth asynchronously; remove our end
+            # now so the next pod can reuse its name at once.
+            network.delete_link(self.state.namespace("net"), "pod0")
+        runstate.destroy_namespace(pod_ns)
         if self.state.pod:
             shutil.rmtree(self._pod_dir(), ignore_errors=True)
         self.state.save()
@@ -291,6 +296,9 @@ class LocalCluster:
 
     def _write_config(self) -> None:
         """Compute the sidecar's config from the whole state and hand it over."""
+        if self.state.pod is None:  # no proxy to configure; the next pod reads the state
+            self.state.save()
+            return
         resources = pilot.generate(self.snapshot())
         self.state.version += 1
         self._rejected_before = rejected_updates(self.admin) if self._proxy_running() else 0
@@ -370,6 +378,8 @@ class LocalCluster:
             self._write_config()
 
     def wait_for_proxy_config(self, timeout: float) -> None:
+        if self.state.pod is None:
+            return
         self.xds.wait_applied(
             self.admin,
             str(self.state.version),
@@ -392,6 +402,14 @@ class LocalCluster:
     ) -> PodStatus:
         self._create_pod(Injection(injection), include_ip_ranges)
         return self.source_pod()
+
+    def delete_source_pod(self) -> bool:
+        if self.state.pod is None:
+            return False
+        self._remove_pod()
+        self.state.pod = None
+        self.state.save()
+        return True
 
     def source_pod(self) -> PodStatus:
         if self.state.pod is None:

@@ -121,6 +121,13 @@ def connect(
     )
 
 
+def delete_link(namespace: str, link: str) -> None:
+    """Remove a link (a veth takes its peer with it); absent links are fine."""
+    subprocess.run(
+        ["ip", "-n", namespace, "link", "delete", link], capture_output=True, check=False
+    )
+
+
 def add_local_addresses(name: str, addresses: Iterable[str]) -> None:
     """Give host addresses to a namespace's loopback (the fake internet's sites)."""
     lines = [f"address add {address}/32 dev lo" for address in addresses]
