@@ -1,0 +1,387 @@
+"""Measurements of the embedded mesh itself: start-up, config propagation, memory.
+
+Everything goes through the Cluster protocol the steps use (``up``/``down``,
+``set_outbound_traffic_policy``, ``apply``/``delete``, ``exec_in_source_pod``,
+``wait_for_proxy_config``), so the figures are what a feature run pays. The one
+exception is the socket probe, which opens the connection from a thread inside the
+pod's network namespace to show how much of a curl probe is process spawning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.stats import summary
+from clusters.local import network, processes, runstate
+from clusters.local.mesh import LocalCluster
+from clusters.local.processes import ProcessRecord
+from clusters.local.proxy import resident_memory_bytes
+from clusters.protocol import OutboundTrafficPolicy
+
+URL = "http://httpbin.org/headers"
+CURL_PROBE = ("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", URL)
+SETTLE_TIMEOUT_S = 30.0  # bounds a broken run only; never a pass/fail threshold
+OBSERVE_TIMEOUT_S = 30.0
+EXEC_TIMEOUT_S = 10.0
+OWNER = "bench"
+SERVICE_ENTRY = """\
+apiVersion: networking.istio.io/v1alpha3
+kind: ServiceEntry
+metadata:
+  name: httpbin-ext
+spec:
+  hosts:
+  - httpbin.org
+  ports:
+  - number: 80
+    name: http
+    protocol: HTTP
+  resolution: DNS
+  location: MESH_EXTERNAL
+"""
+
+
+class BenchError(Exception):
+    """The bench could not measure something (the mesh misbehaved); a one-line reason."""
+
+
+# Run roots and leftovers --------------------------------------------------------------
+@contextlib.contextmanager
+def run_root(label: str, leftovers: list[str]) -> Iterator[Path]:
+    """A fresh run root under /run (the sidecar's uid must reach it), removed afterwards.
+
+    Whatever the mesh failed to remove is appended to ``leftovers`` before the root is
+    cleaned, so a teardown bug is reported rather than hidden by the bench's own rmtree.
+    """
+    root = Path(tempfile.mkdtemp(dir="/run", prefix=f"egc-bench-{label}-"))
+    root.chmod(0o755)
+    try:
+        yield root
+    finally:
+        namespaces = network.list_namespaces(runstate.namespace_prefix(root))
+        if namespaces:
+            leftovers.append(f"network namespaces left by {root}: {', '.join(namespaces)}")
+        remaining = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+        if remaining:
+            leftovers.append(f"files left in run root {root}: {', '.join(remaining)}")
+        for directory in (root / name for name in remaining):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                runstate.destroy(runstate.RunState.load(directory))  # even if its owner lives
+        runstate.sweep(root)  # namespaces no run records any more
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def still_running(records: Sequence[ProcessRecord]) -> list[str]:
+    """The mesh processes (by PID and start time) that outlived their teardown."""
+    return [f"{r.name} (pid {r.pid})" for r in records if processes.is_running(r)]
+
+
+# Mesh start-up -------------------------------------------------------------------------
+@dataclass
+class UpResult:
+    up_s: list[float]  # wall time around LocalCluster.up
+    ready_s: list[float]  # the mesh's own timings["ready_s"]
+    down_s: list[float]  # wall time around down(), for the meshes torn down here
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "up_s": summary(self.up_s),
+            "ready_s_reported_by_mesh": summary(self.ready_s),
+            "down_s": summary(self.down_s),
+        }
+
+
+def measure_up(
+    root: Path, repetitions: int, records: list[ProcessRecord]
+) -> tuple[UpResult, LocalCluster]:
+    """Time ``up`` ``repetitions`` times; the last mesh is returned running, for reuse.
+
+    Every other mesh is torn down at once (timed too), and any failure tears down the
+    one in hand before the error propagates.
+    """
+    result = UpResult([], [], [])
+    for index in range(repetitions):
+        started = time.perf_counter()
+        mesh = LocalCluster.up(run_root=root, owner=OWNER)
+        result.up_s.append(time.perf_counter() - started)
+        records.extend(mesh.state.processes)
+        result.ready_s.append(mesh.timings.get("ready_s", float("nan")))
+        if index == repetitions - 1:
+            return result, mesh
+        started = time.perf_counter()
+        mesh.down()
+        result.down_s.append(time.perf_counter() - started)
+    raise ValueError("repetitions must be at least 1")
+
+
+# Probes --------------------------------------------------------------------------------
+def curl_outcome(mesh: LocalCluster) -> str:
+    """One request from the source pod, as the page makes it: the status, or why none."""
+    result = mesh.exec_in_source_pod(CURL_PROBE, timeout=EXEC_TIMEOUT_S)
+    code = result.stdout.strip() or "000"
+    return code if result.exit_code == 0 else f"{code} (curl exit {result.exit_code})"
+
+
+def socket_outcome(address: str, host: str = "httpbin.org", path: str = "/headers") -> str:
+    """The same request over a fresh socket; must run inside the pod's namespace.
+
+    A new connection every time, as curl does: a kept-alive one would stay on the
+    listener it was accepted by and hide the change.
+    """
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: egress-bench\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    try:
+        with socket.create_connection((address, 80), timeout=5.0) as connection:
+            connection.sendall(request)
+            head = connection.recv(64)
+    except OSError as error:
+        return f"000 ({type(error).__name__})"
+    parts = head.split(b" ", 2)
+    if len(parts) < 2 or not head.startswith(b"HTTP/"):
+        return "000 (no status line)"
+    return parts[1].decode(errors="replace")
+
+
+def httpbin_address(mesh: LocalCluster) -> str:
+    for site in mesh.internet.sites:
+        if site.host == "httpbin.org":
+            return site.address
+    raise BenchError("the fake internet has no httpbin.org site")
+
+
+def in_pod(mesh: LocalCluster, function: Callable[[], Any]) -> Any:
+    """Run ``function`` on a thread inside the source pod's network namespace."""
+    return network.call_in(mesh.state.namespace("pod"), function)
+
+
+def spawn_costs(mesh: LocalCluster, repetitions: int) -> dict[str, Any]:
+    """What one probe costs before it measures anything: exec of ``true``, a whole curl."""
+    true_s = [
+        mesh.exec_in_source_pod(["true"], timeout=EXEC_TIMEOUT_S).elapsed
+        for _ in range(repetitions)
+    ]
+    curl_s = []
+    for _ in range(repetitions):
+        started = time.perf_counter()
+        curl_outcome(mesh)
+        curl_s.append(time.perf_counter() - started)
+    address = httpbin_address(mesh)
+
+    def sockets() -> list[float]:
+        samples = []
+        for _ in range(repetitions):
+            started = time.perf_counter()
+            socket_outcome(address)
+            samples.append(time.perf_counter() - started)
+        return samples
+
+    return {
+        "exec_true_s": summary(true_s),
+        "curl_probe_s": summary(curl_s),
+        "socket_probe_s": summary(in_pod(mesh, sockets)),
+    }
+
+
+# Config changes ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Toggle:
+    """One of the two states a series alternates between, and what a probe then sees."""
+
+    name: str
+    change: Callable[[], object]
+    expect: str
+
+
+def mode_toggles(mesh: LocalCluster) -> tuple[Toggle, Toggle]:
+    """outboundTrafficPolicy: REGISTRY_ONLY makes httpbin.org 502, ALLOW_ANY 200 again."""
+    return (
+        Toggle(
+            "mode REGISTRY_ONLY",
+            lambda: mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY),
+            "502",
+        ),
+        Toggle(
+            "mode ALLOW_ANY",
+            lambda: mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.ALLOW_ANY),
+            "200",
+        ),
+    )
+
+
+def service_entry_toggles(mesh: LocalCluster) -> tuple[Toggle, Toggle]:
+    """Under REGISTRY_ONLY, the page's httpbin-ext ServiceEntry turns 502 into 200."""
+    return (
+        Toggle("apply ServiceEntry", lambda: mesh.apply(SERVICE_ENTRY), "200"),
+        Toggle("delete ServiceEntry", lambda: mesh.delete("serviceentry", "httpbin-ext"), "502"),
+    )
+
+
+def change_series(
+    mesh: LocalCluster,
+    toggles: tuple[Toggle, Toggle],
+    changes: int,
+    probe: Callable[[], str],
+) -> dict[str, Any]:
+    """Alternate the toggles ``changes`` times; time each until a probe sees it.
+
+    Each sample starts just before the call that changes config (which returns after
+    writing the xDS files, without waiting) and ends when the first probe of a tight
+    loop observes the new behaviour. Before each change the previous one is confirmed
+    applied (untimed), so samples never overlap.
+    """
+    mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
+    before = probe()
+    if before != toggles[1].expect:
+        raise BenchError(
+            f"before the first {toggles[0].name!r} a probe saw {before}, "
+            f"expected {toggles[1].expect}"
+        )
+    seen_s, after_write_s, call_s, probes = [], [], [], []
+    surprises: dict[str, int] = {}
+    for index in range(changes):
+        toggle, previous = toggles[index % 2], toggles[(index + 1) % 2]
+        mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
+        started = time.perf_counter()
+        toggle.change()
+        written = time.perf_counter()
+        count = 0
+        while True:
+            outcome = probe()
+            count += 1
+            if outcome == toggle.expect:
+                break
+            if outcome != previous.expect:  # neither old nor new: worth reporting
+                surprises[outcome] = surprises.get(outcome, 0) + 1
+            if time.perf_counter() - started > OBSERVE_TIMEOUT_S:
+                raise BenchError(
+                    f"{toggle.name}: traffic still showed {outcome} after "
+                    f"{OBSERVE_TIMEOUT_S:g} s (expected {toggle.expect})"
+                )
+        seen = time.perf_counter()
+        seen_s.append(seen - started)
+        after_write_s.append(seen - written)
+        call_s.append(written - started)
+        probes.append(count)
+    mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
+    return {
+        "changes": changes,
+        "states": [toggle.name for toggle in toggles],
+        "change_to_traffic_s": summary(seen_s),
+        "after_files_written_s": summary(after_write_s),
+        "change_call_s": summary(call_s),
+        "probes_per_change": summary([float(count) for count in probes]),
+        "unexpected_outcomes": surprises,
+    }
+
+
+def wait_series(mesh: LocalCluster, changes: int, repetitions: int) -> dict[str, Any]:
+    """The applied-version signal: mode toggles, each followed by wait_for_proxy_config.
+
+    Every change is then checked with one curl (untimed); a mismatch would mean the
+    signal said 'applied' before traffic showed it, and is counted.
+    """
+    toggles = mode_toggles(mesh)
+    mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
+    idle = []
+    for _ in range(repetitions):  # the floor: one admin stats call, nothing pending
+        started = time.perf_counter()
+        mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
+        idle.append(time.perf_counter() - started)
+    applied_s, wait_s, mismatches = [], [], []
+    for index in range(changes):
+        toggle = toggles[index % 2]
+        started = time.perf_counter()
+        toggle.change()
+        written = time.perf_counter()
+        mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
+        applied = time.perf_counter()
+        applied_s.append(applied - started)
+        wait_s.append(applied - written)
+        outcome = curl_outcome(mesh)
+        if outcome != toggle.expect:
+            mismatches.append(f"{toggle.name}: {outcome}")
+    if mesh.outbound_traffic_policy() != OutboundTrafficPolicy.ALLOW_ANY:
+        mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.ALLOW_ANY)
+        mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
+    return {
+        "changes": changes,
+        "change_to_applied_s": summary(applied_s),
+        "wait_call_s": summary(wait_s),
+        "wait_call_nothing_pending_s": summary(idle),
+        "traffic_not_yet_changed_when_applied": mismatches,
+    }
+
+
+def propagation(mesh: LocalCluster, changes: int, repetitions: int) -> dict[str, Any]:
+    """All propagation series on one running mesh, and the sidecar's memory around them."""
+    result: dict[str, Any] = {"spawn": spawn_costs(mesh, repetitions)}
+    memory = {"after_up": sidecar_memory(mesh)}
+    first_version = mesh.state.version
+
+    result["mode_curl"] = change_series(
+        mesh, mode_toggles(mesh), changes, lambda: curl_outcome(mesh)
+    )
+    memory["after_changes"] = sidecar_memory(mesh)
+    memory["after_changes"]["config_versions_since_up"] = mesh.state.version - first_version
+
+    address = httpbin_address(mesh)
+    result["mode_socket"] = in_pod(
+        mesh,
+        lambda: change_series(mesh, mode_toggles(mesh), changes, lambda: socket_outcome(address)),
+    )
+    result["wait_for_proxy_config"] = wait_series(mesh, changes, repetitions)
+
+    mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY)
+    result["serviceentry_curl"] = change_series(
+        mesh, service_entry_toggles(mesh), changes, lambda: curl_outcome(mesh)
+    )
+    mesh.delete("serviceentry", "httpbin-ext", ignore_not_found=True)
+    mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.ALLOW_ANY)
+    mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
+    memory["end"] = sidecar_memory(mesh)
+    memory["end"]["config_versions_since_up"] = mesh.state.version - first_version
+    result["memory"] = memory
+    return result
+
+
+# Memory --------------------------------------------------------------------------------
+def sidecar_memory(mesh: LocalCluster) -> dict[str, Any]:
+    """VmRSS (and the peak, VmHWM) of the running istio-proxy Envoy."""
+    records = [r for r in mesh.state.processes if r.name == "istio-proxy"]
+    if not records or not processes.is_running(records[-1]):
+        raise BenchError("no running istio-proxy process in the mesh's state")
+    pid = records[-1].pid
+    rss = resident_memory_bytes(pid)
+    if rss is None:
+        raise BenchError(f"cannot read VmRSS of istio-proxy (pid {pid})")
+    return {"pid": pid, "comm": _comm(pid), "vmrss_bytes": rss, "vmhwm_bytes": _vmhwm(pid)}
+
+
+def _comm(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    return "?"
+
+
+def _vmhwm(pid: int) -> int | None:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def load_average() -> list[float]:
+    """The machine is shared: readers should see how busy it was."""
+    return list(os.getloadavg())
