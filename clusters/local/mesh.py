@@ -72,6 +72,9 @@ class LocalCluster:
         )
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._admin: EnvoyAdmin | None = None
+        # The sidecar's count of refused xDS updates as last seen: an increase after a
+        # write means that write was refused. Unknown until first read in this process.
+        self._rejected_seen: int | None = None
         self.timings: dict[str, float] = {}
 
     # Lifecycle -------------------------------------------------------------------
@@ -92,6 +95,10 @@ class LocalCluster:
         cli = owner == "cli"
         runstate.sweep(root, include_cli=cli)
         run_id = "cli" if cli else f"p{os.getpid()}"
+        for suffix in range(1, 100):  # a second mesh of the same process gets its own run
+            if not (root / run_id).exists():
+                break
+            run_id = f"p{os.getpid()}x{suffix}"
         directory = root / run_id
         directory.mkdir(mode=0o755)
         state = RunState(
@@ -199,6 +206,7 @@ class LocalCluster:
     def _create_pod(self, injection: Injection, include: Sequence[str] | None) -> None:
         ranges = list(iptables.validate_cidrs(include)) if include is not None else None
         self._remove_pod()
+        self._rejected_seen = 0  # a new proxy has refused nothing yet
         generation = self.state.pod.generation + 1 if self.state.pod else 1
         self.state.pod = PodState(
             name=f"sleep-{secrets.token_hex(5)}-{secrets.token_hex(3)[:5]}",
@@ -301,7 +309,8 @@ class LocalCluster:
             return
         resources = pilot.generate(self.snapshot())
         self.state.version += 1
-        self._rejected_before = rejected_updates(self.admin) if self._proxy_running() else 0
+        if self._rejected_seen is None:  # first write of this process: ask the proxy once
+            self._rejected_seen = rejected_updates(self.admin) if self._proxy_running() else 0
         self.state.route_names = self.xds.write(resources, str(self.state.version))
         self.state.save()
 
@@ -380,13 +389,13 @@ class LocalCluster:
     def wait_for_proxy_config(self, timeout: float) -> None:
         if self.state.pod is None:
             return
-        self.xds.wait_applied(
+        self._rejected_seen = self.xds.wait_applied(
             self.admin,
             str(self.state.version),
             self.state.route_names,
             timeout=timeout,
             alive=self._check_alive,
-            rejected_before=getattr(self, "_rejected_before", 0),
+            rejected_before=self._rejected_seen or 0,
             rejection=self._rejection_reason,
         )
 

@@ -77,18 +77,19 @@ class FileXds:
         alive: Callable[[], None],
         rejected_before: int,
         rejection: Callable[[], str],
-    ) -> None:
+    ) -> int:
         """Block until the proxy reports ``version`` for CDS, LDS and every RDS it uses.
 
-        ``rejected_before`` is :func:`rejected_updates` taken before the write: any
-        increase means Envoy refused part of this version, and ``rejection`` says why.
+        ``rejected_before`` is the proxy's count of refused updates before the writes
+        being waited for: any increase means Envoy refused part of them, and
+        ``rejection`` says why. Returns the count seen, the baseline for the next wait.
         """
         deadline = time.monotonic() + timeout
         while True:
             stats = admin.stats(r"(version_text|update_rejected|total_listeners_warming)$")
             lagging = _lagging(stats, version, route_names)
             if not lagging:
-                return
+                return _rejected(stats)
             alive()
             if _rejected(stats) > rejected_before:
                 raise ClusterError(f"the sidecar rejected config version {version}: {rejection()}")
