@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stats import summary
+from clusters.istio.page_manifests import HTTPBIN_SERVICE_ENTRY
 from clusters.local import network, processes, runstate
 from clusters.local.mesh import LocalCluster
 from clusters.local.processes import ProcessRecord
@@ -33,21 +34,6 @@ SETTLE_TIMEOUT_S = 30.0  # bounds a broken run only; never a pass/fail threshold
 OBSERVE_TIMEOUT_S = 30.0
 EXEC_TIMEOUT_S = 10.0
 OWNER = "bench"
-SERVICE_ENTRY = """\
-apiVersion: networking.istio.io/v1alpha3
-kind: ServiceEntry
-metadata:
-  name: httpbin-ext
-spec:
-  hosts:
-  - httpbin.org
-  ports:
-  - number: 80
-    name: http
-    protocol: HTTP
-  resolution: DNS
-  location: MESH_EXTERNAL
-"""
 
 
 class BenchError(Exception):
@@ -222,7 +208,7 @@ def mode_toggles(mesh: LocalCluster) -> tuple[Toggle, Toggle]:
 def service_entry_toggles(mesh: LocalCluster) -> tuple[Toggle, Toggle]:
     """Under REGISTRY_ONLY, the page's httpbin-ext ServiceEntry turns 502 into 200."""
     return (
-        Toggle("apply ServiceEntry", lambda: mesh.apply(SERVICE_ENTRY), "200"),
+        Toggle("apply ServiceEntry", lambda: mesh.apply(HTTPBIN_SERVICE_ENTRY), "200"),
         Toggle("delete ServiceEntry", lambda: mesh.delete("serviceentry", "httpbin-ext"), "502"),
     )
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from clusters.istio.page_manifests import HTTPBIN_SERVICE_ENTRY
 from clusters.local import network, prerequisites, processes, runstate
 from clusters.local.internet import load_sites
 from clusters.local.mesh import LocalCluster
@@ -25,16 +26,7 @@ from clusters.protocol import ClusterError, InvalidResource, OutboundTrafficPoli
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
 
-HTTPBIN_SE = """\
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: httpbin-ext
-spec:
-  hosts: [httpbin.org]
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  resolution: DNS
-"""
+HTTPBIN_SE = HTTPBIN_SERVICE_ENTRY
 
 
 @pytest.fixture(scope="module")
