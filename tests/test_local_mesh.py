@@ -193,6 +193,11 @@ def test_missing_prerequisites_name_the_package(monkeypatch: pytest.MonkeyPatch)
             "sites[0].serve[0].protocol",
         ),
         (
+            "sites: [{host: a.com, address: 203.0.113.9, serve: [{port: 80, protocol: HTTP, "
+            "status: ok}]}]",
+            "sites[0].serve[0].status: 'ok' must be an HTTP status in 200..599",
+        ),
+        (
             "sites: [{host: a.com, address: 203.0.113.9, serve: [{port: 443, protocol: HTTPS, "
             "app: httpbin}]}]",
             "httpbin is served over plain HTTP only",
@@ -210,6 +215,22 @@ def test_bad_sites_file_is_one_clear_line(tmp_path: Path, content: str, message:
     with pytest.raises(ClusterError, match=None) as caught:
         load_sites(path)
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_sites_file_adds_a_site_the_pod_reaches_over_tls(run_root: Path) -> None:
+    sites = run_root / "extra-sites.yaml"
+    sites.write_text(
+        "sites:\n"
+        "  - host: www.example.org\n"
+        "    address: 203.0.113.20\n"
+        "    serve: [{port: 443, protocol: HTTPS, app: static, status: 204}]\n"
+    )
+    extra = LocalCluster.up(run_root=run_root / "sites-root", sites_file=sites)
+    try:
+        result = extra.exec_in_source_pod(["curl", "-sSI", "https://www.example.org"], timeout=10)
+        assert result.stdout.splitlines()[0].strip() == "HTTP/2 204", result.stderr
+    finally:
+        extra.down()
 
 
 def test_cli_round_trip(run_root: Path) -> None:

@@ -107,7 +107,10 @@ def _site(path: Path, index: int, entry: Any) -> Site:
             raise ClusterError(f"{field}.app: {app!r} must be one of {APPS}")
         if app == "httpbin" and protocol != "HTTP":
             raise ClusterError(f"{field}: httpbin is served over plain HTTP only")
-        endpoints.append(Endpoint(port, protocol, app, int(item.get("status", 200))))
+        status = item.get("status", 200)
+        if not isinstance(status, int) or not 200 <= status <= 599:
+            raise ClusterError(f"{field}.status: {status!r} must be an HTTP status in 200..599")
+        endpoints.append(Endpoint(port, protocol, app, status))
     if not endpoints:
         raise ClusterError(f"{where}.serve: a site must serve at least one port")
     return Site(host=str(entry["host"]), address=str(address), serve=tuple(endpoints))
@@ -255,11 +258,12 @@ def _static_listener(site: Site, endpoint: Endpoint, cert: Path, key: Path) -> d
     scheme = "https" if endpoint.protocol == "HTTPS" else "http"
     route = {
         "match": {"prefix": "/"},
-        "direct_response": {
-            "status": endpoint.status,
-            "body": {"inline_string": f"{scheme}://{site.host} (fake internet)\n"},
-        },
+        "direct_response": {"status": endpoint.status},
     }
+    if endpoint.status not in (204, 304) and endpoint.status >= 200:  # these carry no body
+        route["direct_response"]["body"] = {
+            "inline_string": f"{scheme}://{site.host} (fake internet)\n"
+        }
     hcm = extension(
         "envoy.filters.network.http_connection_manager",
         "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
