@@ -41,8 +41,28 @@ def run_root() -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def root_namespace() -> str:
+    """What the host's own namespace routes, filters and forwards (all must stay as is)."""
+    commands = [
+        ["iptables-save"],
+        ["ip", "-o", "link"],
+        ["ip", "route"],
+        ["ip", "-brief", "address"],
+        ["sysctl", "net.ipv4.ip_forward"],
+    ]
+    outputs = [subprocess.run(c, capture_output=True, text=True).stdout for c in commands]
+    return "\n".join(
+        line for out in outputs for line in out.splitlines() if not line.startswith("#")
+    )
+
+
 @pytest.fixture(scope="module")
-def mesh(run_root: Path) -> Iterator[LocalCluster]:
+def root_before_mesh() -> str:
+    return root_namespace()
+
+
+@pytest.fixture(scope="module")
+def mesh(run_root: Path, root_before_mesh: str) -> Iterator[LocalCluster]:
     cluster = LocalCluster.up(run_root=run_root)
     try:
         yield cluster
@@ -57,11 +77,11 @@ def code_of(mesh: LocalCluster, url: str) -> str:
     return result.stdout
 
 
-def test_mesh_lives_only_in_its_own_namespaces(mesh: LocalCluster) -> None:
+def test_mesh_lives_only_in_its_own_namespaces(mesh: LocalCluster, root_before_mesh: str) -> None:
     ours = network.list_namespaces(runstate.namespace_prefix(mesh.state.directory.parent))
     assert sorted(ours) == sorted(mesh.state.namespaces)
-    root_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    assert "pod0" not in root_links and "eth0@" not in root_links
+    assert mesh.exec_in_source_pod(["true"], timeout=10).exit_code == 0
+    assert root_namespace() == root_before_mesh  # no link, route, rule or forwarding added
 
 
 def test_pod_traffic_is_intercepted_by_a_sidecar_running_as_1337(mesh: LocalCluster) -> None:
