@@ -60,3 +60,4 @@ Feature: Access an external HTTP service
       """
       kubectl -n istio-system logs -l istio-mixer-type=telemetry -c mixer | grep 'httpbin.org'
       """
+    Then Mixer's telemetry log has an entry for "httpbin.org"

@@ -64,3 +64,4 @@ Feature: Access an external HTTPS service
       """
       kubectl -n istio-system logs -l istio-mixer-type=telemetry -c mixer | grep 'www.google.com'
       """
+    Then Mixer's telemetry log has an entry for "www.google.com"

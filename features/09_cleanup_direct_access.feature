@@ -28,9 +28,9 @@ Feature: Cleanup of the direct access to external services
     Given the outbound traffic policy mode is set to "REGISTRY_ONLY"
     And the sleep sample is redeployed with the sidecar intercepting only the cluster's internal IP ranges
     When the sleep sample is redeployed with the default interception
-    And the source pod runs "curl http://httpbin.org/headers"
     Then the source pod's sidecar intercepts all outbound traffic
-    And the HTTP status code is 502
+    When the source pod runs "curl http://httpbin.org/headers"
+    Then the HTTP status code is 502
     And the sidecar's log has a new entry whose authority is "httpbin.org"
     And that entry's response code is "502"
     And that entry's route name is "block_all"
@@ -44,9 +44,10 @@ Feature: Cleanup of the direct access to external services
     Given the outbound traffic policy mode is set to "ALLOW_ANY"
     And the sleep sample is redeployed with the sidecar intercepting only the cluster's internal IP ranges
     When the sleep sample is redeployed with the default interception
-    And the source pod runs "curl http://httpbin.org/headers"
     Then the source pod's sidecar intercepts all outbound traffic
-    And the HTTP status code is 200
+    When the source pod runs "curl http://httpbin.org/headers"
+    Then the HTTP status code is 200
+    And the echoed request headers include a header starting with "X-Envoy-"
     And the sidecar's log has a new entry whose authority is "httpbin.org"
     And that entry's upstream cluster is "PassthroughCluster"
     And that entry's response code is "200"

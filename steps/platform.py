@@ -59,8 +59,15 @@ def _article(noun: str) -> str:
 @given(parsers.parse('the mesh runs on {platform}, where the page\'s range is "{ranges}"'))
 def runs_on(cluster: Cluster, journal: Journal, platform: str, ranges: str) -> None:
     accepted = page_platform(platform)
-    actual = str(cluster.describe().get("platform", "unknown"))
-    journal.note(ran='cluster.describe()["platform"]', observed=actual)
+    described = cluster.describe()
+    journal.note(ran='cluster.describe()["platform"]', observed=str(described.get("platform")))
+    # A backend must say where it runs (clusters/README.md); without it, every platform's
+    # scenario would be skipped and the section never checked.
+    assert described.get("platform"), (
+        f"the {cluster.name} backend's describe() has no 'platform': add it "
+        "(local, kind, gke, minikube, ...)"
+    )
+    actual = str(described["platform"])
     if actual not in accepted:
         reason = (
             f"this mesh is not {_article(platform)} {platform} cluster (its platform is "

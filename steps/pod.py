@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import shlex
 
 from pytest_bdd import given, parsers, then, when
 
 from clusters.protocol import Cluster, ClusterError, Injection, PodStatus
 from fixtures.journal import Journal
 from steps import page
+from steps.logwatch import watch_for
 from steps.state import ScenarioState
 
 ALL_OUTBOUND = (None, ("*",))  # include ranges that mean "intercept everything"
@@ -134,18 +136,57 @@ def sidecar_injection(cluster: Cluster, journal: Journal, injection: str) -> Non
     )
 
 
+# A request to a host outside the cluster (the protocol's internet always has
+# httpbin.org): the sidecar logs it when it intercepts the pod's outbound traffic,
+# whatever the mode, and logs nothing when the request bypasses it.
+PROBE_HOST = "httpbin.org"
+PROBE = ("curl", "-sS", "-o", "/dev/null", "--max-time", "10", f"http://{PROBE_HOST}/headers")
+BYPASS_WATCH_S = 2.0  # how long an absent log line is waited for (the proxy flushes its log)
+
+
+def probe_sidecar_log(
+    cluster: Cluster, journal: Journal, exec_timeout: float, watch: float
+) -> list[str]:
+    """Send the probe from the source pod; the new log lines that mention its host."""
+    cursor = cluster.sidecar_log_cursor()
+    result = cluster.exec_in_source_pod(PROBE, exec_timeout)
+    mentioning, count = watch_for(cluster, cursor, PROBE_HOST, watch)
+    journal.note(
+        ran=f"probe: in the source pod: {shlex.join(PROBE)}; then cluster.sidecar_log(since="
+        f"<mark before the probe>), watched for up to {watch:g} s",
+        observed=f"probe exit code {result.exit_code}; "
+        + (
+            f"the sidecar logged it: {mentioning[0][:200]}"
+            if mentioning
+            else f"no new line of the sidecar's log mentions {PROBE_HOST} ({count} in all)"
+        ),
+    )
+    return mentioning
+
+
 @then("the source pod's sidecar intercepts all outbound traffic")
-def intercepts_all(cluster: Cluster, journal: Journal) -> None:
+def intercepts_all(
+    cluster: Cluster, journal: Journal, propagation_timeout: float, exec_timeout: float
+) -> None:
+    """The pod says it intercepts everything, and a request to an external host shows up
+    in the sidecar's log."""
     pod = cluster.source_pod()
     journal.note(ran="cluster.source_pod().include_ip_ranges", observed=describe_pod(pod))
     assert pod.has_sidecar, f"{pod.name} has no sidecar"
     assert pod.include_ip_ranges in ALL_OUTBOUND, (
         f"{pod.name} intercepts only {', '.join(pod.include_ip_ranges or ())}"
     )
+    logged = probe_sidecar_log(cluster, journal, exec_timeout, propagation_timeout)
+    assert logged, (
+        f"a request to http://{PROBE_HOST} left no line in the sidecar's log within "
+        f"{propagation_timeout:g} s: the sidecar did not intercept it"
+    )
 
 
 @then("the source pod's sidecar intercepts only the cluster's internal IP ranges")
-def intercepts_internal(cluster: Cluster, journal: Journal) -> None:
+def intercepts_internal(cluster: Cluster, journal: Journal, exec_timeout: float) -> None:
+    """The pod's ranges are the cluster's internal ones, and a request to an external host
+    bypasses the sidecar (its log says nothing of it)."""
     pod = cluster.source_pod()
     internal = cluster.internal_ip_ranges()
     journal.note(
@@ -157,6 +198,10 @@ def intercepts_internal(cluster: Cluster, journal: Journal) -> None:
     assert same_ranges(pod.include_ip_ranges or (), internal), (
         f"{pod.name} intercepts {', '.join(pod.include_ip_ranges or ())}, "
         f"not the internal ranges {', '.join(internal)}"
+    )
+    logged = probe_sidecar_log(cluster, journal, exec_timeout, BYPASS_WATCH_S)
+    assert not logged, (
+        f"a request to http://{PROBE_HOST} went through the sidecar: {logged[0][:200]}"
     )
 
 

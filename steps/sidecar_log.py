@@ -16,9 +16,9 @@ from pytest_bdd import parsers, then
 from clusters.protocol import AccessLogEntry, Cluster
 from fixtures.journal import Journal
 from steps import page
+from steps.logwatch import POLL_INTERVAL, watch_for
 from steps.state import ScenarioState
 
-POLL_INTERVAL = 0.1
 FIELDS = tuple(f.name for f in fields(AccessLogEntry) if f.name != "raw")
 
 
@@ -97,14 +97,8 @@ def no_new_entry(
         page_output=f"(no line for {host})",
         ran=f"cluster.sidecar_log(since=<mark before the request>), watched for {seconds:g} s",
     )
-    deadline = time.monotonic() + seconds
-    while True:
-        lines = cluster.sidecar_log(since=cursor)
-        mentioning = [line for line in lines if host in line]
-        if mentioning:
-            journal.note(observed="\n".join(mentioning))
-            raise AssertionError(f"the sidecar logged the request: {mentioning[0][:200]}")
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_INTERVAL)
-    journal.note(observed=f"no new line mentions {host} ({len(lines)} new line(s) in all)")
+    mentioning, count = watch_for(cluster, cursor, host, seconds)
+    if mentioning:
+        journal.note(observed="\n".join(mentioning))
+        raise AssertionError(f"the sidecar logged the request: {mentioning[0][:200]}")
+    journal.note(observed=f"no new line mentions {host} ({count} new line(s) in all)")

@@ -251,12 +251,29 @@ def echoed_header(journal: Journal, scenario_state: ScenarioState, header: str) 
     assert actual == value, f"{name} is {actual!r}, not {value!r}"
 
 
+def _echoed_starting_with(state: ScenarioState, prefix: str) -> tuple[list[str], list[str]]:
+    """The echoed headers whose name starts with ``prefix`` ("Name: value"), and all names."""
+    headers = curl.echoed_headers(state.last.result.stdout)
+    found = [f"{k}: {v}" for k, v in headers.items() if k.lower().startswith(prefix.lower())]
+    return found, list(headers)
+
+
 @then(parsers.parse('the echoed request headers include no header starting with "{prefix}"'))
 def no_echoed_header(journal: Journal, scenario_state: ScenarioState, prefix: str) -> None:
-    headers = curl.echoed_headers(scenario_state.last.result.stdout)
-    offenders = [f"{k}: {v}" for k, v in headers.items() if k.lower().startswith(prefix.lower())]
+    offenders, names = _echoed_starting_with(scenario_state, prefix)
     journal.note(
         page_output=f"(no {prefix}* header)",
-        observed="\n".join(offenders) or f"headers: {', '.join(headers)}",
+        observed="\n".join(offenders) or f"headers: {', '.join(names)}",
     )
     assert not offenders, f"the request reached the server with {'; '.join(offenders)}"
+
+
+@then(parsers.parse('the echoed request headers include a header starting with "{prefix}"'))
+def some_echoed_header(journal: Journal, scenario_state: ScenarioState, prefix: str) -> None:
+    """The request passed a proxy that added its headers (the opposite of the bypass)."""
+    found, names = _echoed_starting_with(scenario_state, prefix)
+    journal.note(
+        page_output=f"(some {prefix}* header)",
+        observed="\n".join(found) or f"headers: {', '.join(names)}",
+    )
+    assert found, f"the request reached the server with no {prefix}* header: {', '.join(names)}"

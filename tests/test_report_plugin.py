@@ -154,3 +154,56 @@ def test_unit_tests_never_start_the_mesh(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--page-report-dir", "out")
     result.assert_outcomes(passed=1)
     assert not (pytester.path / "out").exists()
+
+
+CURRENT_ISTIO_CONFTEST = f'''
+import pytest
+
+pytest_plugins = {[*PLUGINS, "steps.platform"]!r}
+
+
+class OldIstio:
+    """A mesh that still has every step of the page and does not say where it runs."""
+
+    name = "old-istio"
+
+    def describe(self):
+        return {{"backend": "old-istio"}}
+
+    def reset(self):
+        pass
+
+    def wait_for_proxy_config(self, timeout):
+        pass
+
+    def drift(self, command):
+        return None
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    return OldIstio()
+'''
+
+UNCHECKABLE = """
+Feature: Claims the protocol cannot check
+
+  @doc-http-service-entry @drift
+  Scenario: Mixer's log
+    Given the page's "mixer-logs" step applies to this Istio
+    Then Mixer's telemetry log has an entry for "httpbin.org"
+
+  @doc-direct-access
+  Scenario: A platform
+    Given the mesh runs on Google Kubernetes Engine, where the page's range is "10.4.0.0/14"
+"""
+
+
+def test_what_cannot_be_checked_fails_rather_than_passes_or_skips(pytester):
+    pytester.makeconftest(CURRENT_ISTIO_CONFTEST)
+    pytester.makefile(".feature", uncheckable=textwrap.dedent(UNCHECKABLE))
+    pytester.makepyfile(test_binding=BINDING.replace("a_section", "uncheckable"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--page-report-dir", "out")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*cannot check Mixer's telemetry log for httpbin.org*"])
+    result.stdout.fnmatch_lines(["*describe() has no 'platform'*"])
