@@ -153,13 +153,13 @@ def run_features(root: Path, features_dir: Path, run_root: Path) -> dict[str, An
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
-    """End the pytest we started (its own process group), e.g. on Ctrl-C or a hang."""
+    """End the pytest we started, by its PID; SIGTERM lets it tear its mesh down first."""
     if child.poll() is None:
-        os.killpg(child.pid, signal.SIGTERM)
+        child.send_signal(signal.SIGTERM)
         try:
             child.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
+            child.kill()
             child.wait()
 
 

@@ -74,9 +74,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def machine() -> dict[str, Any]:
     """Enough context to read the figures: the machine is shared, its load varies."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:  # no git on this machine: the figures stand without the commit
+        commit = ""
     return {
         "cpus": os.cpu_count(),
         "platform": platform.platform(),

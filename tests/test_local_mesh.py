@@ -221,6 +221,15 @@ def test_missing_prerequisites_name_the_package(monkeypatch: pytest.MonkeyPatch)
             "sites[0].serve[0].protocol",
         ),
         (
+            "sites: [{host: ../etc, address: 203.0.113.9, serve: [{port: 80, protocol: HTTP}]}]",
+            "sites[0].host: '../etc' is not a DNS name",
+        ),
+        (
+            "sites: [{host: a.com, address: 203.0.113.9, serve: [{port: 80, protocol: HTTP}, "
+            "{port: 80, protocol: HTTP}]}]",
+            "sites[0].serve[1].port: 80 is already served by this site",
+        ),
+        (
             "sites: [{host: a.com, address: 203.0.113.9, serve: [{port: 80, protocol: HTTP, "
             "status: ok}]}]",
             "sites[0].serve[0].status: 'ok' must be an HTTP status in 200..599",

@@ -46,6 +46,6 @@ def known_drift(command: str) -> Drift:
     try:
         return DRIFTS[command]
     except KeyError:
-        raise KeyError(
+        raise ValueError(
             f"unknown page step {command!r}: known drifting steps are {', '.join(DRIFTS)}"
         ) from None

@@ -122,13 +122,23 @@ class VirtualService:
 Resource = ServiceEntry | VirtualService
 
 
+class _KubernetesLoader(yaml.SafeLoader):
+    """YAML as kubectl reads it: an unquoted ``2020-01-01`` stays a string, not a date."""
+
+
+_KubernetesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_documents(text: str) -> list[dict[str, Any]]:
     """Parse a YAML stream the way ``kubectl apply -f`` reads it (empty documents skipped).
 
     Raises InvalidResource with one line naming the position of a syntax error.
     """
     try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        documents = [d for d in yaml.load_all(text, Loader=_KubernetesLoader) if d is not None]
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

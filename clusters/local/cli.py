@@ -11,7 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from clusters.local import runstate
+from clusters.istio.resources import canonical_kind
+from clusters.local import processes, runstate
 from clusters.local.mesh import READY_TIMEOUT_S, LocalCluster
 from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy
 
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="start the mesh (removing any left by a crash)")
     up.add_argument("--sites", type=Path, help="a sites file for the fake internet")
+    up.add_argument("--replace", action="store_true", help="replace a mesh that is still up")
     up.set_defaults(handler=_up)
 
     apply = commands.add_parser("apply", help="apply ServiceEntry/VirtualService YAML")
@@ -72,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_exec)
 
     logs = commands.add_parser("logs", help="the sidecar's access log")
-    logs.add_argument("--tail", type=int, default=None)
+    logs.add_argument("--tail", type=_count, default=None, help="only the last N lines")
     logs.set_defaults(handler=_logs)
 
     pod = commands.add_parser("pod", help="re-create the source pod")
@@ -89,16 +91,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of lines (0 or more)")
+    return int(text)
+
+
 def _attach(args: argparse.Namespace) -> LocalCluster:
     return LocalCluster.attach(args.run_root, RUN_ID)
 
 
 def _up(args: argparse.Namespace) -> int:
+    running = _running_mesh(args.run_root or runstate.DEFAULT_RUN_ROOT)
+    if running and not args.replace:
+        raise ClusterError(
+            f"a mesh is already up in {running}: use it, `egress-mesh down` it, "
+            "or `egress-mesh up --replace`"
+        )
     mesh = LocalCluster.up(run_root=args.run_root, sites_file=args.sites, owner="cli")
     pod = mesh.source_pod()
     print(f"mesh ready in {mesh.timings['ready_s']:.2f}s; source pod {pod.name}")
     print("try: egress-mesh exec -- curl -sSI https://www.google.com")
     return 0
+
+
+def _running_mesh(root: Path) -> Path | None:
+    """The CLI's run directory if its mesh is whole (every process alive), else None: a
+    run with a dead process is what a crash left, and ``up`` removes it."""
+    directory = root / RUN_ID
+    try:
+        state = runstate.RunState.load(directory)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    alive = state.processes and all(processes.is_running(p) for p in state.processes)
+    return directory if alive else None
 
 
 def _apply(args: argparse.Namespace) -> int:
@@ -124,7 +150,8 @@ def _delete(args: argparse.Namespace) -> int:
     mesh = _attach(args)
     for name in args.names:
         if mesh.delete(args.kind, name, ignore_not_found=args.ignore_not_found):
-            print(f'{args.kind.lower()}.networking.istio.io "{name}" deleted')
+            kind = (canonical_kind(args.kind) or args.kind).lower()
+            print(f'{kind}.networking.istio.io "{name}" deleted')
     mesh.wait_for_proxy_config(READY_TIMEOUT_S)
     return 0
 
@@ -161,7 +188,7 @@ def _exec(args: argparse.Namespace) -> int:
 
 def _logs(args: argparse.Namespace) -> int:
     lines = _attach(args).sidecar_log()
-    for line in lines[-args.tail :] if args.tail else lines:
+    for line in lines if args.tail is None else lines[len(lines) - args.tail :]:
         print(line)
     return 0
 
@@ -190,8 +217,14 @@ def _down(args: argparse.Namespace) -> int:
     root = args.run_root or runstate.DEFAULT_RUN_ROOT
     directory = root / RUN_ID
     if (directory / "state.json").exists():
-        runstate.destroy(runstate.RunState.load(directory))
-        print("mesh removed")
+        try:
+            state = runstate.RunState.load(directory)
+        except (OSError, ValueError, KeyError, TypeError):
+            runstate.destroy_damaged(directory)
+            print("damaged mesh removed (its namespaces and the processes inside them)")
+        else:
+            runstate.destroy(state)
+            print("mesh removed")
     removed = runstate.sweep(root, include_cli=True) if args.all else []
     if removed:
         print(f"removed runs left behind: {', '.join(removed)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import socket
 import sys
 import time
@@ -31,6 +32,10 @@ INTERNET_CIDR = ipaddress.ip_network("203.0.113.0/24")  # TEST-NET-3
 DNS_ADDRESS = "203.0.113.53"
 APPS = ("httpbin", "static")
 PROTOCOLS = ("HTTP", "HTTPS")
+# A DNS name: it also names the site's certificate files, so no path can hide in it.
+HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,12 @@ def _site(path: Path, index: int, entry: Any) -> Site:
     where = f"sites file {path}: sites[{index}]"
     if not isinstance(entry, dict) or not entry.get("host") or not entry.get("address"):
         raise ClusterError(f"{where}: each site needs 'host', 'address' and 'serve'")
+    host = str(entry["host"])
+    if not HOSTNAME.fullmatch(host):
+        raise ClusterError(
+            f"{where}.host: {host!r} is not a DNS name (lowercase labels of letters, digits "
+            "and '-', separated by dots, e.g. www.example.org)"
+        )
     try:
         address = ipaddress.ip_address(str(entry["address"]))
     except ValueError:
@@ -107,13 +118,15 @@ def _site(path: Path, index: int, entry: Any) -> Site:
             raise ClusterError(f"{field}.app: {app!r} must be one of {APPS}")
         if app == "httpbin" and protocol != "HTTP":
             raise ClusterError(f"{field}: httpbin is served over plain HTTP only")
+        if any(e.port == port for e in endpoints):
+            raise ClusterError(f"{field}.port: {port} is already served by this site")
         status = item.get("status", 200)
         if not isinstance(status, int) or not 200 <= status <= 599:
             raise ClusterError(f"{field}.status: {status!r} must be an HTTP status in 200..599")
         endpoints.append(Endpoint(port, protocol, app, status))
     if not endpoints:
         raise ClusterError(f"{where}.serve: a site must serve at least one port")
-    return Site(host=str(entry["host"]), address=str(address), serve=tuple(endpoints))
+    return Site(host=host, address=str(address), serve=tuple(endpoints))
 
 
 class FakeInternet:
@@ -260,7 +273,7 @@ def _static_listener(site: Site, endpoint: Endpoint, cert: Path, key: Path) -> d
         "match": {"prefix": "/"},
         "direct_response": {"status": endpoint.status},
     }
-    if endpoint.status not in (204, 304) and endpoint.status >= 200:  # these carry no body
+    if endpoint.status not in (204, 304):  # these carry no body
         route["direct_response"]["body"] = {
             "inline_string": f"{scheme}://{site.host} (fake internet)\n"
         }

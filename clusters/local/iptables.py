@@ -41,12 +41,18 @@ def validate_cidrs(ranges: Sequence[str]) -> tuple[str, ...]:
     normalised = []
     for text in ranges:
         try:
-            normalised.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+            network = ipaddress.ip_network(text.strip(), strict=False)
         except ValueError:
             raise ClusterError(
                 f'traffic.sidecar.istio.io/includeOutboundIPRanges: invalid CIDR "{text}" '
                 "(write ranges like 10.96.0.0/12, comma separated)"
             ) from None
+        if network.version != 4:
+            raise ClusterError(
+                f'traffic.sidecar.istio.io/includeOutboundIPRanges: "{text}" is IPv6, and this '
+                "pod is IPv4-only (give IPv4 CIDRs such as 10.96.0.0/12)"
+            )
+        normalised.append(str(network))
     return tuple(normalised)
 
 
@@ -111,8 +117,8 @@ def install(namespace: str, config: InterceptionConfig) -> None:
     if completed.returncode != 0:
         reason = completed.stderr.strip().splitlines()
         raise ClusterError(
-            f"iptables-restore in {namespace} failed: {reason[-1] if reason else '?'} "
-            "(is the nf_tables kernel module available?)"
+            f"iptables-restore in {namespace} failed: {reason[0] if reason else 'no output'} "
+            "(the kernel needs nf_tables with the nat table)"
         )
 
 

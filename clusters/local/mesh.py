@@ -57,6 +57,7 @@ SOURCE_UID = 100  # the curl image's curl_user
 SOURCE_GID = 101
 POD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
 READY_TIMEOUT_S = 30.0
+DEFAULT_NAMESPACE = "default"  # where the page works, and kubectl's default
 
 
 class LocalCluster:
@@ -125,7 +126,13 @@ class LocalCluster:
             raise ClusterError(
                 f"no mesh is running in {directory}: start one with `egress-mesh up`"
             )
-        return cls(RunState.load(directory))
+        try:
+            return cls(RunState.load(directory))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ClusterError(
+                f"the run directory {directory} is damaged ({error}): remove it with "
+                "`egress-mesh down`, then `egress-mesh up`"
+            ) from None
 
     def down(self) -> None:
         """Remove everything the run created; safe to call twice."""
@@ -189,9 +196,16 @@ class LocalCluster:
         return self.state.directory / "internet"
 
     # The source pod ----------------------------------------------------------------
+    def _pod(self) -> PodState:
+        if self.state.pod is None:
+            raise ClusterError(
+                'no pod matches label "app=sleep": deploy it first '
+                "(deploy_source_pod, or `egress-mesh pod`)"
+            )
+        return self.state.pod
+
     def _pod_dir(self) -> Path:
-        assert self.state.pod is not None
-        return self.state.directory / "pods" / self.state.pod.name
+        return self.state.directory / "pods" / self._pod().name
 
     @property
     def admin(self) -> EnvoyAdmin:
@@ -277,8 +291,7 @@ class LocalCluster:
         }
 
     def _proxy(self) -> ProxyInfo:
-        assert self.state.pod is not None
-        return ProxyInfo(pod_name=self.state.pod.name, namespace="default", ip=POD_IP)
+        return ProxyInfo(pod_name=self._pod().name, namespace="default", ip=POD_IP)
 
     # Control plane -------------------------------------------------------------------
     def _config(self) -> list[Resource]:
@@ -347,7 +360,9 @@ class LocalCluster:
         models = [from_document(document) for document in documents]  # all or nothing
         for document, model in zip(documents, models, strict=True):
             document.setdefault("metadata", {}).setdefault("namespace", model.namespace)
-            self.state.resources[f"{model.kind}/{model.name}"] = yaml.safe_dump(document)
+            self.state.resources[_key(model.kind, model.namespace, model.name)] = yaml.safe_dump(
+                document
+            )
         self._write_config()
         return [ref(model) for model in models]
 
@@ -358,7 +373,7 @@ class LocalCluster:
                 f'the server doesn\'t have a resource type "{kind}" '
                 "(use serviceentry or virtualservice)"
             )
-        if self.state.resources.pop(f"{canonical}/{name}", None) is None:
+        if self.state.resources.pop(_key(canonical, DEFAULT_NAMESPACE, name), None) is None:
             if ignore_not_found:
                 return False
             raise ClusterError(f'{PLURALS[canonical]}.networking.istio.io "{name}" not found')
@@ -368,7 +383,9 @@ class LocalCluster:
     def resources(self, kind: str) -> list[str]:
         canonical = canonical_kind(kind) or kind
         return sorted(
-            key.split("/", 1)[1] for key in self.state.resources if key.startswith(f"{canonical}/")
+            key.rsplit("/", 1)[1]
+            for key in self.state.resources
+            if key.startswith(_key(canonical, DEFAULT_NAMESPACE, ""))
         )
 
     def outbound_traffic_policy(self) -> OutboundTrafficPolicy:
@@ -389,15 +406,21 @@ class LocalCluster:
     def wait_for_proxy_config(self, timeout: float) -> None:
         if self.state.pod is None:
             return
-        self._rejected_seen = self.xds.wait_applied(
-            self.admin,
-            str(self.state.version),
-            self.state.route_names,
-            timeout=timeout,
-            alive=self._check_alive,
-            rejected_before=self._rejected_seen or 0,
-            rejection=self._rejection_reason,
-        )
+        if self._rejected_seen is None:  # nothing written by this process yet
+            self._rejected_seen = rejected_updates(self.admin)
+        try:
+            self._rejected_seen = self.xds.wait_applied(
+                self.admin,
+                str(self.state.version),
+                self.state.route_names,
+                timeout=timeout,
+                alive=self._check_alive,
+                rejected_before=self._rejected_seen,
+                rejection=self._rejection_reason,
+            )
+        except ClusterError:
+            self._rejected_seen = None  # re-read before the next write: a refusal is counted
+            raise
 
     def drift(self, command: str) -> str | None:
         # The embedded control plane reproduces a current Istio: every drift applies.
@@ -421,24 +444,22 @@ class LocalCluster:
         return True
 
     def source_pod(self) -> PodStatus:
-        if self.state.pod is None:
-            raise ClusterError('no pod matches label "app=sleep"')
+        pod = self._pod()
         running = self._proxy_running()
         return PodStatus(
-            name=self.state.pod.name,
+            name=pod.name,
             namespace="default",
             labels={"app": "sleep"},
             containers=("sleep", "istio-proxy") if running else ("sleep",),
             ready=running and self.admin.is_ready(),
-            injection=Injection(self.state.pod.injection),
+            injection=Injection(pod.injection),
             include_ip_ranges=(
-                tuple(self.state.pod.include_ip_ranges)
-                if self.state.pod.include_ip_ranges is not None
-                else None
+                tuple(pod.include_ip_ranges) if pod.include_ip_ranges is not None else None
             ),
         )
 
     def exec_in_source_pod(self, argv: Sequence[str], timeout: float) -> ExecResult:
+        self._pod()
         command = processes.in_namespace(
             self.state.namespace("pod"), argv, uid=SOURCE_UID, gid=SOURCE_GID
         )
@@ -465,16 +486,15 @@ class LocalCluster:
         return self._pod_dir() / "istio-proxy.log"
 
     def sidecar_log_cursor(self) -> LogCursor:
-        assert self.state.pod is not None
+        pod = self._pod()
         try:
             size = self._access_log().stat().st_size
         except OSError:
             size = 0
-        return LogCursor(pod=self.state.pod.name, position=size)
+        return LogCursor(pod=pod.name, position=size)
 
     def sidecar_log(self, since: LogCursor | None = None) -> list[str]:
-        assert self.state.pod is not None
-        start = since.position if since and since.pod == self.state.pod.name else 0
+        start = since.position if since and since.pod == self._pod().name else 0
         try:
             with self._access_log().open("rb") as handle:
                 handle.seek(start)
@@ -506,6 +526,11 @@ class LocalCluster:
             self.state.resources.clear()
             self._write_config()
         self.wait_for_proxy_config(READY_TIMEOUT_S)
+
+
+def _key(kind: str, namespace: str, name: str) -> str:
+    """Resources are stored by kind, namespace and name, as the API server keys them."""
+    return f"{kind}/{namespace}/{name}"
 
 
 def _check_reachable_by_proxy(root: Path) -> None:

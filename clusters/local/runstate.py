@@ -112,6 +112,14 @@ def destroy(state: RunState) -> None:
     shutil.rmtree(state.directory, ignore_errors=True)
 
 
+def destroy_damaged(directory: Path) -> None:
+    """Undo a run whose state file cannot be read: its namespaces are found by name."""
+    prefix = f"{namespace_prefix(directory.parent)}{directory.name}-"
+    for name in network.list_namespaces(prefix):
+        destroy_namespace(name)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def sweep(root: Path, *, include_cli: bool = False) -> list[str]:
     """Remove what crashed runs left behind; returns the run ids removed.
 
