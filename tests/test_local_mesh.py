@@ -281,6 +281,9 @@ def test_cli_round_trip(run_root: Path) -> None:
 
     try:
         assert run("up").returncode == 0
+        again = run("up")
+        assert again.returncode == 1 and "a mesh is already up" in again.stderr
+        assert run("logs", "--tail", "0").stdout == ""
         assert run("mode", "REGISTRY_ONLY").stdout.strip() == "REGISTRY_ONLY"
         blocked = run("exec", "--", "curl", "-sSI", "https://www.google.com")
         assert blocked.returncode == 35
