@@ -4,6 +4,8 @@
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
+# pytest-xdist: one mesh per worker, so the page's 8 s of waits overlap the other scenarios.
+PARALLEL ?= -n auto
 SYSTEM_COMMANDS := iptables ip curl dnsmasq setpriv
 SYSTEM_PACKAGES := iptables iproute2 curl dnsmasq-base util-linux
 
@@ -31,7 +33,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 conformance: setup
-	$(PY) -m pytest features/
+	$(PY) -m pytest features/ $(PARALLEL)
 
 unit: setup
 	$(PY) -m pytest tests/
@@ -40,7 +42,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 test: setup lint
-	$(PY) -m pytest tests/ features/
+	$(PY) -m pytest tests/ features/ $(PARALLEL)
 
 bench: setup
 	$(PY) bench/run.py

@@ -117,6 +117,8 @@ def run_features(root: Path, features_dir: Path, run_root: Path) -> dict[str, An
             "-q",
             "-p",
             "no:cacheprovider",
+            "-n",
+            "auto",  # as `make conformance` runs it
             f"--junitxml={out / 'junit.xml'}",
             f"--html={out / 'conformance.html'}",
             "--self-contained-html",

@@ -33,6 +33,7 @@ from bench.mesh import (  # noqa: E402
     run_root,
     still_running,
 )
+from bench.outcomes import six_outcomes  # noqa: E402
 from clusters.protocol import ClusterError  # noqa: E402
 
 DEFAULTS = {"repetitions": 5, "changes": 60, "samples": 20}
@@ -101,6 +102,11 @@ def comparisons(results: dict[str, Any]) -> dict[str, Any]:
                 out[f"{key}.{field}.p50"] = table.NOTES_PROPAGATION.to_json(prop[key][field]["p50"])
         for key, data in prop["memory"].items():
             out[f"sidecar_vmrss.{key}"] = table.NOTES_MEMORY.to_json(data["vmrss_bytes"])
+    outcomes = results.get("six_outcomes")
+    if outcomes:
+        out["six_outcomes_wall_to_waits"] = table.NOTES_FEATURE_RATIO.to_json(
+            outcomes["ratio_from_nothing_to_waits"]
+        )
     feature = results.get("feature_run") or {}
     if feature.get("ratio_wall_to_waits") is not None:
         out["feature_wall_to_waits"] = table.NOTES_FEATURE_RATIO.to_json(
@@ -123,6 +129,9 @@ def measure(args: argparse.Namespace, results: dict[str, Any], leftovers: list[s
         finally:
             mesh.down()
     leftovers.extend(f"process still running after down(): {p}" for p in still_running(records))
+    print("the page's six outcomes in sequence ...")
+    with run_root("outcomes", leftovers) as root:
+        results["six_outcomes"] = six_outcomes(root)
     if args.skip_features:
         results["feature_run"] = {"skipped": True}
         return

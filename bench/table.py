@@ -119,10 +119,33 @@ def rows(results: dict[str, Any]) -> list[Row]:
                     NOTES_MEMORY.verdict(rss),
                 )
             )
+    outcomes = results.get("six_outcomes")
+    if outcomes:
+        table.extend(outcome_rows(outcomes))
     feature = results.get("feature_run")
     if feature:
         table.extend(feature_rows(feature))
     return table
+
+
+def outcome_rows(outcomes: dict[str, Any]) -> list[Row]:
+    """The notes' own measurement: the six outcomes in sequence, like for like."""
+    ratio = outcomes["ratio_from_nothing_to_waits"]
+    return [
+        (
+            "six page outcomes in sequence, mesh up to down",
+            format_value(outcomes["from_nothing_s"], "s"),
+            "10.5 s",
+            NotesFigure(10.5, 10.5, "s", "").verdict(outcomes["from_nothing_s"]),
+        ),
+        ("  of which the outcomes alone", format_value(outcomes["outcomes_s"], "s"), "-", "-"),
+        (
+            "  wall / page waits (8 s)",
+            format_value(ratio, "x"),
+            NOTES_FEATURE_RATIO.describe(),
+            NOTES_FEATURE_RATIO.verdict(ratio),
+        ),
+    ]
 
 
 def feature_rows(feature: dict[str, Any]) -> list[Row]:

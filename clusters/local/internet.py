@@ -1,9 +1,10 @@
 """The fake internet: sites from a data file, their certificates, DNS, and the servers.
 
 It lives in its own network namespace. httpbin.org is the real httpbin application
-(under gunicorn); HTTPS sites are served by an Envoy terminating TLS with certificates
-from a CA made for the run (trustme), offering h2 and http/1.1 like the real sites;
-dnsmasq answers for every site and for nothing else (it has no upstream server).
+under waitress (one multithreaded process: it serves the 5 s /delay requests side by
+side and ends at once on SIGTERM). HTTPS sites are served by an Envoy terminating TLS
+with certificates from a CA made for the run (trustme), offering h2 and http/1.1 like
+the real sites; dnsmasq answers for every site and for nothing else (no upstream).
 """
 
 from __future__ import annotations
@@ -190,14 +191,9 @@ class FakeInternet:
                             [
                                 sys.executable,
                                 "-m",
-                                "gunicorn",
-                                f"--bind={site.address}:{endpoint.port}",
-                                "--worker-class=gthread",
-                                "--workers=1",
+                                "waitress",
+                                f"--listen={site.address}:{endpoint.port}",
                                 "--threads=16",
-                                "--graceful-timeout=1",
-                                "--no-control-socket",
-                                "--access-logfile=-",
                                 "httpbin:app",
                             ],
                         )

@@ -163,7 +163,12 @@ class LocalCluster:
             self._spawn("sites-envoy", processes.in_namespace(net, command), logs)
 
     def _spawn(
-        self, name: str, argv: list[str], logs: Path, *, owner_uid: int | None = None
+        self,
+        name: str,
+        argv: list[str],
+        logs: Path,
+        *,
+        owner_uid: int | None = None,
     ) -> processes.ProcessRecord:
         child, record = processes.spawn(
             name,

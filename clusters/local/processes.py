@@ -29,7 +29,11 @@ class ProcessRecord:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProcessRecord:
-        return cls(name=data["name"], pid=int(data["pid"]), start_ticks=int(data["start_ticks"]))
+        return cls(
+            name=data["name"],
+            pid=int(data["pid"]),
+            start_ticks=int(data["start_ticks"]),
+        )
 
 
 def start_ticks(pid: int) -> int | None:
@@ -93,20 +97,38 @@ def spawn(
         for handle in handles:
             handle.close()
     ticks = start_ticks(process.pid)
-    return process, ProcessRecord(name=name, pid=process.pid, start_ticks=ticks or 0)
+    return process, ProcessRecord(name, process.pid, ticks or 0)
 
 
 def terminate(pid: int, expected_ticks: int | None = None, *, grace: float = 2.0) -> None:
     """SIGTERM, then SIGKILL after ``grace`` seconds; only if the PID is still the same one."""
-    ticks = start_ticks(pid)
-    if ticks is None or (expected_ticks is not None and ticks != expected_ticks):
-        _reap(pid)
-        return
-    _signal(pid, signal.SIGTERM)
-    if not _wait_gone(pid, ticks, grace):
+    target = pid if expected_ticks is None else ProcessRecord("", pid, expected_ticks)
+    terminate_all([target], grace=grace)
+
+
+def terminate_all(targets: Sequence[ProcessRecord | int], *, grace: float = 2.0) -> None:
+    """End several processes at once: all are signalled first, so their shutdowns overlap.
+
+    A record is left alone if its PID now belongs to another process (a different start
+    time); a bare PID is a process found inside one of our namespaces.
+    """
+    live: dict[int, int] = {}
+    for target in targets:
+        record = target if isinstance(target, ProcessRecord) else None
+        pid = record.pid if record else int(target)  # type: ignore[arg-type]
+        ticks = start_ticks(pid)
+        if ticks is None or (record is not None and ticks != record.start_ticks):
+            _reap(pid)
+            continue
+        live[pid] = ticks
+        _signal(pid, signal.SIGTERM)
+    stubborn = [pid for pid, ticks in live.items() if not _wait_gone(pid, ticks, grace)]
+    for pid in stubborn:
         _signal(pid, signal.SIGKILL)
-        _wait_gone(pid, ticks, 2.0)
-    _wait_reaped(pid, 0.5)
+    for pid in stubborn:
+        _wait_gone(pid, live[pid], 2.0)
+    for pid in live:
+        _wait_reaped(pid, 0.5)
 
 
 def _wait_gone(pid: int, ticks: int, timeout: float) -> bool:

@@ -98,15 +98,13 @@ def current_owner() -> dict[str, int]:
 
 def destroy_namespace(name: str) -> None:
     """End every process inside a namespace of ours, then remove it."""
-    for pid in network.pids(name):
-        processes.terminate(pid, grace=1.0)
+    processes.terminate_all(network.pids(name), grace=1.0)
     network.delete(name)
 
 
 def destroy(state: RunState) -> None:
     """Undo a run: its processes (by recorded PID and start time), namespaces, files."""
-    for record in reversed(state.processes):
-        processes.terminate(record.pid, record.start_ticks)
+    processes.terminate_all(state.processes)
     for name in state.namespaces:
         destroy_namespace(name)
     shutil.rmtree(state.directory, ignore_errors=True)
