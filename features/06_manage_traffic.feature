@@ -23,7 +23,7 @@ Feature: Manage traffic to external services
         location: MESH_EXTERNAL
       """
 
-  @doc-manage-traffic
+  @doc-manage-traffic @slow
   Scenario: A VirtualService timeout of 3 s cuts a 5 s request short with 504
     Without a routing rule, httpbin.org's /delay/5 answers 200 (OK) after about five
     seconds. Once the VirtualService sets a 3 second timeout, the same request gets
