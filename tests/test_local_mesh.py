@@ -92,6 +92,8 @@ def test_pod_traffic_is_intercepted_by_a_sidecar_running_as_1337(mesh: LocalClus
     status = Path(f"/proc/{proxy.pid}/status").read_text().splitlines()
     uids = next(line.split()[1:] for line in status if line.startswith("Uid:"))
     assert set(uids) == {str(iptables.PROXY_UID)}  # real, effective, saved, filesystem
+    installed = iptables.dump(mesh.state.namespace("pod"))
+    assert "-A ISTIO_OUTPUT -j ISTIO_REDIRECT" in installed.splitlines()
     cursor = mesh.sidecar_log_cursor()
     assert code_of(mesh, "http://httpbin.org/headers") == "200"
     assert any("PassthroughCluster" in line for line in _eventually_logged(mesh, cursor))
@@ -154,6 +156,10 @@ def test_rejected_envoy_config_is_reported_not_waited_out(mesh: LocalCluster) ->
 def test_include_ranges_bypass_the_sidecar(mesh: LocalCluster) -> None:
     mesh.deploy_source_pod(include_ip_ranges=mesh.internal_ip_ranges())
     try:
+        installed = iptables.dump(mesh.state.namespace("pod")).splitlines()
+        for cidr in mesh.internal_ip_ranges():
+            assert f"-A ISTIO_OUTPUT -d {cidr} -j ISTIO_REDIRECT" in installed
+        assert "-A ISTIO_OUTPUT -j ISTIO_REDIRECT" not in installed
         cursor = mesh.sidecar_log_cursor()
         result = mesh.exec_in_source_pod(["curl", "-sS", "http://httpbin.org/headers"], timeout=10)
         assert result.exit_code == 0, result.stderr

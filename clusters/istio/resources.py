@@ -8,6 +8,7 @@ location is MESH_EXTERNAL).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,6 +148,13 @@ def load_documents(text: str) -> list[dict[str, Any]]:
             f"error parsing YAML{where}: {problem} (fix the indentation or quoting of that line)"
         ) from None
     for index, document in enumerate(documents):
+        try:
+            json.dumps(document)
+        except (TypeError, ValueError) as error:
+            raise InvalidResource(
+                f"error converting YAML to JSON: document {index + 1}: {error} "
+                "(Kubernetes objects hold only strings, numbers, booleans, lists and maps)"
+            ) from None
         if not isinstance(document, dict):
             raise InvalidResource(
                 f"error parsing YAML: document {index + 1} is a {type(document).__name__}, "

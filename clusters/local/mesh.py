@@ -17,8 +17,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from clusters.istio import drift as drift_facts
 from clusters.istio.resources import (
     PLURALS,
@@ -71,6 +69,11 @@ class LocalCluster:
             internet.load_sites(Path(state.sites_file) if state.sites_file else None),
             state.directory / "internet",
         )
+        # The applied resources as models, keyed like state.resources (which keeps the
+        # documents for a process that re-attaches): validated once, when applied.
+        self._config: dict[str, Resource] = {
+            key: from_document(document) for key, document in state.resources.items()
+        }
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._admin: EnvoyAdmin | None = None
         # The sidecar's count of refused xDS updates as last seen: an increase after a
@@ -226,12 +229,10 @@ class LocalCluster:
         ranges = list(iptables.validate_cidrs(include)) if include is not None else None
         self._remove_pod()
         self._rejected_seen = 0  # a new proxy has refused nothing yet
-        generation = self.state.pod.generation + 1 if self.state.pod else 1
         self.state.pod = PodState(
             name=f"sleep-{secrets.token_hex(5)}-{secrets.token_hex(3)[:5]}",
             injection=injection.value,
             include_ip_ranges=ranges,
-            generation=generation,
         )
         self.state.save()
         pod_ns = self.state.namespace("pod")
@@ -267,9 +268,9 @@ class LocalCluster:
         self.wait_for_proxy_config(READY_TIMEOUT_S)
 
     def _remove_pod(self) -> None:
-        for record in [r for r in self.state.processes if r.name == "istio-proxy"]:
-            processes.terminate(record.pid, record.start_ticks)
-            self.state.processes.remove(record)
+        proxies = [r for r in self.state.processes if r.name == "istio-proxy"]
+        processes.terminate(proxies)
+        self.state.processes = [r for r in self.state.processes if r not in proxies]
         if self._admin is not None:
             self._admin.close()
             self._admin = None
@@ -299,11 +300,21 @@ class LocalCluster:
         return ProxyInfo(pod_name=self._pod().name, namespace="default", ip=POD_IP)
 
     # Control plane -------------------------------------------------------------------
-    def _config(self) -> list[Resource]:
-        return [from_document(yaml.safe_load(text)) for text in self.state.resources.values()]
+    def _store(self, document: dict[str, Any], model: Resource) -> None:
+        key = _key(model.kind, model.namespace, model.name)
+        self.state.resources[key] = document
+        self._config[key] = model
+
+    def _forget(self, key: str) -> bool:
+        self._config.pop(key, None)
+        return self.state.resources.pop(key, None) is not None
+
+    def _forget_all(self) -> None:
+        self.state.resources.clear()
+        self._config.clear()
 
     def snapshot(self) -> ConfigSnapshot:
-        config = self._config()
+        config = list(self._config.values())
         return ConfigSnapshot(
             proxy=self._proxy(),
             mesh=MeshConfig(outbound_traffic_policy=OutboundTrafficPolicy(self.state.mode)),
@@ -365,9 +376,7 @@ class LocalCluster:
         models = [from_document(document) for document in documents]  # all or nothing
         for document, model in zip(documents, models, strict=True):
             document.setdefault("metadata", {}).setdefault("namespace", model.namespace)
-            self.state.resources[_key(model.kind, model.namespace, model.name)] = yaml.safe_dump(
-                document
-            )
+            self._store(document, model)
         self._write_config()
         return [ref(model) for model in models]
 
@@ -378,7 +387,7 @@ class LocalCluster:
                 f'the server doesn\'t have a resource type "{kind}" '
                 "(use serviceentry or virtualservice)"
             )
-        if self.state.resources.pop(_key(canonical, DEFAULT_NAMESPACE, name), None) is None:
+        if not self._forget(_key(canonical, DEFAULT_NAMESPACE, name)):
             if ignore_not_found:
                 return False
             raise ClusterError(f'{PLURALS[canonical]}.networking.istio.io "{name}" not found')
@@ -514,7 +523,9 @@ class LocalCluster:
         return [POD_CIDR, SERVICE_CIDR]
 
     def reset(self) -> None:
-        changed = self.state.mode != OutboundTrafficPolicy.ALLOW_ANY.value or self.state.resources
+        changed = self.state.mode != OutboundTrafficPolicy.ALLOW_ANY.value or self._config
+        self.state.mode = OutboundTrafficPolicy.ALLOW_ANY.value
+        self._forget_all()
         pod = self.state.pod
         if (
             pod is None
@@ -522,13 +533,9 @@ class LocalCluster:
             or pod.include_ip_ranges is not None
             or not self._proxy_running()
         ):
-            self.state.mode = OutboundTrafficPolicy.ALLOW_ANY.value
-            self.state.resources.clear()
-            self._create_pod(Injection.AUTOMATIC, None)
+            self._create_pod(Injection.AUTOMATIC, None)  # writes and waits for the new state
             return
         if changed:
-            self.state.mode = OutboundTrafficPolicy.ALLOW_ANY.value
-            self.state.resources.clear()
             self._write_config()
         self.wait_for_proxy_config(READY_TIMEOUT_S)
 

@@ -100,45 +100,42 @@ def spawn(
     return process, ProcessRecord(name, process.pid, ticks or 0)
 
 
-def terminate(pid: int, expected_ticks: int | None = None, *, grace: float = 2.0) -> None:
-    """SIGTERM, then SIGKILL after ``grace`` seconds; only if the PID is still the same one."""
-    target = pid if expected_ticks is None else ProcessRecord("", pid, expected_ticks)
-    terminate_all([target], grace=grace)
-
-
-def terminate_all(targets: Sequence[ProcessRecord | int], *, grace: float = 2.0) -> None:
-    """End several processes at once: all are signalled first, so their shutdowns overlap.
+def terminate(targets: Sequence[ProcessRecord | int], *, grace: float = 2.0) -> None:
+    """SIGTERM to all at once (their shutdowns overlap), SIGKILL to those still there
+    ``grace`` seconds later.
 
     A record is left alone if its PID now belongs to another process (a different start
     time); a bare PID is a process found inside one of our namespaces.
     """
     live: dict[int, int] = {}
     for target in targets:
-        record = target if isinstance(target, ProcessRecord) else None
-        pid = record.pid if record else int(target)  # type: ignore[arg-type]
+        pid = target.pid if isinstance(target, ProcessRecord) else target
         ticks = start_ticks(pid)
-        if ticks is None or (record is not None and ticks != record.start_ticks):
+        if ticks is None or (isinstance(target, ProcessRecord) and ticks != target.start_ticks):
             _reap(pid)
             continue
         live[pid] = ticks
         _signal(pid, signal.SIGTERM)
-    stubborn = [pid for pid, ticks in live.items() if not _wait_gone(pid, ticks, grace)]
+    deadline = time.monotonic() + grace
+    stubborn = [pid for pid, ticks in live.items() if not _wait_gone(pid, ticks, deadline)]
     for pid in stubborn:
         _signal(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 2.0
     for pid in stubborn:
-        _wait_gone(pid, live[pid], 2.0)
+        _wait_gone(pid, live[pid], deadline)
     for pid in live:
         _wait_reaped(pid, 0.5)
 
 
-def _wait_gone(pid: int, ticks: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _wait_gone(pid: int, ticks: int, deadline: float) -> bool:
+    """True once the process is gone; checks at least once, even past the deadline."""
+    while True:
         _reap(pid)
         if start_ticks(pid) != ticks:
             return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.005)
-    return False
 
 
 def _wait_reaped(pid: int, timeout: float) -> None:

@@ -95,10 +95,6 @@ class EnvoyAdmin:
     def server_info(self) -> dict[str, Any]:
         return self.get("/server_info").json()
 
-    def config_dump(self, resource: str | None = None) -> dict[str, Any]:
-        query = f"?resource={resource}" if resource else ""
-        return self.get(f"/config_dump{query}").json()
-
 
 def resident_memory_bytes(pid: int) -> int | None:
     """VmRSS of a process, for the benchmark's memory figure."""

@@ -30,7 +30,6 @@ class PodState:
     name: str
     injection: str
     include_ip_ranges: list[str] | None
-    generation: int = 0
 
 
 @dataclass
@@ -42,7 +41,8 @@ class RunState:
     namespaces: list[str] = field(default_factory=list)
     processes: list[ProcessRecord] = field(default_factory=list)
     mode: str = "ALLOW_ANY"
-    resources: dict[str, str] = field(default_factory=dict)  # "Kind/name" -> YAML document
+    # "Kind/namespace/name" -> the applied document, as kubectl sent it
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     pod: PodState | None = None
     version: int = 0  # the xDS version last written for the sidecar
     route_names: list[str] = field(default_factory=list)  # RDS names of that version
@@ -98,13 +98,13 @@ def current_owner() -> dict[str, int]:
 
 def destroy_namespace(name: str) -> None:
     """End every process inside a namespace of ours, then remove it."""
-    processes.terminate_all(network.pids(name), grace=1.0)
+    processes.terminate(network.pids(name), grace=1.0)
     network.delete(name)
 
 
 def destroy(state: RunState) -> None:
     """Undo a run: its processes (by recorded PID and start time), namespaces, files."""
-    processes.terminate_all(state.processes)
+    processes.terminate(state.processes)
     for name in state.namespaces:
         destroy_namespace(name)
     shutil.rmtree(state.directory, ignore_errors=True)

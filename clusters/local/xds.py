@@ -22,8 +22,6 @@ from clusters.local.proxy import EnvoyAdmin
 from clusters.local.snapshot import EnvoyResources
 from clusters.protocol import ClusterError
 
-RDS_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
-
 
 class FileXds:
     """The watched directory a sidecar reads its dynamic configuration from."""
