@@ -18,7 +18,6 @@ TRUE = {"", "true"}
 @dataclass(frozen=True)
 class DeleteCommand:
     kind: str  # canonical: ServiceEntry, VirtualService
-    resource: str  # as the page wrote it, for kubectl-like messages
     names: tuple[str, ...]
     ignore_not_found: bool = False
 
@@ -46,4 +45,4 @@ def parse_delete(command: str) -> DeleteCommand:
         raise ValueError(f'the server doesn\'t have a resource type "{resource}"')
     if not names:
         raise ValueError(f"`{command}` names no {resource} to delete")
-    return DeleteCommand(kind=kind, resource=resource, names=tuple(names), ignore_not_found=ignore)
+    return DeleteCommand(kind=kind, names=tuple(names), ignore_not_found=ignore)

@@ -1,24 +1,36 @@
-"""Watching the sidecar's log for lines that mention a host (shared by the log and pod
-steps; a plain module, not a pytest plugin)."""
+"""Watching the sidecar's log for new lines (shared by the log and pod steps; a plain
+module, not a pytest plugin)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from clusters.protocol import Cluster, LogCursor
 
 POLL_INTERVAL = 0.1
+T = TypeVar("T")
+
+
+def watch(
+    cluster: Cluster, cursor: LogCursor, seconds: float, select: Callable[[list[str]], list[T]]
+) -> tuple[list[T], list[str]]:
+    """What ``select`` finds in the lines written after ``cursor``, watched for up to
+    ``seconds`` (the proxy flushes its log periodically); returns as soon as it finds
+    something, with the new lines it looked at."""
+    deadline = time.monotonic() + seconds
+    while True:
+        lines = cluster.sidecar_log(since=cursor)
+        found = select(lines)
+        if found or time.monotonic() >= deadline:
+            return found, lines
+        time.sleep(POLL_INTERVAL)
 
 
 def watch_for(
     cluster: Cluster, cursor: LogCursor, host: str, seconds: float
 ) -> tuple[list[str], int]:
-    """New lines that mention ``host``, watched for up to ``seconds`` (the proxy flushes
-    its log periodically); returns as soon as one shows, with the count of new lines."""
-    deadline = time.monotonic() + seconds
-    while True:
-        lines = cluster.sidecar_log(since=cursor)
-        mentioning = [line for line in lines if host in line]
-        if mentioning or time.monotonic() >= deadline:
-            return mentioning, len(lines)
-        time.sleep(POLL_INTERVAL)
+    """New lines that mention ``host``, and how many new lines there were in all."""
+    mentioning, lines = watch(cluster, cursor, seconds, lambda new: [n for n in new if host in n])
+    return mentioning, len(lines)

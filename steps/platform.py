@@ -10,8 +10,6 @@ up. Scenarios for the other platforms are skipped with the page's example range.
 
 from __future__ import annotations
 
-import ipaddress
-
 import pytest
 from pytest_bdd import given, parsers, then, when
 
@@ -19,6 +17,7 @@ from clusters.protocol import Cluster
 from fixtures.journal import Journal
 from fixtures.records import PLATFORM
 from steps import page
+from steps.cidrs import networks
 from steps.state import ScenarioState
 
 # The page's platform headings -> the values of describe()["platform"] that are that case.
@@ -45,11 +44,6 @@ def page_platform(name: str) -> frozenset[str]:
 def split_ranges(text: str) -> list[str]:
     """The page writes ranges for Helm's --set, with escaped commas: ``a\\,b``."""
     return [part.strip() for part in text.replace("\\,", ",").split(",") if part.strip()]
-
-
-def networks(ranges: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """Parse CIDRs as Istio does (host bits allowed: the page's 10.0.0.1/24)."""
-    return [ipaddress.ip_network(r, strict=False) for r in ranges]
 
 
 def _article(noun: str) -> str:

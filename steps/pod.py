@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import shlex
 
 from pytest_bdd import given, parsers, then, when
@@ -10,6 +9,7 @@ from pytest_bdd import given, parsers, then, when
 from clusters.protocol import Cluster, ClusterError, Injection, PodStatus
 from fixtures.journal import Journal
 from steps import page
+from steps.cidrs import networks
 from steps.logwatch import watch_for
 from steps.state import ScenarioState
 
@@ -44,13 +44,7 @@ def describe_pod(pod: PodStatus) -> str:
 
 def same_ranges(actual: tuple[str, ...] | list[str], expected: list[str]) -> bool:
     """Equal as sets of networks (10.0.0.1/24 and 10.0.0.0/24 are the same range)."""
-
-    def networks(
-        ranges: tuple[str, ...] | list[str],
-    ) -> set[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        return {ipaddress.ip_network(r, strict=False) for r in ranges}
-
-    return networks(actual) == networks(expected)
+    return set(networks(actual)) == set(networks(expected))
 
 
 @given(parsers.parse("the sleep sample is deployed with {injection} sidecar injection"))

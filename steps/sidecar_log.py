@@ -8,15 +8,15 @@ compared as the log prints them, so an empty field reads ``-``.
 
 from __future__ import annotations
 
-import time
 from dataclasses import fields
 
 from pytest_bdd import parsers, then
 
+from clusters.istio.accesslog import parse_access_log
 from clusters.protocol import AccessLogEntry, Cluster
 from fixtures.journal import Journal
 from steps import page
-from steps.logwatch import POLL_INTERVAL, watch_for
+from steps.logwatch import watch, watch_for
 from steps.state import ScenarioState
 
 FIELDS = tuple(f.name for f in fields(AccessLogEntry) if f.name != "raw")
@@ -34,12 +34,6 @@ def as_logged(entry: AccessLogEntry, name: str) -> str:
     """A field as the log line prints it: ``-`` when empty."""
     value = getattr(entry, name)
     return "-" if value is None else str(value)
-
-
-def parse_lines(lines: list[str]) -> list[AccessLogEntry]:
-    from clusters.istio.accesslog import parse_access_log
-
-    return parse_access_log(lines)
 
 
 @then(parsers.parse('the sidecar\'s log has a new entry whose {field} is "{value}"'))
@@ -61,13 +55,12 @@ def new_entry(
         page_output=docstring,
         ran="cluster.sidecar_log(since=<mark taken before the request>), parsed",
     )
-    deadline = time.monotonic() + propagation_timeout
-    while True:
-        lines = cluster.sidecar_log(since=cursor)
-        matches = [e for e in parse_lines(lines) if as_logged(e, name) == value]
-        if matches or time.monotonic() >= deadline:
-            break
-        time.sleep(POLL_INTERVAL)
+    matches, lines = watch(
+        cluster,
+        cursor,
+        propagation_timeout,
+        lambda new: [e for e in parse_access_log(new) if as_logged(e, name) == value],
+    )
     if not matches:
         journal.note(observed="\n".join(lines) or "(no new line)")
         raise AssertionError(

@@ -7,7 +7,7 @@ from steps.kubectl import DeleteCommand, parse_delete
 
 def test_the_pages_serviceentry_cleanup():
     assert parse_delete("kubectl delete serviceentry httpbin-ext google") == DeleteCommand(
-        kind="ServiceEntry", resource="serviceentry", names=("httpbin-ext", "google")
+        kind="ServiceEntry", names=("httpbin-ext", "google")
     )
 
 

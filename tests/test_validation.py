@@ -7,7 +7,7 @@ import textwrap
 import pytest
 import yaml
 
-from clusters.istio import validation
+from clusters.istio import page_manifests, validation
 from clusters.protocol import InvalidResource
 
 SUBDOMAIN = (
@@ -53,36 +53,15 @@ def refusal(manifest: str) -> str:
 
 # The page's own resources ----------------------------------------------------------------
 
-HTTPBIN_EXT = """\
-hosts:
-- httpbin.org
-ports:
-- number: 80
-  name: http
-  protocol: HTTP
-resolution: DNS
-location: MESH_EXTERNAL
-"""
-GOOGLE = """\
-hosts:
-- www.google.com
-ports:
-- number: 443
-  name: https
-  protocol: HTTPS
-resolution: DNS
-location: MESH_EXTERNAL
-"""
-HTTPBIN_TIMEOUT = """\
-hosts:
-  - httpbin.org
-http:
-- timeout: 3s
-  route:
-    - destination:
-        host: httpbin.org
-      weight: 100
-"""
+
+def spec_of(manifest: str) -> str:
+    """The YAML under ``spec:`` of one of the page's manifests."""
+    return textwrap.dedent(manifest.split("spec:\n", 1)[1])
+
+
+HTTPBIN_EXT = spec_of(page_manifests.HTTPBIN_SERVICE_ENTRY)
+GOOGLE = spec_of(page_manifests.GOOGLE_SERVICE_ENTRY)
+HTTPBIN_TIMEOUT = spec_of(page_manifests.HTTPBIN_TIMEOUT_VIRTUAL_SERVICE)
 
 VALID = [
     pytest.param(service_entry(HTTPBIN_EXT, version="v1alpha3"), id="page-httpbin-ext-v1alpha3"),
