@@ -47,20 +47,38 @@ def same_ranges(actual: tuple[str, ...] | list[str], expected: list[str]) -> boo
     return set(networks(actual)) == set(networks(expected))
 
 
+def deploy(
+    cluster: Cluster,
+    journal: Journal,
+    propagation_timeout: float,
+    page_command: str,
+    *,
+    injection: Injection = Injection.AUTOMATIC,
+    include_ip_ranges: list[str] | None = None,
+    how: str = "",
+) -> None:
+    """(Re-)create the source pod as the page's command would, and wait for its config."""
+    call = (
+        f"cluster.deploy_source_pod(injection={injection.value!r}, "
+        f"include_ip_ranges={include_ip_ranges!r})"
+    )
+    journal.note(
+        page_command=page_command,
+        ran=f"{call}{' ' + how if how else ''}; "
+        f"cluster.wait_for_proxy_config({propagation_timeout:g})",
+    )
+    pod = cluster.deploy_source_pod(injection=injection, include_ip_ranges=include_ip_ranges)
+    cluster.wait_for_proxy_config(propagation_timeout)
+    journal.note(observed=describe_pod(pod))
+
+
 @given(parsers.parse("the sleep sample is deployed with {injection} sidecar injection"))
 @when(parsers.parse("the sleep sample is deployed with {injection} sidecar injection"))
 def deploy_sleep(
     cluster: Cluster, journal: Journal, propagation_timeout: float, injection: str
 ) -> None:
     mode = injection_of(injection)
-    journal.note(
-        page_command=page.deploy_sleep(mode),
-        ran=f"cluster.deploy_source_pod(injection={mode.value!r}); "
-        f"cluster.wait_for_proxy_config({propagation_timeout:g})",
-    )
-    pod = cluster.deploy_source_pod(injection=mode)
-    cluster.wait_for_proxy_config(propagation_timeout)
-    journal.note(observed=describe_pod(pod))
+    deploy(cluster, journal, propagation_timeout, page.deploy_sleep(mode), injection=mode)
 
 
 @given("the sleep pod is running with a sidecar")
@@ -212,15 +230,14 @@ def redeploy_with_internal_ranges(
 ) -> None:
     ranges = cluster.internal_ip_ranges()
     scenario_state.internal_ranges = ranges
-    journal.note(
-        page_command=page.redeploy_sleep(ranges),
-        ran=f"cluster.deploy_source_pod(include_ip_ranges={ranges!r}) "
-        "(today: the pod annotation traffic.sidecar.istio.io/includeOutboundIPRanges); "
-        f"cluster.wait_for_proxy_config({propagation_timeout:g})",
+    deploy(
+        cluster,
+        journal,
+        propagation_timeout,
+        page.redeploy_sleep(ranges),
+        include_ip_ranges=ranges,
+        how="(today: the pod annotation traffic.sidecar.istio.io/includeOutboundIPRanges)",
     )
-    pod = cluster.deploy_source_pod(include_ip_ranges=ranges)
-    cluster.wait_for_proxy_config(propagation_timeout)
-    journal.note(observed=describe_pod(pod))
 
 
 @given("the sleep sample is redeployed with the default interception")
@@ -228,14 +245,7 @@ def redeploy_with_internal_ranges(
 def redeploy_with_default_interception(
     cluster: Cluster, journal: Journal, propagation_timeout: float
 ) -> None:
-    journal.note(
-        page_command=page.redeploy_sleep(None),
-        ran="cluster.deploy_source_pod(include_ip_ranges=None); "
-        f"cluster.wait_for_proxy_config({propagation_timeout:g})",
-    )
-    pod = cluster.deploy_source_pod(include_ip_ranges=None)
-    cluster.wait_for_proxy_config(propagation_timeout)
-    journal.note(observed=describe_pod(pod))
+    deploy(cluster, journal, propagation_timeout, page.redeploy_sleep(None))
 
 
 @when("the sleep sample is deleted")
