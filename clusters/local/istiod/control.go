@@ -1,0 +1,265 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"istio.io/istio/pilot/pkg/config/kube/crd"
+	"istio.io/istio/pkg/config"
+	"istio.io/istio/pkg/config/schema/collections"
+	"istio.io/istio/pkg/config/schema/resource"
+)
+
+// maxRequestBytes is the API server's limit on a request body (3 MiB).
+const maxRequestBytes = 3 << 20
+
+// Control is the program's API for the local mesh (over a unix socket): what the
+// API server and kubectl give a real cluster, plus istiod's debug endpoints.
+type Control struct {
+	plane     *ControlPlane
+	apiserver *APIServer
+	webhook   *Webhook
+	versions  Versions
+}
+
+// Refusal is one document's refusal, at the stage that refused it.
+type Refusal struct {
+	Stage    string         `json:"stage"` // apiserver or webhook
+	Document int            `json:"document"`
+	Status   *metav1.Status `json:"status"`
+}
+
+// Applied is one document's outcome, in kubectl's words.
+type Applied struct {
+	Kind      string `json:"kind"`
+	Group     string `json:"group"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Action    string `json:"action"` // created, configured, unchanged
+}
+
+// Handler routes the control API and istiod's debug mux.
+func (c *Control) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, c.versions) })
+	mux.HandleFunc("GET /kinds", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, c.apiserver.Kinds()) })
+	mux.HandleFunc("POST /apply", c.apply)
+	mux.HandleFunc("GET /resources/{kind}", c.list)
+	mux.HandleFunc("DELETE /resources/{kind}/{namespace}/{name}", c.delete)
+	mux.HandleFunc("GET /mesh", c.getMesh)
+	mux.HandleFunc("PUT /mesh/outboundTrafficPolicy", c.setMode)
+	mux.HandleFunc("POST /kubernetes", c.applyKubernetes)
+	mux.HandleFunc("DELETE /kubernetes/pods/{namespace}/{name}", c.deletePod)
+	mux.Handle("/debug/", c.plane.fds.DiscoveryDebug)
+	return mux
+}
+
+// apply admits every document as the API server would (schema, CEL, then Istio's
+// webhook) and stores them only if all are admitted: all or nothing.
+// The body is a JSON array of objects (kubectl has already parsed the YAML).
+func (c *Control) apply(w http.ResponseWriter, r *http.Request) {
+	var documents []map[string]any
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBytes+1)).Decode(&documents); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("the request body is not a JSON array of objects: %v", err))
+		return
+	}
+	dryRun := r.URL.Query().Get("dryRun") == "All"
+	var configs []config.Config
+	var applied []Applied
+	for index, document := range documents {
+		cfg, refusal, err := c.admit(document)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		if refusal != nil {
+			refusal.Document = index
+			writeJSON(w, int(refusal.Status.Code), refusal)
+			return
+		}
+		configs = append(configs, *cfg)
+		applied = append(applied, Applied{
+			Kind: cfg.GroupVersionKind.Kind, Group: cfg.GroupVersionKind.Group,
+			Namespace: cfg.Namespace, Name: cfg.Name, Action: c.action(*cfg),
+		})
+	}
+	response := map[string]any{"applied": applied}
+	if !dryRun {
+		change, err := c.plane.ApplyIstio(configs)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		response["pushVersion"] = change.PushVersion
+	}
+	writeJSON(w, http.StatusOK, response)
+}
+
+func (c *Control) admit(document map[string]any) (*config.Config, *Refusal, error) {
+	metadata, _ := document["metadata"].(map[string]any)
+	if metadata == nil {
+		metadata = map[string]any{}
+		document["metadata"] = metadata
+	}
+	if namespace, _ := metadata["namespace"].(string); namespace == "" {
+		metadata["namespace"] = "default" // kubectl's namespace when none is given
+	}
+	if status := c.apiserver.Admit(document); status != nil {
+		return nil, &Refusal{Stage: "apiserver", Status: status}, nil
+	}
+	var object crd.IstioKind
+	raw, err := json.Marshal(document)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := json.Unmarshal(raw, &object); err != nil {
+		return nil, nil, err
+	}
+	gvk := object.GroupVersionKind()
+	kind := metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind}
+	status, _, err := c.webhook.Review(document, kind, object.Namespace, object.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if status != nil {
+		return nil, &Refusal{Stage: "webhook", Status: status}, nil
+	}
+	schema, found := collections.Pilot.FindByGroupKind(resource.FromKubernetesGVK(&gvk))
+	if !found {
+		return nil, &Refusal{Stage: "apiserver", Status: &metav1.Status{
+			Status: metav1.StatusFailure, Code: http.StatusNotFound, Reason: metav1.StatusReasonNotFound,
+			Message: fmt.Sprintf("istiod does not watch %s.%s", gvk.Kind, gvk.Group),
+		}}, nil
+	}
+	cfg, err := crd.ConvertObject(schema, &object, "cluster.local")
+	if err != nil {
+		return nil, nil, fmt.Errorf("converting %s %q: %v", gvk.Kind, object.Name, err)
+	}
+	return cfg, nil, nil
+}
+
+// action is what kubectl apply would print for the config: created, configured or unchanged.
+func (c *Control) action(cfg config.Config) string {
+	existing := c.plane.fds.Store().Get(cfg.GroupVersionKind, cfg.Name, cfg.Namespace)
+	if existing == nil {
+		return "created"
+	}
+	a, aok := existing.Spec.(proto.Message)
+	b, bok := cfg.Spec.(proto.Message)
+	if aok && bok && proto.Equal(a, b) && maps.Equal(existing.Labels, cfg.Labels) && maps.Equal(existing.Annotations, cfg.Annotations) {
+		return "unchanged"
+	}
+	return "configured"
+}
+
+func (c *Control) kindOf(w http.ResponseWriter, name string) (config.GroupVersionKind, bool) {
+	for _, schema := range collections.Pilot.All() {
+		if strings.EqualFold(schema.Kind(), name) || strings.EqualFold(schema.Plural(), name) {
+			return schema.GroupVersionKind(), true
+		}
+	}
+	writeError(w, http.StatusNotFound, fmt.Sprintf("the server doesn't have a resource type %q", name))
+	return config.GroupVersionKind{}, false
+}
+
+func (c *Control) list(w http.ResponseWriter, r *http.Request) {
+	gvk, ok := c.kindOf(w, r.PathValue("kind"))
+	if !ok {
+		return
+	}
+	items := []map[string]any{}
+	for _, cfg := range c.plane.ListIstio(gvk, r.URL.Query().Get("namespace")) {
+		object, err := crd.ConvertConfig(cfg)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		var item map[string]any
+		raw, _ := json.Marshal(object)
+		_ = json.Unmarshal(raw, &item)
+		items = append(items, item)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+func (c *Control) delete(w http.ResponseWriter, r *http.Request) {
+	gvk, ok := c.kindOf(w, r.PathValue("kind"))
+	if !ok {
+		return
+	}
+	found, change, err := c.plane.DeleteIstio(gvk, r.PathValue("namespace"), r.PathValue("name"))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"found": found, "pushVersion": change.PushVersion})
+}
+
+func (c *Control) getMesh(w http.ResponseWriter, _ *http.Request) {
+	c.plane.mu.Lock()
+	text, err := protojson.Marshal(c.plane.mesh)
+	c.plane.mu.Unlock()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(text)
+}
+
+func (c *Control) setMode(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Mode string `json:"mode"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	change, err := c.plane.SetOutboundTrafficPolicy(body.Mode)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, change)
+}
+
+func (c *Control) applyKubernetes(w http.ResponseWriter, r *http.Request) {
+	text, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	change, err := c.plane.ApplyKubernetes(string(text))
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, change)
+}
+
+func (c *Control) deletePod(w http.ResponseWriter, r *http.Request) {
+	found, err := c.plane.DeletePod(r.PathValue("namespace"), r.PathValue("name"))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"found": found})
+}
+
+func writeJSON(w http.ResponseWriter, code int, value any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(value)
+}
+
+func writeError(w http.ResponseWriter, code int, message string) {
+	writeJSON(w, code, map[string]string{"error": message})
+}
