@@ -811,8 +811,9 @@ def _pruned(value: Any) -> Any:
 
 def _not_local(kind: str, api_version: Any) -> str:
     return (
-        f"kind {_quote(kind)} ({api_version}) is not supported by this suite's local mesh, "
-        "which applies only networking.istio.io ServiceEntry and VirtualService"
+        f"kind {_quote(kind)} ({api_version}) is not implemented by the local mesh's model "
+        "control plane, which applies only networking.istio.io ServiceEntry and "
+        "VirtualService: use --control-plane istiod"
     )
 
 

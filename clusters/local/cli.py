@@ -13,6 +13,7 @@ from pathlib import Path
 
 from clusters.istio.resources import canonical_kind
 from clusters.local import processes, runstate
+from clusters.local.controlplane import CONTROL_PLANES
 from clusters.local.mesh import READY_TIMEOUT_S, LocalCluster
 from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy
 
@@ -48,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="start the mesh (removing any left by a crash)")
     up.add_argument("--sites", type=Path, help="a sites file for the fake internet")
     up.add_argument("--replace", action="store_true", help="replace a mesh that is still up")
+    up.add_argument(
+        "--control-plane",
+        choices=CONTROL_PLANES,
+        default="istiod",
+        help="istiod (Istio's own, the default) or model (clusters/local/pilot)",
+    )
+    up.add_argument("--istio-version", help="a pinned Istio build for istiod")
     up.set_defaults(handler=_up)
 
     apply = commands.add_parser("apply", help="apply ServiceEntry/VirtualService YAML")
@@ -108,7 +116,13 @@ def _up(args: argparse.Namespace) -> int:
             f"a mesh is already up in {running}: use it, `egress-mesh down` it, "
             "or `egress-mesh up --replace`"
         )
-    mesh = LocalCluster.up(run_root=args.run_root, sites_file=args.sites, owner="cli")
+    mesh = LocalCluster.up(
+        run_root=args.run_root,
+        sites_file=args.sites,
+        owner="cli",
+        control_plane=args.control_plane,
+        istio_version=args.istio_version,
+    )
     pod = mesh.source_pod()
     print(f"mesh ready in {mesh.timings['ready_s']:.2f}s; source pod {pod.name}")
     print("try: egress-mesh exec -- curl -sSI https://www.google.com")

@@ -1,40 +1,29 @@
-"""The embedded mesh: network, fake internet, sidecar and control plane composed into
+"""The embedded mesh: network, fake internet, control plane and source pod composed into
 the :class:`~clusters.protocol.Cluster` protocol.
 
+Creation is an ordered list of actions, as in kind's cluster creation; each is timed.
 Everything the mesh creates is recorded in its run directory first (see runstate), so
-``down()`` — or the next run's sweep after a crash — removes all of it.
+``down()`` — or the next run's sweep after a crash — removes all of it. The control
+plane sits behind one seam (controlplane.ControlPlane): istiod itself, or the model.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import shutil
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from clusters.istio import drift as drift_facts
-from clusters.istio.resources import (
-    PLURALS,
-    Resource,
-    ServiceEntry,
-    ServicePort,
-    VirtualService,
-    canonical_kind,
-    from_document,
-    load_documents,
-    ref,
-)
-from clusters.local import internet, iptables, network, pilot, processes, runstate
+from clusters.istio import kubectl
+from clusters.istio.kubectl import KindNames
+from clusters.istio.resources import load_documents
+from clusters.local import internet, processes, runstate, sourcepod
+from clusters.local.controlplane import ControlPlane, ControlPlaneName, Sidecar
 from clusters.local.prerequisites import check_prerequisites
 from clusters.local.proxy import EnvoyAdmin, envoy_command
 from clusters.local.runstate import PodState, RunState
-from clusters.local.snapshot import ConfigSnapshot, KubernetesService, MeshConfig, ProxyInfo
-from clusters.local.xds import FileXds, rejected_updates
 from clusters.protocol import (
     ClusterError,
     ExecResult,
@@ -45,17 +34,27 @@ from clusters.protocol import (
     ResourceRef,
 )
 
-POD_IP = "198.51.100.10"
-GATEWAY_IP = "198.51.100.1"
-POD_PREFIX_LEN = 24
-POD_CIDR = "198.51.100.0/25"  # the cluster's pod range
-SERVICE_CIDR = "198.51.100.128/25"  # the cluster's service range
-SLEEP_CLUSTER_IP = "198.51.100.200"
-SOURCE_UID = 100  # the curl image's curl_user
-SOURCE_GID = 101
-POD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
 READY_TIMEOUT_S = 30.0
 DEFAULT_NAMESPACE = "default"  # where the page works, and kubectl's default
+POD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
+
+
+def make_control_plane(state: RunState) -> ControlPlane:
+    """The run's control plane, by the name recorded in its state."""
+    if state.control_plane == ControlPlaneName.MODEL:
+        from clusters.local.model_plane import ModelControlPlane
+
+        return ModelControlPlane(state, sleep_cluster_ip=sourcepod.SLEEP_CLUSTER_IP)
+    if state.control_plane == ControlPlaneName.ISTIOD:
+        from clusters.local import kubeobjects
+        from clusters.local.istiod_plane import IstiodControlPlane
+
+        return IstiodControlPlane(
+            state,
+            cluster_objects=kubeobjects.cluster_objects(),
+            mesh_config=kubeobjects.MESH_CONFIG,
+        )
+    raise ClusterError(f"unknown control plane {state.control_plane!r}: choose istiod or model")
 
 
 class LocalCluster:
@@ -69,17 +68,15 @@ class LocalCluster:
             internet.load_sites(Path(state.sites_file) if state.sites_file else None),
             state.directory / "internet",
         )
-        # The applied resources as models, keyed like state.resources (which keeps the
-        # documents for a process that re-attaches): validated once, when applied.
-        self._config: dict[str, Resource] = {
-            key: from_document(document) for key, document in state.resources.items()
-        }
+        self.plane = make_control_plane(state)
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._admin: EnvoyAdmin | None = None
-        # The sidecar's count of refused xDS updates as last seen: an increase after a
-        # write means that write was refused. Unknown until first read in this process.
-        self._rejected_seen: int | None = None
+        self._kinds: list[KindNames] | None = None
         self.timings: dict[str, float] = {}
+        if state.pod is not None and self._proxy_running():
+            attach = getattr(self.plane, "attach_sidecar", None)
+            if attach is not None:
+                attach(self._sidecar())
 
     # Lifecycle -------------------------------------------------------------------
     @classmethod
@@ -89,37 +86,33 @@ class LocalCluster:
         run_root: Path | None = None,
         sites_file: Path | None = None,
         owner: str = "pytest",
+        control_plane: str = ControlPlaneName.ISTIOD,
+        istio_version: str | None = None,
     ) -> LocalCluster:
         """Build a fresh mesh; first remove whatever crashed runs left behind."""
         started = time.perf_counter()
         check_prerequisites()
-        root = run_root or runstate.DEFAULT_RUN_ROOT
-        root.mkdir(parents=True, exist_ok=True)
-        _check_reachable_by_proxy(root)
-        cli = owner == "cli"
-        runstate.sweep(root, include_cli=cli)
-        run_id = "cli" if cli else f"p{os.getpid()}"
-        for suffix in range(1, 100):  # a second mesh of the same process gets its own run
-            if not (root / run_id).exists():
-                break
-            run_id = f"p{os.getpid()}x{suffix}"
-        directory = root / run_id
-        directory.mkdir(mode=0o755)
-        state = RunState(
-            run_id=run_id,
-            directory=directory,
-            owner=None if cli else runstate.current_owner(),
-            sites_file=str(sites_file) if sites_file else None,
-        )
-        state.save()
+        state = _new_run(run_root, sites_file, owner, control_plane, istio_version)
         mesh = cls(state)
         try:
-            mesh._build()
+            for action, run in mesh.creation_actions():
+                begun = time.perf_counter()
+                run()
+                mesh.timings[f"{action}_s"] = time.perf_counter() - begun
         except BaseException:
             mesh.down()
             raise
         mesh.timings["ready_s"] = time.perf_counter() - started
         return mesh
+
+    def creation_actions(self) -> list[tuple[str, Callable[[], None]]]:
+        """What ``up`` does, in order (kind's ``create`` is such a list of actions)."""
+        return [
+            ("network", self._create_network),
+            ("internet", self._start_internet),
+            ("control_plane", self._start_control_plane),
+            ("source_pod", lambda: self._create_pod(Injection.AUTOMATIC, None)),
+        ]
 
     @classmethod
     def attach(cls, run_root: Path | None = None, run_id: str = "cli") -> LocalCluster:
@@ -141,22 +134,22 @@ class LocalCluster:
         """Remove everything the run created; safe to call twice."""
         if self._admin is not None:
             self._admin.close()
+        close = getattr(self.plane, "close", None)
+        if close is not None:
+            close()
         runstate.destroy(self.state)
         for child in self._children.values():
             child.poll()
 
-    def _build(self) -> None:
+    def _create_network(self) -> None:
         net = self.state.namespace("net")
         self.state.namespaces = [net, self.state.namespace("pod")]
         self.state.save()
         self.internet.prepare()
-        network.create(net)
-        network.add_local_addresses(net, self.internet.addresses)
-        self._start_internet(net)
-        self.internet.wait_ready(net, READY_TIMEOUT_S, self._check_alive)
-        self._create_pod(Injection.AUTOMATIC, None)
+        sourcepod.create_internet_namespace(net, self.internet.addresses)
 
-    def _start_internet(self, net: str) -> None:
+    def _start_internet(self) -> None:
+        net = self.state.namespace("net")
         logs = self.state.directory / "internet"
         self._spawn("dns", processes.in_namespace(net, self.internet.dns_command()), logs)
         for name, argv in self.internet.httpbin_commands():
@@ -164,15 +157,20 @@ class LocalCluster:
         if self.internet.has_static_sites():
             command = envoy_command(self.internet.envoy_config(), concurrency=1)
             self._spawn("sites-envoy", processes.in_namespace(net, command), logs)
+        self.internet.wait_ready(net, READY_TIMEOUT_S, self._check_alive)
+
+    def _start_control_plane(self) -> None:
+        self.plane.start(lambda name, argv, logs: self._spawn(name, argv, logs))
 
     def _spawn(
         self,
         name: str,
-        argv: list[str],
+        argv: Sequence[str],
         logs: Path,
         *,
         owner_uid: int | None = None,
     ) -> processes.ProcessRecord:
+        logs.mkdir(parents=True, exist_ok=True)
         child, record = processes.spawn(
             name,
             argv,
@@ -201,6 +199,8 @@ class LocalCluster:
     def _log_dir(self, process_name: str) -> Path:
         if process_name == "istio-proxy" and self.state.pod:
             return self._pod_dir()
+        if process_name == "istiod":
+            return self.state.directory / "istiod"
         return self.state.directory / "internet"
 
     # The source pod ----------------------------------------------------------------
@@ -221,48 +221,43 @@ class LocalCluster:
             self._admin = EnvoyAdmin(self._pod_dir() / "admin.sock")
         return self._admin
 
-    @property
-    def xds(self) -> FileXds:
-        return FileXds(self._pod_dir() / "xds")
+    def _sidecar(self) -> Sidecar:
+        pod = self._pod()
+        return Sidecar(
+            proxy=sourcepod.proxy_info(pod),
+            labels=sourcepod.LABELS,
+            annotations=sourcepod.annotations(pod),
+            directory=self._pod_dir(),
+            admin=self.admin,
+            alive=self._check_alive,
+            error_log=self._pod_dir() / "istio-proxy.err",
+        )
 
     def _create_pod(self, injection: Injection, include: Sequence[str] | None) -> None:
-        ranges = list(iptables.validate_cidrs(include)) if include is not None else None
         self._remove_pod()
-        self._rejected_seen = 0  # a new proxy has refused nothing yet
-        self.state.pod = PodState(
-            name=f"sleep-{secrets.token_hex(5)}-{secrets.token_hex(3)[:5]}",
-            injection=injection.value,
-            include_ip_ranges=ranges,
-        )
+        self.state.pod = sourcepod.new_pod_state(injection, include)
         self.state.save()
-        pod_ns = self.state.namespace("pod")
-        network.create(
-            pod_ns,
-            etc_files={
-                "resolv.conf": f"nameserver {internet.DNS_ADDRESS}\n",
-                "ssl/certs/ca-certificates.crt": self.internet.ca_bundle.read_bytes(),
-            },
-        )
-        network.connect(
-            pod_ns,
-            self.state.namespace("net"),
-            pod_ip=POD_IP,
-            gateway_ip=GATEWAY_IP,
-            prefix_len=POD_PREFIX_LEN,
-        )
-        iptables.install(pod_ns, iptables.InterceptionConfig(include_outbound_ip_ranges=ranges))
         pod_dir = self._pod_dir()
-        (pod_dir / "xds").mkdir(parents=True)
-        os.chown(pod_dir, iptables.PROXY_UID, iptables.PROXY_GID)  # the admin socket goes here
-        self._write_config()
-        bootstrap = pod_dir / "bootstrap.json"
-        bootstrap.write_text(json.dumps(self._bootstrap()))
-        command = envoy_command(bootstrap)
+        sourcepod.create_pod_network(
+            self.state.namespace("pod"),
+            self.state.namespace("net"),
+            self.state.pod,
+            pod_dir,
+            ca_bundle=self.internet.ca_bundle.read_bytes(),
+        )
+        sidecar = self._sidecar()
+        self.plane.add_sidecar(sidecar)
+        bootstrap = sourcepod.write_bootstrap(pod_dir, self.plane.bootstrap(sidecar))
         self._spawn(
             "istio-proxy",
-            processes.in_namespace(pod_ns, command, uid=iptables.PROXY_UID, gid=iptables.PROXY_GID),
+            processes.in_namespace(
+                self.state.namespace("pod"),
+                envoy_command(bootstrap),
+                uid=sourcepod.PROXY_UID,
+                gid=sourcepod.PROXY_GID,
+            ),
             pod_dir,
-            owner_uid=iptables.PROXY_UID,
+            owner_uid=sourcepod.PROXY_UID,
         )
         self.admin.wait_ready(READY_TIMEOUT_S, self._check_alive)
         self.wait_for_proxy_config(READY_TIMEOUT_S)
@@ -274,73 +269,11 @@ class LocalCluster:
         if self._admin is not None:
             self._admin.close()
             self._admin = None
-        pod_ns = self.state.namespace("pod")
-        if network.exists(pod_ns):
-            # The kernel frees a deleted namespace's veth asynchronously; remove our end
-            # now so the next pod can reuse its name at once.
-            network.delete_link(self.state.namespace("net"), "pod0")
-        runstate.destroy_namespace(pod_ns)
-        if self.state.pod:
-            shutil.rmtree(self._pod_dir(), ignore_errors=True)
-        self.state.save()
-
-    def _bootstrap(self) -> dict[str, Any]:
-        proxy = self._proxy()
-        return {
-            "node": {
-                "id": proxy.node_id,
-                "cluster": f"sleep.{proxy.namespace}",
-                "metadata": {"NAMESPACE": proxy.namespace, "INSTANCE_IPS": proxy.ip},
-            },
-            "admin": {"address": {"pipe": {"path": str(self._pod_dir() / "admin.sock")}}},
-            "dynamic_resources": self.xds.dynamic_resources(),
-        }
-
-    def _proxy(self) -> ProxyInfo:
-        return ProxyInfo(pod_name=self._pod().name, namespace="default", ip=POD_IP)
-
-    # Control plane -------------------------------------------------------------------
-    def _store(self, document: dict[str, Any], model: Resource) -> None:
-        key = _key(model.kind, model.namespace, model.name)
-        self.state.resources[key] = document
-        self._config[key] = model
-
-    def _forget(self, key: str) -> bool:
-        self._config.pop(key, None)
-        return self.state.resources.pop(key, None) is not None
-
-    def _forget_all(self) -> None:
-        self.state.resources.clear()
-        self._config.clear()
-
-    def snapshot(self) -> ConfigSnapshot:
-        config = list(self._config.values())
-        return ConfigSnapshot(
-            proxy=self._proxy(),
-            mesh=MeshConfig(outbound_traffic_policy=OutboundTrafficPolicy(self.state.mode)),
-            services=(
-                KubernetesService(
-                    name="sleep",
-                    namespace="default",
-                    ports=(ServicePort(80, "http", "HTTP"),),
-                    endpoints=(POD_IP,),
-                    cluster_ip=SLEEP_CLUSTER_IP,
-                ),
-            ),
-            service_entries=tuple(r for r in config if isinstance(r, ServiceEntry)),
-            virtual_services=tuple(r for r in config if isinstance(r, VirtualService)),
-        )
-
-    def _write_config(self) -> None:
-        """Compute the sidecar's config from the whole state and hand it over."""
-        if self.state.pod is None:  # no proxy to configure; the next pod reads the state
-            self.state.save()
-            return
-        resources = pilot.generate(self.snapshot())
-        self.state.version += 1
-        if self._rejected_seen is None:  # first write of this process: ask the proxy once
-            self._rejected_seen = rejected_updates(self.admin) if self._proxy_running() else 0
-        self.state.route_names = self.xds.write(resources, str(self.state.version))
+        if self.state.pod is not None:
+            self.plane.remove_sidecar()
+            sourcepod.remove_pod_network(
+                self.state.namespace("pod"), self.state.namespace("net"), self._pod_dir()
+            )
         self.state.save()
 
     def _proxy_running(self) -> bool:
@@ -348,20 +281,23 @@ class LocalCluster:
             r.name == "istio-proxy" and processes.is_running(r) for r in self.state.processes
         )
 
-    def _rejection_reason(self) -> str:
-        try:
-            lines = (self._pod_dir() / "istio-proxy.err").read_text(errors="replace").splitlines()
-        except OSError:
-            return "no log"
-        rejected = [line for line in lines if "rejected" in line or "error" in line.lower()]
-        return (rejected or lines or ["no log"])[-1].strip()
-
     # Cluster protocol: configuration ---------------------------------------------------
+    def kinds(self) -> list[KindNames]:
+        if self._kinds is None:
+            self._kinds = self.plane.kinds()
+        return self._kinds
+
+    def _kind(self, name: str) -> KindNames:
+        found = kubectl.resolve(name, self.kinds())
+        if found is None:
+            raise ClusterError(kubectl.unknown_resource_type(name))
+        return found
+
     def describe(self) -> Mapping[str, str]:
         info: dict[str, str] = {
             "backend": "local",
             "platform": "local",
-            "control_plane": "embedded (istiod-compatible translation, Istio 1.30 shapes)",
+            **self.plane.describe(),
             "internal_ip_ranges": ",".join(self.internal_ip_ranges()),
             "run": self.state.run_id,
         }
@@ -373,37 +309,24 @@ class LocalCluster:
 
     def apply(self, manifest: str) -> list[ResourceRef]:
         documents = load_documents(manifest)
-        models = [from_document(document) for document in documents]  # all or nothing
-        for document, model in zip(documents, models, strict=True):
-            document.setdefault("metadata", {}).setdefault("namespace", model.namespace)
-            self._store(document, model)
-        self._write_config()
-        return [ref(model) for model in models]
+        for document in documents:
+            kubectl.check_document(document, self.kinds())
+        return self.plane.apply(documents)
 
     def delete(self, kind: str, name: str, *, ignore_not_found: bool = False) -> bool:
-        canonical = canonical_kind(kind)
-        if canonical is None:
-            raise ClusterError(
-                f'the server doesn\'t have a resource type "{kind}" '
-                "(use serviceentry or virtualservice)"
-            )
-        if not self._forget(_key(canonical, DEFAULT_NAMESPACE, name)):
+        names = self._kind(kind)
+        if not self.plane.delete(names.kind, DEFAULT_NAMESPACE, name):
             if ignore_not_found:
                 return False
-            raise ClusterError(f'{PLURALS[canonical]}.networking.istio.io "{name}" not found')
-        self._write_config()
+            raise ClusterError(f'{names.plural}.{names.group} "{name}" not found')
         return True
 
     def resources(self, kind: str) -> list[str]:
-        canonical = canonical_kind(kind) or kind
-        return sorted(
-            key.rsplit("/", 1)[1]
-            for key in self.state.resources
-            if key.startswith(_key(canonical, DEFAULT_NAMESPACE, ""))
-        )
+        found = kubectl.resolve(kind, self.kinds())
+        return self.plane.names(found.kind, DEFAULT_NAMESPACE) if found else []
 
     def outbound_traffic_policy(self) -> OutboundTrafficPolicy:
-        return OutboundTrafficPolicy(self.state.mode)
+        return self.plane.outbound_traffic_policy()
 
     def set_outbound_traffic_policy(self, mode: OutboundTrafficPolicy | str) -> None:
         try:
@@ -413,31 +336,15 @@ class LocalCluster:
                 f'meshConfig.outboundTrafficPolicy.mode: Unsupported value: "{mode}": '
                 'supported values: "ALLOW_ANY", "REGISTRY_ONLY"'
             ) from None
-        if mode.value != self.state.mode:
-            self.state.mode = mode.value
-            self._write_config()
+        self.plane.set_outbound_traffic_policy(mode)
 
     def wait_for_proxy_config(self, timeout: float) -> None:
         if self.state.pod is None:
             return
-        if self._rejected_seen is None:  # nothing written by this process yet
-            self._rejected_seen = rejected_updates(self.admin)
-        try:
-            self._rejected_seen = self.xds.wait_applied(
-                self.admin,
-                str(self.state.version),
-                self.state.route_names,
-                timeout=timeout,
-                alive=self._check_alive,
-                rejected_before=self._rejected_seen,
-                rejection=self._rejection_reason,
-            )
-        except ClusterError:
-            self._rejected_seen = None  # re-read before the next write: a refusal is counted
-            raise
+        self.plane.wait_synced(timeout)
 
     def drift(self, command: str) -> str | None:
-        # The embedded control plane reproduces a current Istio: every drift applies.
+        # Both control planes reproduce a current Istio: every drift applies.
         return drift_facts.known_drift(command).reason
 
     # Cluster protocol: the source pod ---------------------------------------------------
@@ -462,8 +369,8 @@ class LocalCluster:
         running = self._proxy_running()
         return PodStatus(
             name=pod.name,
-            namespace="default",
-            labels={"app": "sleep"},
+            namespace=DEFAULT_NAMESPACE,
+            labels=dict(sourcepod.LABELS),
             containers=("sleep", "istio-proxy") if running else ("sleep",),
             ready=running and self.admin.is_ready(),
             injection=Injection(pod.injection),
@@ -475,7 +382,7 @@ class LocalCluster:
     def exec_in_source_pod(self, argv: Sequence[str], timeout: float) -> ExecResult:
         self._pod()
         command = processes.in_namespace(
-            self.state.namespace("pod"), argv, uid=SOURCE_UID, gid=SOURCE_GID
+            self.state.namespace("pod"), argv, uid=sourcepod.SOURCE_UID, gid=sourcepod.SOURCE_GID
         )
         started = time.perf_counter()
         try:
@@ -520,37 +427,51 @@ class LocalCluster:
         return complete.splitlines()
 
     def internal_ip_ranges(self) -> list[str]:
-        return [POD_CIDR, SERVICE_CIDR]
+        return [sourcepod.POD_CIDR, sourcepod.SERVICE_CIDR]
 
     def reset(self) -> None:
-        changed = self.state.mode != OutboundTrafficPolicy.ALLOW_ANY.value or self._config
-        self.state.mode = OutboundTrafficPolicy.ALLOW_ANY.value
-        self._forget_all()
         pod = self.state.pod
+        self.plane.clear()
         if (
             pod is None
             or pod.injection != Injection.AUTOMATIC.value
             or pod.include_ip_ranges is not None
             or not self._proxy_running()
         ):
-            self._create_pod(Injection.AUTOMATIC, None)  # writes and waits for the new state
+            self._create_pod(Injection.AUTOMATIC, None)  # waits for the new state
             return
-        if changed:
-            self._write_config()
         self.wait_for_proxy_config(READY_TIMEOUT_S)
 
 
-def _key(kind: str, namespace: str, name: str) -> str:
-    """Resources are stored by kind, namespace and name, as the API server keys them."""
-    return f"{kind}/{namespace}/{name}"
-
-
-def _check_reachable_by_proxy(root: Path) -> None:
-    """The sidecar runs as uid 1337 and reads its config under the run root."""
-    for directory in (root.resolve(), *root.resolve().parents):
-        if not directory.stat().st_mode & 0o001:
-            raise ClusterError(
-                f"run root {root} is not reachable by the sidecar's uid "
-                f"{iptables.PROXY_UID}: {directory} is not world-searchable "
-                "(choose a run root under /run, or chmod o+x it)"
-            )
+def _new_run(
+    run_root: Path | None,
+    sites_file: Path | None,
+    owner: str,
+    control_plane: str,
+    istio_version: str | None,
+) -> RunState:
+    """Sweep what crashed runs left, then create and record this run's directory."""
+    if control_plane not in tuple(ControlPlaneName):
+        raise ClusterError(f"--control-plane {control_plane}: choose istiod (Istio's own) or model")
+    root = run_root or runstate.DEFAULT_RUN_ROOT
+    root.mkdir(parents=True, exist_ok=True)
+    sourcepod.check_reachable_by_proxy(root)
+    cli = owner == "cli"
+    runstate.sweep(root, include_cli=cli)
+    run_id = "cli" if cli else f"p{os.getpid()}"
+    for suffix in range(1, 100):  # a second mesh of the same process gets its own run
+        if not (root / run_id).exists():
+            break
+        run_id = f"p{os.getpid()}x{suffix}"
+    directory = root / run_id
+    directory.mkdir(mode=0o755)
+    state = RunState(
+        run_id=run_id,
+        directory=directory,
+        owner=None if cli else runstate.current_owner(),
+        sites_file=str(Path(sites_file).resolve()) if sites_file else None,
+        control_plane=str(control_plane),
+        istio_version=istio_version,
+    )
+    state.save()
+    return state

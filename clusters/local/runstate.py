@@ -38,8 +38,11 @@ class RunState:
     directory: Path
     owner: dict[str, int] | None  # pid/start_ticks of the owning process; None: a CLI run
     sites_file: str | None = None
+    control_plane: str = "istiod"  # istiod, or model (clusters/local/pilot)
+    istio_version: str | None = None  # a pinned Istio build (clusters/local/gobuild)
     namespaces: list[str] = field(default_factory=list)
     processes: list[ProcessRecord] = field(default_factory=list)
+    # The model control plane's state (istiod keeps its own):
     mode: str = "ALLOW_ANY"
     # "Kind/namespace/name" -> the applied document, as kubectl sent it
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -1,0 +1,77 @@
+"""What kubectl checks before a request reaches the API server, in kubectl's words.
+
+kubectl refuses a document without apiVersion or kind, and one whose kind the cluster
+does not serve (its discovery has no such kind and version); it resolves names such as
+``serviceentries`` or ``se`` the same way. Every backend with an API server gets this
+from kubectl; the local backend reproduces it over its control plane's served kinds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from clusters.protocol import InvalidResource
+
+
+@dataclass(frozen=True)
+class KindNames:
+    """How kubectl names a kind: ``serviceentries``, ``se``, ``ServiceEntry``."""
+
+    kind: str
+    group: str
+    plural: str
+    short_names: tuple[str, ...] = ()
+    versions: tuple[str, ...] = ()
+
+    def matches(self, name: str) -> bool:
+        lowered = name.lower()
+        bare, _, group = lowered.partition(".")
+        if group and group != self.group:
+            return False
+        return bare in {self.kind.lower(), self.plural, *self.short_names}
+
+    def serves(self, api_version: str) -> bool:
+        group, _, version = api_version.rpartition("/")
+        return group == self.group and version in self.versions
+
+
+def resolve(name: str, kinds: Iterable[KindNames]) -> KindNames | None:
+    """The kind ``kubectl get NAME`` means, or None (``the server doesn't have...``)."""
+    return next((kind for kind in kinds if kind.matches(name)), None)
+
+
+def unknown_resource_type(name: str) -> str:
+    return f'the server doesn\'t have a resource type "{name}"'
+
+
+def check_document(document: Mapping[str, Any], kinds: Iterable[KindNames]) -> None:
+    """Refuse, as kubectl does, a document it would not send to the API server."""
+    api_version, kind = document.get("apiVersion"), document.get("kind")
+    missing = [
+        f"{key} not set"
+        for key, value in (("apiVersion", api_version), ("kind", kind))
+        if not value
+    ]
+    if missing:
+        problems = missing[0] if len(missing) == 1 else f"[{', '.join(missing)}]"
+        raise InvalidResource(
+            f'error validating "STDIN": error validating data: {problems}; if you choose to '
+            "ignore these errors, turn validation off with --validate=false"
+        )
+    if not any(k.kind == kind and k.serves(str(api_version)) for k in kinds):
+        metadata = document.get("metadata")
+        metadata = metadata if isinstance(metadata, Mapping) else {}
+        raise InvalidResource(
+            f"resource mapping not found for name: {_quote(metadata.get('name', ''))} "
+            f'namespace: {_quote(metadata.get("namespace", ""))} from "STDIN": no matches '
+            f"for kind {_quote(kind)} in version {_quote(api_version)}; ensure CRDs "
+            "are installed first"
+        )
+
+
+def _quote(value: Any) -> str:
+    """Go's ``%q`` of the strings that reach these messages."""
+    return json.dumps(str(value), ensure_ascii=False)

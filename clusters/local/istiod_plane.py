@@ -1,0 +1,366 @@
+"""``--control-plane istiod`` (the default): Istio's own control plane in the local mesh.
+
+``egress-istiod`` (clusters/local/istiod, Go) embeds istiod's discovery server, the API
+server's validation of Istio's CRDs and Istio's validating webhook. It serves ADS to the
+sidecar on a unix socket and a control API on another; this module is its client.
+Python only formats the answers, the way kubectl prints them.
+
+Waiting for the proxy reads istiod's ``/debug/syncz`` (what ``istioctl proxy-status``
+reads): every change returns the push version that includes it, and the proxy is in
+sync once it has ACKed a push of that version or later for every type it watches.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from clusters.istio.kubectl import KindNames
+from clusters.local import gobuild, kubeobjects
+from clusters.local.controlplane import Sidecar, Spawn, base_bootstrap
+from clusters.local.runstate import RunState
+from clusters.protocol import ClusterError, InvalidResource, OutboundTrafficPolicy, ResourceRef
+
+READY_TIMEOUT_S = 60.0
+UUID_LENGTH = 36  # istiod's nonce is the push version followed by a UUID
+PROCESS_NAME = "istiod"
+HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+
+class IstiodControlPlane:
+    """The client of one ``egress-istiod`` process, recorded in the run like the others."""
+
+    name = "istiod"
+
+    def __init__(self, state: RunState, *, cluster_objects: str, mesh_config: str) -> None:
+        self.state = state
+        self.directory = state.directory / "istiod"
+        self.cluster_objects = cluster_objects
+        self.mesh_config = mesh_config
+        self._client: httpx.Client | None = None
+        self._versions: dict[str, str] | None = None
+        self._sidecar: Sidecar | None = None
+        self._pending = -1  # the push counter the proxy must have ACKed
+
+    # The process -----------------------------------------------------------------------
+    def start(self, spawn: Spawn) -> None:
+        build = gobuild.istio_build(self.state.istio_version)
+        binary = gobuild.ensure_built(build)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / "mesh.yaml").write_text(self.mesh_config)
+        (self.directory / "cluster.yaml").write_text(self.cluster_objects)
+        argv = [
+            str(binary),
+            "--xds-socket",
+            str(self.xds_socket),
+            "--control-socket",
+            str(self.control_socket),
+            "--mesh",
+            str(self.directory / "mesh.yaml"),
+            "--cluster",
+            str(self.directory / "cluster.yaml"),
+        ]
+        spawn(PROCESS_NAME, argv, self.directory)
+        self._wait_ready()
+
+    @property
+    def xds_socket(self) -> Path:
+        return self.directory / "xds.sock"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.directory / "control.sock"
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        log = self.directory / f"{PROCESS_NAME}.log"
+        while True:
+            self._check_alive()
+            try:
+                if '"ready":true' in log.read_text():
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"istiod was not ready within {READY_TIMEOUT_S:g}s: {self._last_words()}"
+                )
+            time.sleep(0.01)
+
+    def _check_alive(self) -> None:
+        from clusters.local import processes  # the run's records say which PID is ours
+
+        for record in self.state.processes:
+            if record.name == PROCESS_NAME and not processes.is_running(record):
+                raise ClusterError(f"istiod (pid {record.pid}) exited: {self._last_words()}")
+
+    def _last_words(self) -> str:
+        try:
+            lines = (self.directory / f"{PROCESS_NAME}.err").read_text(errors="replace")
+        except OSError:
+            return "no output"
+        useful = [line for line in lines.splitlines() if line.strip()]
+        errors = [line for line in useful if line.startswith("error")]
+        return " | ".join((errors or useful)[-3:]) or "no output"
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(
+                transport=httpx.HTTPTransport(uds=str(self.control_socket)),
+                base_url="http://istiod",
+                timeout=30.0,
+            )
+        return self._client
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self.client.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            self._check_alive()
+            raise ClusterError(f"istiod's control API failed ({method} {path}): {error}") from None
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._call(method, path, **kwargs)
+        body = response.json()
+        if response.status_code >= 400 and "error" in body:
+            raise ClusterError(f"istiod: {body['error']}")
+        return body
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # Facts ------------------------------------------------------------------------------
+    def versions(self) -> dict[str, str]:
+        if self._versions is None:
+            self._versions = self._json("GET", "/version")
+        return self._versions
+
+    def describe(self) -> dict[str, str]:
+        versions = self.versions()
+        return {
+            "control_plane": "istiod (Istio's discovery server and validation, built from "
+            "the istio.io/istio module)",
+            "istio": f"{self.state.istio_version or gobuild.DEFAULT_ISTIO_VERSION} "
+            f"(istio.io/istio {versions['istio']})",
+            "istio_api": versions["api"],
+        }
+
+    def kinds(self) -> list[KindNames]:
+        return [
+            KindNames(
+                kind=item["kind"],
+                group=item["group"],
+                plural=item["plural"],
+                short_names=tuple(item.get("shortNames") or ()),
+                versions=tuple(item.get("versions") or ()),
+            )
+            for item in self._json("GET", "/kinds")
+        ]
+
+    def proxy_istio_version(self) -> str:
+        """What the sidecar reports as ISTIO_VERSION: the release line of istio.io/api."""
+        api = self.versions()["api"].lstrip("v")
+        major, minor = api.split(".")[:2]
+        return f"{major}.{minor}.0"
+
+    # The sidecar ---------------------------------------------------------------------------
+    def bootstrap(self, sidecar: Sidecar) -> dict[str, Any]:
+        """ADS over the xds socket, as pilot-agent's bootstrap points Envoy at istiod."""
+        return {
+            **base_bootstrap(sidecar, istio_version=self.proxy_istio_version()),
+            "dynamic_resources": {
+                "ads_config": {
+                    "api_type": "DELTA_GRPC",  # pilot-agent's default since Istio 1.22
+                    "transport_api_version": "V3",
+                    "set_node_on_first_message_only": True,
+                    "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}],
+                },
+                "cds_config": {"ads": {}, "resource_api_version": "V3"},
+                "lds_config": {"ads": {}, "resource_api_version": "V3"},
+            },
+            "static_resources": {"clusters": [_xds_cluster(self.xds_socket)]},
+        }
+
+    def add_sidecar(self, sidecar: Sidecar) -> None:
+        self._sidecar = sidecar
+        pod = kubeobjects.pod(sidecar.proxy, sidecar.labels, sidecar.annotations)
+        body = self._json("POST", "/kubernetes", content=pod)
+        self._expect(body["pushVersion"])
+
+    def attach_sidecar(self, sidecar: Sidecar) -> None:
+        self._sidecar = sidecar
+
+    def remove_sidecar(self) -> None:
+        sidecar, self._sidecar = self._sidecar, None
+        if sidecar is not None:
+            proxy = sidecar.proxy
+            self._json("DELETE", f"/kubernetes/pods/{proxy.namespace}/{proxy.pod_name}")
+
+    # Configuration ---------------------------------------------------------------------------
+    def apply(self, documents: Sequence[Mapping[str, Any]]) -> list[ResourceRef]:
+        response = self._call("POST", "/apply", content=json.dumps(list(documents)))
+        body = response.json()
+        if "stage" in body:
+            raise InvalidResource(kubectl_refusal(body["status"]))
+        if response.status_code >= 400:
+            raise ClusterError(f"istiod: {body.get('error', response.text)}")
+        self._expect(body["pushVersion"])
+        return [
+            ResourceRef(item["kind"], item["name"], item["namespace"]) for item in body["applied"]
+        ]
+
+    def delete(self, kind: str, namespace: str, name: str) -> bool:
+        body = self._json("DELETE", f"/resources/{kind}/{namespace}/{name}")
+        if body["found"]:
+            self._expect(body["pushVersion"])
+        return bool(body["found"])
+
+    def items(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+        params = {"namespace": namespace} if namespace else {}
+        return list(self._json("GET", f"/resources/{kind}", params=params)["items"])
+
+    def names(self, kind: str, namespace: str | None) -> list[str]:
+        return sorted(item["metadata"]["name"] for item in self.items(kind, namespace))
+
+    def outbound_traffic_policy(self) -> OutboundTrafficPolicy:
+        mesh = self._json("GET", "/mesh")
+        mode = (mesh.get("outboundTrafficPolicy") or {}).get("mode", "REGISTRY_ONLY")
+        return OutboundTrafficPolicy(mode)
+
+    def set_outbound_traffic_policy(self, mode: OutboundTrafficPolicy) -> None:
+        if mode == self.outbound_traffic_policy():
+            return
+        body = self._json("PUT", "/mesh/outboundTrafficPolicy", json={"mode": mode.value})
+        self._expect(body["pushVersion"])
+
+    def clear(self) -> bool:
+        """Remove every resource applied since start; the mesh's own starting config lives
+        in the root namespace (kubeobjects.SYSTEM_NAMESPACE) and stays."""
+        changed = False
+        for kind in self.kinds():
+            for item in self.items(kind.kind, None):
+                metadata = item["metadata"]
+                if metadata["namespace"] != kubeobjects.SYSTEM_NAMESPACE:
+                    changed |= self.delete(kind.kind, metadata["namespace"], metadata["name"])
+        if self.outbound_traffic_policy() != OutboundTrafficPolicy.ALLOW_ANY:
+            self.set_outbound_traffic_policy(OutboundTrafficPolicy.ALLOW_ANY)
+            changed = True
+        return changed
+
+    # Waiting for the proxy --------------------------------------------------------------------
+    def _expect(self, push_version: str) -> None:
+        self._pending = max(self._pending, push_counter(push_version))
+
+    def wait_synced(self, timeout: float) -> None:
+        sidecar = self._sidecar
+        if sidecar is None:
+            return
+        deadline = time.monotonic() + timeout
+        proxy_id = f"{sidecar.proxy.pod_name}.{sidecar.proxy.namespace}"
+        while True:
+            self._check_alive()
+            sidecar.alive()
+            status = next(
+                (s for s in self._json("GET", "/debug/syncz") if s.get("proxy") == proxy_id), None
+            )
+            lagging = sync_lag(status, self._pending)
+            if not lagging:
+                lagging = _warming(sidecar)
+                if not lagging:
+                    return
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"the sidecar did not ACK istiod's push {self._pending} within {timeout:g}s "
+                    f"(still waiting for {', '.join(lagging)})"
+                )
+            time.sleep(0.002)
+
+
+def push_counter(version: str) -> int:
+    """The push number of an istiod version ``<RFC3339 time>/<n>``."""
+    try:
+        return int(version.rsplit("/", 1)[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def sync_lag(status: Mapping[str, Any] | None, pending: int) -> list[str]:
+    """What keeps a proxy from being in sync with push ``pending``, per istiod's syncz.
+
+    In sync: connected; every watched type ACKed (acked == sent); clusters and listeners
+    sent by push ``pending`` or later. A NACK raises, with Envoy's words.
+    """
+    if status is None:
+        return ["the proxy to connect to istiod"]
+    lagging = []
+    resources: Mapping[str, Any] = status.get("resources") or {}
+    for type_url in ("envoy.config.cluster.v3.Cluster", "envoy.config.listener.v3.Listener"):
+        sent = (resources.get(f"type.googleapis.com/{type_url}") or {}).get("sent", "")
+        if push_counter(sent[:-UUID_LENGTH]) < pending:
+            lagging.append(f"{type_url.rsplit('.', 1)[1]} push {pending}")
+    for type_url, item in resources.items():
+        short = type_url.rsplit(".", 1)[1]
+        if item.get("lastError"):
+            raise ClusterError(f"the sidecar rejected istiod's {short} push: {item['lastError']}")
+        if item.get("sent") != item.get("acked"):
+            lagging.append(f"{short} ACK")
+    return lagging
+
+
+def _warming(sidecar: Sidecar) -> list[str]:
+    """Envoy still warming a listener or cluster (e.g. waiting for an SDS secret)."""
+    try:
+        stats = sidecar.admin.stats(r"(total_listeners_warming|warming_clusters)$")
+    except httpx.HTTPError as error:
+        sidecar.alive()
+        raise ClusterError(f"the sidecar's admin API failed: {error}") from None
+    return [f"{name} = {value}" for name, value in stats.items() if value]
+
+
+def _xds_cluster(socket: Path) -> dict[str, Any]:
+    """The bootstrap's ``xds-grpc`` cluster, as pilot-agent's, over a unix socket."""
+    return {
+        "name": "xds-grpc",
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": "xds-grpc",
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": {"pipe": {"path": str(socket)}}}}]}
+            ],
+        },
+        "typed_extension_protocol_options": {
+            HTTP_OPTIONS: {
+                "@type": f"type.googleapis.com/{HTTP_OPTIONS}",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+    }
+
+
+def kubectl_refusal(status: Mapping[str, Any]) -> str:
+    """The line kubectl prints for the API server's refusal (an apiserver Status).
+
+    ``Invalid`` lists its causes as ``field: message`` (kubectl's StandardErrorMessage),
+    anything else prints the message.
+    """
+    details = status.get("details") or {}
+    if status.get("reason") == "Invalid" and details:
+        causes = []
+        for cause in details.get("causes") or ():
+            text = f"{cause.get('field', '<nil>')}: {cause.get('message', '')}"
+            if text not in causes:
+                causes.append(text)
+        head = f"The {details.get('kind', '')} {json.dumps(details.get('name', ''))} is invalid"
+        if not causes:
+            return head
+        return f"{head}: {causes[0] if len(causes) == 1 else '[' + ', '.join(causes) + ']'}"
+    return " ".join(str(status.get("message", "refused")).split())

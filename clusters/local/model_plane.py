@@ -1,0 +1,203 @@
+"""``--control-plane model``: clusters/local/pilot, the Python model of istiod's output.
+
+It needs no Go, and delivers by file-based xDS (milliseconds, no server process). It
+implements ServiceEntry and VirtualService as the page uses them and refuses, in one
+line, what it does not implement; ``make fidelity`` measures it against istiod.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from clusters.istio.kubectl import KindNames
+from clusters.istio.resources import (
+    KUBECTL_NAMES,
+    NETWORKING_GROUP,
+    PLURALS,
+    Resource,
+    ServiceEntry,
+    ServicePort,
+    VirtualService,
+    from_document,
+    ref,
+)
+from clusters.istio.validation import OTHER_KINDS, VERSIONS
+from clusters.local import pilot
+from clusters.local.controlplane import Sidecar, Spawn, base_bootstrap
+from clusters.local.runstate import RunState
+from clusters.local.snapshot import ConfigSnapshot, KubernetesService, MeshConfig
+from clusters.local.xds import FileXds, rejected_updates
+from clusters.protocol import ClusterError, OutboundTrafficPolicy, ResourceRef
+
+MODEL_ISTIO_VERSION = "1.30.0"  # the Istio whose output the model imitates
+SLEEP_PORT = ServicePort(80, "http", "HTTP")
+
+
+class ModelControlPlane:
+    """State lives in the run's state file, so a CLI process can re-attach."""
+
+    name = "model"
+
+    def __init__(self, state: RunState, *, sleep_cluster_ip: str) -> None:
+        self.state = state
+        self.sleep_cluster_ip = sleep_cluster_ip
+        self._config: dict[str, Resource] = {
+            key: from_document(document) for key, document in state.resources.items()
+        }
+        self._sidecar: Sidecar | None = None
+        # The sidecar's count of refused xDS updates as last seen: an increase after a
+        # write means that write was refused. Unknown until first read in this process.
+        self._rejected_seen: int | None = None
+
+    def start(self, spawn: Spawn) -> None:
+        del spawn  # nothing runs beside the mesh
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "control_plane": "model (clusters/local/pilot, a Python approximation of istiod)",
+            "istio": f"{MODEL_ISTIO_VERSION} (imitated)",
+        }
+
+    def kinds(self) -> list[KindNames]:
+        """Istio's networking kinds, as a cluster serves them; applying one that the model
+        does not implement is refused in one line (validation._not_local)."""
+        short = {kind: name for name, kind in KUBECTL_NAMES.items() if len(name) <= 2}
+        kinds = [
+            KindNames(kind, NETWORKING_GROUP, plural, (short[kind],), VERSIONS)
+            for kind, plural in PLURALS.items()
+        ]
+        kinds += [
+            KindNames(kind, NETWORKING_GROUP, f"{kind.lower()}s", (), VERSIONS)
+            for kind in sorted(OTHER_KINDS)
+        ]
+        return kinds
+
+    # The sidecar ---------------------------------------------------------------------
+    def bootstrap(self, sidecar: Sidecar) -> dict[str, Any]:
+        return {
+            **base_bootstrap(sidecar, istio_version=MODEL_ISTIO_VERSION),
+            "dynamic_resources": FileXds(sidecar.directory / "xds").dynamic_resources(),
+        }
+
+    def add_sidecar(self, sidecar: Sidecar) -> None:
+        self._sidecar = sidecar
+        (sidecar.directory / "xds").mkdir(parents=True, exist_ok=True)
+        self._rejected_seen = 0  # a new proxy has refused nothing yet
+        self._write()
+
+    def attach_sidecar(self, sidecar: Sidecar) -> None:
+        """Re-attach (another process) to a sidecar that already runs."""
+        self._sidecar = sidecar
+
+    def remove_sidecar(self) -> None:
+        self._sidecar = None
+
+    # Configuration ---------------------------------------------------------------------
+    def apply(self, documents: Sequence[Mapping[str, Any]]) -> list[ResourceRef]:
+        models = [from_document(document) for document in documents]  # all or nothing
+        for document, model in zip(documents, models, strict=True):
+            key = _key(model.kind, model.namespace, model.name)
+            stored = dict(document)
+            stored["metadata"] = {**(document.get("metadata") or {}), "namespace": model.namespace}
+            self.state.resources[key] = stored
+            self._config[key] = model
+        self._write()
+        return [ref(model) for model in models]
+
+    def delete(self, kind: str, namespace: str, name: str) -> bool:
+        key = _key(kind, namespace, name)
+        self._config.pop(key, None)
+        if self.state.resources.pop(key, None) is None:
+            return False
+        self._write()
+        return True
+
+    def names(self, kind: str, namespace: str | None) -> list[str]:
+        prefix = _key(kind, namespace, "") if namespace else f"{kind}/"
+        return sorted(
+            key.rsplit("/", 1)[1] for key in self.state.resources if key.startswith(prefix)
+        )
+
+    def outbound_traffic_policy(self) -> OutboundTrafficPolicy:
+        return OutboundTrafficPolicy(self.state.mode)
+
+    def set_outbound_traffic_policy(self, mode: OutboundTrafficPolicy) -> None:
+        if mode.value != self.state.mode:
+            self.state.mode = mode.value
+            self._write()
+
+    def clear(self) -> bool:
+        changed = self.state.mode != OutboundTrafficPolicy.ALLOW_ANY.value or bool(self._config)
+        self.state.mode = OutboundTrafficPolicy.ALLOW_ANY.value
+        self.state.resources.clear()
+        self._config.clear()
+        if changed:
+            self._write()
+        return changed
+
+    def snapshot(self, sidecar: Sidecar) -> ConfigSnapshot:
+        config = list(self._config.values())
+        return ConfigSnapshot(
+            proxy=sidecar.proxy,
+            mesh=MeshConfig(outbound_traffic_policy=OutboundTrafficPolicy(self.state.mode)),
+            services=(
+                KubernetesService(
+                    name="sleep",
+                    namespace="default",
+                    ports=(SLEEP_PORT,),
+                    endpoints=(sidecar.proxy.ip,),
+                    cluster_ip=self.sleep_cluster_ip,
+                ),
+            ),
+            service_entries=tuple(r for r in config if isinstance(r, ServiceEntry)),
+            virtual_services=tuple(r for r in config if isinstance(r, VirtualService)),
+        )
+
+    def _write(self) -> None:
+        """Compute the sidecar's config from the whole state and hand it over."""
+        sidecar = self._sidecar
+        if sidecar is None:  # no proxy to configure; the next pod reads the state
+            self.state.save()
+            return
+        resources = pilot.generate(self.snapshot(sidecar))
+        self.state.version += 1
+        if self._rejected_seen is None:  # first write of this process: ask the proxy once
+            self._rejected_seen = rejected_updates(sidecar.admin)
+        xds = FileXds(sidecar.directory / "xds")
+        self.state.route_names = xds.write(resources, str(self.state.version))
+        self.state.save()
+
+    def wait_synced(self, timeout: float) -> None:
+        sidecar = self._sidecar
+        if sidecar is None:
+            return
+        if self._rejected_seen is None:  # nothing written by this process yet
+            self._rejected_seen = rejected_updates(sidecar.admin)
+        try:
+            self._rejected_seen = FileXds(sidecar.directory / "xds").wait_applied(
+                sidecar.admin,
+                str(self.state.version),
+                self.state.route_names,
+                timeout=timeout,
+                alive=sidecar.alive,
+                rejected_before=self._rejected_seen,
+                rejection=lambda: _rejection_reason(sidecar),
+            )
+        except ClusterError:
+            self._rejected_seen = None  # re-read before the next write: a refusal is counted
+            raise
+
+
+def _key(kind: str, namespace: str, name: str) -> str:
+    """Resources are stored by kind, namespace and name, as the API server keys them."""
+    return f"{kind}/{namespace}/{name}"
+
+
+def _rejection_reason(sidecar: Sidecar) -> str:
+    try:
+        lines = sidecar.error_log.read_text(errors="replace").splitlines()
+    except OSError:
+        return "no log"
+    rejected = [line for line in lines if "rejected" in line or "error" in line.lower()]
+    return (rejected or lines or ["no log"])[-1].strip()

@@ -1,0 +1,109 @@
+"""The page's source pod (``sleep``) in the local mesh: its namespace, addresses,
+interception rules and the files its istio-proxy reads.
+
+The proxy itself is started by the mesh (it records the process); its bootstrap comes
+from the control plane. This module only prepares and removes what surrounds it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from clusters.local import internet, iptables, network, runstate
+from clusters.local.kubeobjects import SLEEP_CLUSTER_IP
+from clusters.local.runstate import PodState
+from clusters.local.snapshot import ProxyInfo
+from clusters.protocol import ClusterError, Injection
+
+POD_IP = "198.51.100.10"
+GATEWAY_IP = "198.51.100.1"
+POD_PREFIX_LEN = 24
+POD_CIDR = "198.51.100.0/25"  # the cluster's pod range
+SERVICE_CIDR = "198.51.100.128/25"  # the cluster's service range
+SOURCE_UID = 100  # the curl image's curl_user
+SOURCE_GID = 101
+PROXY_UID = iptables.PROXY_UID
+PROXY_GID = iptables.PROXY_GID
+NAMESPACE = "default"
+LABELS: Mapping[str, str] = {"app": "sleep"}
+INCLUDE_ANNOTATION = "traffic.sidecar.istio.io/includeOutboundIPRanges"
+
+__all__ = ["SLEEP_CLUSTER_IP"]
+
+
+def new_pod_state(injection: Injection, include: Sequence[str] | None) -> PodState:
+    """A new pod's record, named as a Deployment's pods are (``sleep-<hash>-<id>``)."""
+    ranges = list(iptables.validate_cidrs(include)) if include is not None else None
+    return PodState(
+        name=f"sleep-{secrets.token_hex(5)}-{secrets.token_hex(3)[:5]}",
+        injection=injection.value,
+        include_ip_ranges=ranges,
+    )
+
+
+def proxy_info(pod: PodState) -> ProxyInfo:
+    return ProxyInfo(pod_name=pod.name, namespace=NAMESPACE, ip=POD_IP)
+
+
+def annotations(pod: PodState) -> dict[str, str]:
+    """The annotations injection leaves on the pod (the include ranges among them)."""
+    result = {"sidecar.istio.io/status": json.dumps({"containers": ["istio-proxy"]})}
+    if pod.include_ip_ranges is not None:
+        result[INCLUDE_ANNOTATION] = ",".join(pod.include_ip_ranges)
+    return result
+
+
+def create_internet_namespace(net: str, addresses: Iterable[str]) -> None:
+    network.create(net)
+    network.add_local_addresses(net, addresses)
+
+
+def create_pod_network(
+    pod_ns: str, net: str, pod: PodState, pod_dir: Path, *, ca_bundle: bytes
+) -> None:
+    """The pod's namespace with the page's DNS and CA, its veth, and istio-iptables' rules."""
+    network.create(
+        pod_ns,
+        etc_files={
+            "resolv.conf": f"nameserver {internet.DNS_ADDRESS}\n",
+            "ssl/certs/ca-certificates.crt": ca_bundle,
+        },
+    )
+    network.connect(pod_ns, net, pod_ip=POD_IP, gateway_ip=GATEWAY_IP, prefix_len=POD_PREFIX_LEN)
+    iptables.install(
+        pod_ns, iptables.InterceptionConfig(include_outbound_ip_ranges=pod.include_ip_ranges)
+    )
+    pod_dir.mkdir(parents=True)
+    os.chown(pod_dir, PROXY_UID, PROXY_GID)  # the admin socket goes here
+
+
+def remove_pod_network(pod_ns: str, net: str, pod_dir: Path) -> None:
+    if network.exists(pod_ns):
+        # The kernel frees a deleted namespace's veth asynchronously; remove our end
+        # now so the next pod can reuse its name at once.
+        network.delete_link(net, "pod0")
+    runstate.destroy_namespace(pod_ns)
+    shutil.rmtree(pod_dir, ignore_errors=True)
+
+
+def write_bootstrap(pod_dir: Path, bootstrap: Mapping[str, Any]) -> Path:
+    path = pod_dir / "bootstrap.json"
+    path.write_text(json.dumps(bootstrap))
+    return path
+
+
+def check_reachable_by_proxy(root: Path) -> None:
+    """The sidecar runs as uid 1337 and reads its config (and sockets) under the run root."""
+    for directory in (root.resolve(), *root.resolve().parents):
+        if not directory.stat().st_mode & 0o001:
+            raise ClusterError(
+                f"run root {root} is not reachable by the sidecar's uid "
+                f"{PROXY_UID}: {directory} is not world-searchable "
+                "(choose a run root under /run, or chmod o+x it)"
+            )
