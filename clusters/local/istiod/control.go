@@ -205,7 +205,7 @@ func (c *Control) delete(w http.ResponseWriter, r *http.Request) {
 
 func (c *Control) getMesh(w http.ResponseWriter, _ *http.Request) {
 	c.plane.mu.Lock()
-	text, err := protojson.Marshal(c.plane.mesh)
+	text, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(c.plane.mesh)
 	c.plane.mu.Unlock()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())

@@ -141,8 +141,17 @@ func loadCluster(path string) (string, []config.Config, error) {
 	if err != nil {
 		return "", nil, err
 	}
+	kube, configs, err := splitCluster(string(text))
+	if err != nil {
+		return "", nil, fmt.Errorf("cluster %s: %v", path, err)
+	}
+	return kube, configs, nil
+}
+
+// splitCluster splits a YAML stream by API group.
+func splitCluster(text string) (string, []config.Config, error) {
 	var kube, istio []string
-	for _, document := range splitYAML(string(text)) {
+	for _, document := range splitYAML(text) {
 		if strings.Contains(document, ".istio.io/") {
 			istio = append(istio, document)
 		} else {
@@ -151,7 +160,7 @@ func loadCluster(path string) (string, []config.Config, error) {
 	}
 	configs, _, err := crd.ParseInputs(strings.Join(istio, "\n---\n"))
 	if err != nil {
-		return "", nil, fmt.Errorf("cluster %s: %v", path, err)
+		return "", nil, err
 	}
 	return strings.Join(kube, "\n---\n"), configs, nil
 }

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"istio.io/istio/pilot/pkg/features"
+	"istio.io/istio/pkg/config/mesh"
+)
+
+// clusterForTest is what the local mesh feeds egress-istiod: the cluster's Services and
+// the PeerAuthentication that turns mTLS off for the stock Envoy.
+const clusterForTest = `
+apiVersion: v1
+kind: Namespace
+metadata: {name: default, labels: {istio-injection: enabled}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: sleep, namespace: default}
+spec:
+  clusterIP: 198.51.100.200
+  selector: {app: sleep}
+  ports: [{name: http, port: 80, protocol: TCP}]
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: istio-system}
+spec: {mtls: {mode: DISABLE}}
+`
+
+// startControl runs the control API over a real ControlPlane, ADS on a unix socket.
+func startControl(t *testing.T) *httptest.Server {
+	t.Helper()
+	kube, configs, err := splitCluster(clusterForTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listener, err := net.Listen("unix", filepath.Join(t.TempDir(), "xds.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meshCfg, err := mesh.ApplyMeshConfigDefaults("accessLogFile: /dev/stdout\nenableAutoMtls: false\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plane, err := NewControlPlane(Options{Mesh: meshCfg, KubernetesObjects: kube, Configs: configs, Listener: listener})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(plane.Close)
+	webhook, err := NewWebhook()
+	if err != nil {
+		t.Fatal(err)
+	}
+	control := &Control{plane: plane, apiserver: apiServerForTest(t), webhook: webhook, versions: BuildVersions()}
+	server := httptest.NewServer(control.Handler())
+	t.Cleanup(server.Close)
+	return server
+}
+
+func call(t *testing.T, server *httptest.Server, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	request, err := http.NewRequest(method, server.URL+path, bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	response, err := server.Client().Do(request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer response.Body.Close()
+	var decoded map[string]any
+	if err := json.NewDecoder(response.Body).Decode(&decoded); err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return response.StatusCode, decoded
+}
+
+func TestStockEnvoyFlagsAreOff(t *testing.T) {
+	if features.ALPNFilter || features.MetadataExchange {
+		t.Fatalf("istio.alpn/istio.metadata_exchange are on; a stock Envoy NACKs them")
+	}
+}
+
+const pageServiceEntryJSON = `[{"apiVersion":"networking.istio.io/v1","kind":"ServiceEntry",
+ "metadata":{"name":"httpbin-ext"},"spec":{"hosts":["httpbin.org"],
+ "ports":[{"number":80,"name":"http","protocol":"HTTP"}],"resolution":"DNS","location":"MESH_EXTERNAL"}}]`
+
+func TestApplyListDeleteAndPushVersions(t *testing.T) {
+	server := startControl(t)
+	code, body := call(t, server, "POST", "/apply", pageServiceEntryJSON)
+	if code != http.StatusOK {
+		t.Fatalf("apply: %d %v", code, body)
+	}
+	first := PushCounter(body["pushVersion"].(string))
+	applied := body["applied"].([]any)[0].(map[string]any)
+	if applied["action"] != "created" || applied["namespace"] != "default" {
+		t.Fatalf("applied %v", applied)
+	}
+	_, body = call(t, server, "POST", "/apply", pageServiceEntryJSON)
+	if action := body["applied"].([]any)[0].(map[string]any)["action"]; action != "unchanged" {
+		t.Fatalf("re-apply: %v", action)
+	}
+	_, body = call(t, server, "GET", "/resources/serviceentries?namespace=default", "")
+	if items := body["items"].([]any); len(items) != 1 {
+		t.Fatalf("list: %v", items)
+	}
+	_, body = call(t, server, "PUT", "/mesh/outboundTrafficPolicy", `{"mode":"REGISTRY_ONLY"}`)
+	second := PushCounter(body["pushVersion"].(string))
+	if second <= first {
+		t.Fatalf("mode change pushed %d after %d", second, first)
+	}
+	_, body = call(t, server, "GET", "/mesh", "")
+	if mode := body["outboundTrafficPolicy"].(map[string]any)["mode"]; mode != "REGISTRY_ONLY" {
+		t.Fatalf("mesh mode %v", mode)
+	}
+	_, body = call(t, server, "DELETE", "/resources/ServiceEntry/default/httpbin-ext", "")
+	if body["found"] != true {
+		t.Fatalf("delete: %v", body)
+	}
+	_, body = call(t, server, "DELETE", "/resources/ServiceEntry/default/httpbin-ext", "")
+	if body["found"] != false {
+		t.Fatalf("second delete: %v", body)
+	}
+	code, body = call(t, server, "GET", "/resources/nosuchkinds", "")
+	if code != http.StatusNotFound || !strings.Contains(body["error"].(string), `doesn't have a resource type "nosuchkinds"`) {
+		t.Fatalf("unknown kind: %d %v", code, body)
+	}
+}
+
+// A stream is all or nothing: the webhook's refusal of the second document leaves the
+// first unapplied, and the refusal is Istio's own words for this version.
+func TestRefusalAppliesNothing(t *testing.T) {
+	server := startControl(t)
+	bad := strings.Replace(pageServiceEntryJSON, `"httpbin-ext"},"spec":{"hosts":["httpbin.org"]`,
+		`"wild"},"spec":{"hosts":["*.cnn.com"]`, 1)
+	stream := pageServiceEntryJSON[:len(pageServiceEntryJSON)-1] + "," + bad[1:]
+	code, body := call(t, server, "POST", "/apply", stream)
+	if code != http.StatusBadRequest || body["stage"] != "webhook" || body["document"].(float64) != 1 {
+		t.Fatalf("refusal: %d %v", code, body)
+	}
+	message := body["status"].(map[string]any)["message"].(string)
+	want := `admission webhook "validation.istio.io" denied the request: configuration is invalid: ` +
+		`hosts must be FQDN or contain only prefix wildcards if no endpoints are provided for resolution mode DNS`
+	if !strings.HasPrefix(message, want) {
+		t.Fatalf("message %q", message)
+	}
+	_, body = call(t, server, "GET", "/resources/ServiceEntry", "")
+	if items := body["items"].([]any); len(items) != 0 {
+		t.Fatalf("a refused stream stored %v", items)
+	}
+}
+
+func TestOversizedBodyIsRefused(t *testing.T) {
+	server := startControl(t)
+	big := `[{"apiVersion":"networking.istio.io/v1","kind":"ServiceEntry","metadata":{"name":"x"},"spec":{"hosts":["` +
+		strings.Repeat("a", maxRequestBytes) + `"]}}]`
+	code, _ := call(t, server, "POST", "/apply", big)
+	if code != http.StatusBadRequest {
+		t.Fatalf("a %d-byte body got %d", len(big), code)
+	}
+}
