@@ -303,7 +303,7 @@ class _FieldError:
 # The API server's note when a blocking error kept the CEL rules from running.
 _RULES_SKIPPED = _FieldError(
     "<nil>",
-    'Invalid value: "null": some validation rules were not checked because the object was '
+    "Invalid value: null: some validation rules were not checked because the object was "
     "invalid; correct the existing errors to complete validation",
 )
 
@@ -397,9 +397,11 @@ def _rule_errors(value: Any, schema: Schema, path: str) -> Iterator[_FieldError]
         try:
             passed = check(value)
         except _RuleError as error:
-            passed, message = False, f"{error} evaluating rule: {message}"
+            detail = f"Invalid value: {_quote(schema.type)}: {error} evaluating rule: {message}"
+            yield _FieldError(path, detail)
+            continue
         if not passed:
-            yield _FieldError(path, f"Invalid value: {_quote(schema.type)}: {message}")
+            yield _FieldError(path, f"{_rule_value(value, schema)}{message}")
     if schema.type == "object" and isinstance(value, Mapping):
         for name, child in schema.properties.items():
             if value.get(name) is not None:
@@ -410,6 +412,15 @@ def _rule_errors(value: Any, schema: Schema, path: str) -> Iterator[_FieldError]
     elif schema.type == "array" and schema.items:
         for index, item in enumerate(value):
             yield from _rule_errors(item, schema.items, f"{path}[{index}]")
+
+
+def _rule_value(value: Any, schema: Schema) -> str:
+    """How Kubernetes (1.36) prints the value a failed CEL rule looked at: scalars as
+    themselves, objects and lists not at all; a rule that failed to evaluate names the
+    type instead (see _RuleError)."""
+    if schema.type in ("object", "array"):
+        return "Invalid value: "
+    return f"Invalid value: {_render(value)}: "
 
 
 # Layer 4: Istio's validating webhook ------------------------------------------------------
@@ -501,9 +512,10 @@ def _service_entry_webhook(spec: Mapping[str, Any]) -> list[str | None]:
         )
     if resolution in ("DNS", "DNS_ROUND_ROBIN") and not endpoints:
         fqdn_needed = (
-            f"hosts must be FQDN if no endpoints are provided for resolution mode {resolution}"
+            "hosts must be FQDN or contain only prefix wildcards if no endpoints are provided "
+            f"for resolution mode {resolution}"
         )
-        errors += [fqdn_needed for host in hosts if _domain_error(host)]
+        errors += [f"{fqdn_needed}, {_domain_error(host)}" for host in hosts if _domain_error(host)]
     if resolution in ("STATIC", "DNS", "DNS_ROUND_ROBIN"):
         for endpoint in endpoints:
             errors += _endpoint_errors(endpoint, port_names, allow_fqdn=resolution != "STATIC")
@@ -838,9 +850,11 @@ def _invalid(kind: str, document: Mapping[str, Any], errors: Sequence[_FieldErro
 
 
 def _denied(errors: Sequence[str]) -> str:
-    """kubectl's rendering of the webhook's denial; Istio's list of errors joined on one line."""
+    """kubectl's rendering of the webhook's denial: Istio's multierror list, on one line."""
     reason = (
-        errors[0] if len(errors) == 1 else f"{len(errors)} errors occurred: " + "; ".join(errors)
+        errors[0]
+        if len(errors) == 1
+        else f"{len(errors)} errors occurred: " + " ".join(f"* {error}" for error in errors)
     )
     denial = f"admission webhook {_quote(WEBHOOK)} denied the request"
     return f"{denial}: configuration is invalid: {reason}"
@@ -862,18 +876,13 @@ def _render(value: Any) -> str:
 
 
 def _go_map(key: Mapping[str, Any]) -> str:
-    """Go's ``%#v`` of a ``map[string]interface{}``."""
-    items = ", ".join(f"{_quote(name)}:{_render(value)}" for name, value in key.items())
-    return f"map[string]interface {{}}{{{items}}}"
+    """How Kubernetes (1.36) prints a duplicated list-map key: compact JSON."""
+    return json.dumps(dict(key), separators=(",", ":"), ensure_ascii=False)
 
 
 def _go_float(number: int) -> str:
-    """Go's ``%v`` of ``float64(number)``: kube-openapi holds bounds as floats."""
-    digits = str(abs(number))
-    if len(digits) <= 6:
-        return str(number)
-    mantissa = digits[0] + ("." + digits[1:].rstrip("0") if digits[1:].rstrip("0") else "")
-    return f"{'-' if number < 0 else ''}{mantissa}e+{len(digits) - 1:02d}"
+    """How Kubernetes (1.36) prints a schema bound: the integer as written."""
+    return str(number)
 
 
 def _type_name(value: Any) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,38 @@ HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 class IstiodControlPlane:
     """The client of one ``egress-istiod`` process, recorded in the run like the others."""
+
+    @classmethod
+    @contextmanager
+    def standalone(
+        cls, directory: Path, istio_version: str | None = None
+    ) -> Iterator[IstiodControlPlane]:
+        """istiod without a mesh (no root needed): validation and tests use it."""
+        from clusters.local import processes
+
+        state = RunState(
+            run_id=directory.name, directory=directory, owner=None, istio_version=istio_version
+        )
+
+        def spawn(name: str, argv: Sequence[str], logs: Path) -> processes.ProcessRecord:
+            logs.mkdir(parents=True, exist_ok=True)
+            _, record = processes.spawn(
+                name, argv, stdout=logs / f"{name}.log", stderr=logs / f"{name}.err"
+            )
+            state.processes.append(record)
+            return record
+
+        plane = cls(
+            state,
+            cluster_objects=kubeobjects.cluster_objects(),
+            mesh_config=kubeobjects.MESH_CONFIG,
+        )
+        try:
+            plane.start(spawn)
+            yield plane
+        finally:
+            plane.close()
+            processes.terminate(state.processes)
 
     name = "istiod"
 
@@ -205,14 +238,20 @@ class IstiodControlPlane:
             self._json("DELETE", f"/kubernetes/pods/{proxy.namespace}/{proxy.pod_name}")
 
     # Configuration ---------------------------------------------------------------------------
-    def apply(self, documents: Sequence[Mapping[str, Any]]) -> list[ResourceRef]:
-        response = self._call("POST", "/apply", content=json.dumps(list(documents)))
+    def apply(
+        self, documents: Sequence[Mapping[str, Any]], *, dry_run: bool = False
+    ) -> list[ResourceRef]:
+        """``kubectl apply`` (``--dry-run=server`` with ``dry_run``): admitted or refused
+        by the API server's validation and Istio's webhook, then stored."""
+        params = {"dryRun": "All"} if dry_run else {}
+        response = self._call("POST", "/apply", content=json.dumps(list(documents)), params=params)
         body = response.json()
         if "stage" in body:
             raise InvalidResource(kubectl_refusal(body["status"]))
         if response.status_code >= 400:
             raise ClusterError(f"istiod: {body.get('error', response.text)}")
-        self._expect(body["pushVersion"])
+        if not dry_run:
+            self._expect(body["pushVersion"])
         return [
             ResourceRef(item["kind"], item["name"], item["namespace"]) for item in body["applied"]
         ]

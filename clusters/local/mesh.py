@@ -28,6 +28,7 @@ from clusters.protocol import (
     ClusterError,
     ExecResult,
     Injection,
+    InvalidResource,
     LogCursor,
     OutboundTrafficPolicy,
     PodStatus,
@@ -310,6 +311,7 @@ class LocalCluster:
     def apply(self, manifest: str) -> list[ResourceRef]:
         documents = load_documents(manifest)
         for document in documents:
+            check_served_locally(document)
             kubectl.check_document(document, self.kinds())
         return self.plane.apply(documents)
 
@@ -441,6 +443,19 @@ class LocalCluster:
             self._create_pod(Injection.AUTOMATIC, None)  # waits for the new state
             return
         self.wait_for_proxy_config(READY_TIMEOUT_S)
+
+
+def check_served_locally(document: Mapping[str, object]) -> None:
+    """The local mesh's API server holds Istio's config kinds only; a real cluster's would
+    take a Service or a Deployment too, so this refusal is the local backend's own."""
+    api_version = str(document.get("apiVersion") or "")
+    group = api_version.rpartition("/")[0]
+    if api_version and document.get("kind") and not group.endswith(".istio.io"):
+        raise InvalidResource(
+            f'kind "{document["kind"]}" ({api_version}) is not served by the local mesh, '
+            "which applies Istio's config kinds (*.istio.io) only: use --cluster kind for "
+            "Kubernetes objects"
+        )
 
 
 def _new_run(
