@@ -14,7 +14,7 @@ GO_SOURCE := clusters/local/istiod
 GO = $$($(abspath $(PY)) -c 'from clusters.local.gobuild import go_binary; print(go_binary())')
 
 .PHONY: setup system venv go istiod istiod-all conformance conformance-versions test unit \
-	gotest lint bench clean
+	gotest lint bench fidelity clean
 
 setup: system venv istiod
 
@@ -77,6 +77,11 @@ conformance-versions: setup istiod-all
 
 bench: setup
 	$(PY) bench/run.py
+
+# The model control plane measured against istiod: the corpus (clusters/local/fidelity/corpus)
+# through both, normalised Envoy config and traffic compared; details in reports/fidelity.json.
+fidelity: setup
+	$(PY) -m clusters.local.fidelity
 
 clean: venv
 	$(VENV)/bin/egress-mesh down --all

@@ -1,0 +1,93 @@
+"""The measurement: one local mesh per control plane, every case through both, compared.
+
+Both meshes run at once (each in its own namespaces, the same fake internet) and take
+each case side by side in two threads, so a case costs the slower plane's time rather
+than the sum: the meshes' work is waiting on Envoy, curl and istiod, not Python.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from clusters.local import runstate
+from clusters.local.fidelity.compare import PLANES, compare_case
+from clusters.local.fidelity.corpus import SITES_FILE, Case
+from clusters.local.fidelity.runner import run_case
+from clusters.local.mesh import LocalCluster
+
+Progress = Callable[[str, list[dict[str, str]]], None]
+
+
+@contextmanager
+def meshes(istio_version: str | None = None) -> Iterator[dict[str, LocalCluster]]:
+    """A mesh per control plane in a private run root under /run (the sidecar's uid must
+    reach it), removed on the way out whatever happens."""
+    root = Path(tempfile.mkdtemp(prefix="egc-fidelity-", dir="/run"))
+    root.chmod(0o755)
+    try:
+        with ExitStack() as stack:
+            started: dict[str, LocalCluster] = {}
+            for plane in PLANES:
+                mesh = LocalCluster.up(
+                    run_root=root,
+                    sites_file=SITES_FILE,
+                    owner="fidelity",
+                    control_plane=plane,
+                    istio_version=istio_version if plane == "istiod" else None,
+                )
+                stack.callback(mesh.down)
+                started[plane] = mesh
+            yield started
+    finally:
+        runstate.sweep(root, include_cli=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def measure(
+    cases: Sequence[Case],
+    *,
+    istio_version: str | None = None,
+    parallel: bool = True,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run ``cases`` through both planes; the report as JSON-ready data."""
+    started = time.perf_counter()
+    results = []
+    with meshes(istio_version) as planes:
+        describe = {plane: dict(mesh.describe()) for plane, mesh in planes.items()}
+        up_s = time.perf_counter() - started
+        with ThreadPoolExecutor(max_workers=2 if parallel else 1) as pool:
+            for case in cases:
+                futures = {p: pool.submit(run_case, planes[p], case) for p in PLANES}
+                outcomes = {plane: future.result() for plane, future in futures.items()}
+                differences = compare_case(outcomes["istiod"], outcomes["model"])
+                if progress is not None:
+                    progress(case.name, differences)
+                results.append(
+                    {
+                        "name": case.name,
+                        "description": case.description,
+                        "file": str(case.path) if case.path else None,
+                        "identical": not differences,
+                        "aspects": sorted({d["aspect"] for d in differences}),
+                        "differences": [d["line"] for d in differences],
+                        "outcomes": outcomes,
+                    }
+                )
+    identical = sum(result["identical"] for result in results)
+    return {
+        "summary": f"model vs istiod: {identical}/{len(results)} identical",
+        "identical": identical,
+        "cases": len(results),
+        "control_planes": describe,
+        "mesh_up_s": round(up_s, 3),
+        "elapsed_s": round(time.perf_counter() - started, 3),
+        "results": results,
+    }

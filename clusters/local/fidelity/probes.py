@@ -1,0 +1,59 @@
+"""Traffic probes: a curl in the source pod, and the sidecar's access-log line for it.
+
+What a probe observes is curl's status code and exit code (the application's view) and,
+from the access log, the upstream cluster, response flags and route name (the proxy's
+view: which cluster and route Envoy chose, and why it answered itself).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from clusters.istio.accesslog import parse_access_log
+from clusters.local.fidelity.corpus import Probe
+from clusters.protocol import ClusterError, ExecResult
+
+LOG_WAIT_S = 1.0  # the sidecar flushes its log every 100 ms; a missing line is a result
+LOG_POLL_S = 0.02
+EXEC_SLACK_S = 5.0  # beyond curl's own --max-time
+
+
+def run_probe(mesh: Any, probe: Probe) -> dict[str, Any]:
+    """Every recordable observation of one probe (the comparison keeps ``probe.record``)."""
+    cursor = mesh.sidecar_log_cursor()
+    try:
+        result: ExecResult = mesh.exec_in_source_pod(
+            probe.argv, timeout=probe.max_time + EXEC_SLACK_S
+        )
+    except ClusterError as error:
+        return {"http_code": None, "exit_code": None, "error": str(error)}
+    observed: dict[str, Any] = {
+        "http_code": result.stdout.strip()[-3:] or None,
+        "exit_code": result.exit_code,
+        "elapsed_s": round(result.elapsed, 3),
+    }
+    entry = _last_entry(mesh, cursor)
+    observed["log_lines"] = entry[1]
+    if entry[0] is not None:
+        observed.update(
+            upstream_cluster=entry[0].upstream_cluster,
+            response_flags=entry[0].response_flags,
+            route_name=entry[0].route_name,
+        )
+    else:
+        observed.update(upstream_cluster=None, response_flags=None, route_name=None)
+    if result.exit_code and result.stderr.strip():
+        observed["curl_error"] = result.stderr.strip().splitlines()[-1]
+    return observed
+
+
+def _last_entry(mesh: Any, cursor: Any) -> tuple[Any, int]:
+    """The last access-log entry written after ``cursor`` and how many there were; waits
+    briefly, since a connection is logged when it closes and the log is flushed later."""
+    deadline = time.monotonic() + LOG_WAIT_S
+    while True:
+        entries = parse_access_log(mesh.sidecar_log(cursor))
+        if entries or time.monotonic() > deadline:
+            return (entries[-1] if entries else None), len(entries)
+        time.sleep(LOG_POLL_S)
