@@ -21,7 +21,10 @@ tracing, stat prefixes, decorators, metadata, circuit breakers, connect and DNS
 timers, ``alt_stat_name``; the static bootstrap cluster (``xds-grpc``); the inbound side
 (``virtualInbound``, ``inbound|...`` clusters, static route configs), which egress never
 uses; EDS and STATIC discovery are one type (the model inlines the endpoints istiod
-serves by EDS, see pilot/clusters.py), compared by their endpoints.
+serves by EDS, see pilot/clusters.py), compared by their endpoints. Whether a listener or
+cluster is still warming (a DNS cluster until its first answer) is a moment, not config:
+warming ones count as present. Route configurations no listener references are left
+out: Envoy keeps one in the dump while the listener that used it drains.
 
 The local istiod's cluster also holds Kubernetes' system Services (kubernetes, kube-dns,
 istiod, istio-ingressgateway; clusters/local/kubeobjects.py) that the model's world does
@@ -61,18 +64,29 @@ def normalise(dump: Mapping[str, Any]) -> JSON:
         state = item.get("active_state") or item.get("warming_state") or {}
         listener = state.get("listener")
         if listener and listener["name"] not in INBOUND_LISTENERS:
-            listeners[listener["name"]] = _listener(listener, warming="active_state" not in item)
+            listeners[listener["name"]] = _listener(listener)
+    referenced = {
+        target[4:]
+        for listener in listeners.values()
+        for chain in _all_chains(listener)
+        for target in chain["to"]
+        if target.startswith("rds:")
+    }
     routes = {}
     for item in sections.get("RoutesConfigDump", {}).get("dynamic_route_configs", ()):
         config = item.get("route_config") or {}
-        if config.get("name"):
+        if config.get("name") in referenced:
             routes[config["name"]] = _route_configuration(config)
     clusters = {}
-    for item in sections.get("ClustersConfigDump", {}).get("dynamic_active_clusters", ()):
+    dump = sections.get("ClustersConfigDump", {})
+    for item in [
+        *dump.get("dynamic_active_clusters", ()),
+        *dump.get("dynamic_warming_clusters", ()),
+    ]:
         cluster = item.get("cluster") or {}
         name = cluster.get("name", "")
         if name and not name.startswith("inbound|"):
-            clusters[name] = _cluster(cluster, endpoints.get(name))
+            clusters.setdefault(name, _cluster(cluster, endpoints.get(name)))
     return {
         "listeners": dict(sorted(listeners.items())),
         "routes": dict(sorted(routes.items())),
@@ -83,7 +97,7 @@ def normalise(dump: Mapping[str, Any]) -> JSON:
 # Listeners ---------------------------------------------------------------------------
 
 
-def _listener(listener: Mapping[str, Any], *, warming: bool) -> JSON:
+def _listener(listener: Mapping[str, Any]) -> JSON:
     chains = sorted((_chain(chain) for chain in listener.get("filter_chains", ())), key=_sort_key)
     out: JSON = {
         "address": _address(listener.get("address", {})),
@@ -94,8 +108,6 @@ def _listener(listener: Mapping[str, Any], *, warming: bool) -> JSON:
         "listener_filters": sorted(f.get("name", "") for f in listener.get("listener_filters", ())),
         "use_original_dst": bool(listener.get("use_original_dst", False)),
     }
-    if warming:
-        out["warming"] = True
     return out
 
 

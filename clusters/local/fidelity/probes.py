@@ -17,6 +17,10 @@ from clusters.protocol import ClusterError, ExecResult
 LOG_WAIT_S = 1.0  # the sidecar flushes its log every 100 ms; a missing line is a result
 LOG_POLL_S = 0.02
 EXEC_SLACK_S = 5.0  # beyond curl's own --max-time
+# curl's "empty reply" (52) and "recv failure" (56) both mean the proxy closed the
+# connection without answering; which one curl sees is a race between the proxy's close
+# and curl's request (a close with the request unread is a reset), so they count as one.
+SAME_EXIT_CODE = {56: 52}
 
 
 def run_probe(mesh: Any, probe: Probe) -> dict[str, Any]:
@@ -30,7 +34,7 @@ def run_probe(mesh: Any, probe: Probe) -> dict[str, Any]:
         return {"http_code": None, "exit_code": None, "error": str(error)}
     observed: dict[str, Any] = {
         "http_code": result.stdout.strip()[-3:] or None,
-        "exit_code": result.exit_code,
+        "exit_code": SAME_EXIT_CODE.get(result.exit_code, result.exit_code),
         "elapsed_s": round(result.elapsed, 3),
     }
     entry = _last_entry(mesh, cursor)
