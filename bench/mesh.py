@@ -2,9 +2,10 @@
 
 Everything goes through the Cluster protocol the steps use (``up``/``down``,
 ``set_outbound_traffic_policy``, ``apply``/``delete``, ``exec_in_source_pod``,
-``wait_for_proxy_config``), so the figures are what a feature run pays. The one
-exception is the socket probe, which opens the connection from a thread inside the
-pod's network namespace to show how much of a curl probe is process spawning.
+``wait_for_proxy_config``), so the figures are what a feature run pays, with either
+control plane (istiod or the model). The exceptions are the socket probe, which opens
+the connection from a thread inside the pod's network namespace to show how much of a
+curl probe is process spawning, and the memory and push-version reads.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from bench.stats import summary
 from clusters.istio.page_manifests import HTTPBIN_SERVICE_ENTRY
 from clusters.local import network, processes, runstate
+from clusters.local.controlplane import ControlPlaneName
 from clusters.local.mesh import LocalCluster
 from clusters.local.processes import ProcessRecord
 from clusters.local.proxy import resident_memory_bytes
@@ -75,32 +77,37 @@ def still_running(records: Sequence[ProcessRecord]) -> list[str]:
 @dataclass
 class UpResult:
     up_s: list[float]  # wall time around LocalCluster.up
-    ready_s: list[float]  # the mesh's own timings["ready_s"]
+    timings: list[dict[str, float]]  # the mesh's own timings (its actions, ready_s)
     down_s: list[float]  # wall time around down(), for the meshes torn down here
+    bench_rss_before: int  # the bench's own VmRSS before the first up
 
     def to_json(self) -> dict[str, Any]:
+        """Each of the mesh's timings summarised across the ups, like the wall time."""
+        names = sorted({name for timings in self.timings for name in timings})
         return {
             "up_s": summary(self.up_s),
-            "ready_s_reported_by_mesh": summary(self.ready_s),
+            "timings_s": {
+                name: summary([t[name] for t in self.timings if name in t]) for name in names
+            },
             "down_s": summary(self.down_s),
         }
 
 
 def measure_up(
-    root: Path, repetitions: int, records: list[ProcessRecord]
+    root: Path, repetitions: int, records: list[ProcessRecord], control_plane: str
 ) -> tuple[UpResult, LocalCluster]:
     """Time ``up`` ``repetitions`` times; the last mesh is returned running, for reuse.
 
     Every other mesh is torn down at once (timed too), and any failure tears down the
     one in hand before the error propagates.
     """
-    result = UpResult([], [], [])
+    result = UpResult([], [], [], own_rss())
     for index in range(repetitions):
         started = time.perf_counter()
-        mesh = LocalCluster.up(run_root=root, owner=OWNER)
+        mesh = LocalCluster.up(run_root=root, owner=OWNER, control_plane=control_plane)
         result.up_s.append(time.perf_counter() - started)
         records.extend(mesh.state.processes)
-        result.ready_s.append(mesh.timings.get("ready_s", float("nan")))
+        result.timings.append(dict(mesh.timings))
         if index == repetitions - 1:
             return result, mesh
         started = time.perf_counter()
@@ -221,9 +228,10 @@ def change_series(
 ) -> dict[str, Any]:
     """Alternate the toggles ``changes`` times; time each until a probe sees it.
 
-    Each sample starts just before the call that changes config (which returns after
-    writing the xDS files, without waiting) and ends when the first probe of a tight
-    loop observes the new behaviour. Before each change the previous one is confirmed
+    Each sample starts just before the call that changes config (the model returns once
+    it has written the xDS files; istiod once its push context holds the change, before
+    the push reaches the proxy) and ends when the first probe of a tight loop observes
+    the new behaviour. Before each change the previous one is confirmed
     applied (untimed), so samples never overlap.
     """
     mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
@@ -233,7 +241,7 @@ def change_series(
             f"before the first {toggles[0].name!r} a probe saw {before}, "
             f"expected {toggles[1].expect}"
         )
-    seen_s, after_write_s, call_s, probes = [], [], [], []
+    seen_s, after_call_s, call_s, probes = [], [], [], []
     surprises: dict[str, int] = {}
     for index in range(changes):
         toggle, previous = toggles[index % 2], toggles[(index + 1) % 2]
@@ -256,7 +264,7 @@ def change_series(
                 )
         seen = time.perf_counter()
         seen_s.append(seen - started)
-        after_write_s.append(seen - written)
+        after_call_s.append(seen - written)
         call_s.append(written - started)
         probes.append(count)
     mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
@@ -264,7 +272,7 @@ def change_series(
         "changes": changes,
         "states": [toggle.name for toggle in toggles],
         "change_to_traffic_s": summary(seen_s),
-        "after_files_written_s": summary(after_write_s),
+        "after_change_returned_s": summary(after_call_s),
         "change_call_s": summary(call_s),
         "probes_per_change": summary([float(count) for count in probes]),
         "unexpected_outcomes": surprises,
@@ -272,15 +280,16 @@ def change_series(
 
 
 def wait_series(mesh: LocalCluster, changes: int, repetitions: int) -> dict[str, Any]:
-    """The applied-version signal: mode toggles, each followed by wait_for_proxy_config.
+    """The sync signal: mode toggles, each followed by wait_for_proxy_config.
 
-    Every change is then checked with one curl (untimed); a mismatch would mean the
+    The signal is the model's applied xDS version, or istiod's /debug/syncz ACK of the
+    change's push. Every change is then checked with one curl (untimed); a mismatch would mean the
     signal said 'applied' before traffic showed it, and is counted.
     """
     toggles = mode_toggles(mesh)
     mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
     idle = []
-    for _ in range(repetitions):  # the floor: one admin stats call, nothing pending
+    for _ in range(repetitions):  # the floor: the signal's reads with nothing pending
         started = time.perf_counter()
         mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
         idle.append(time.perf_counter() - started)
@@ -309,17 +318,18 @@ def wait_series(mesh: LocalCluster, changes: int, repetitions: int) -> dict[str,
     }
 
 
-def propagation(mesh: LocalCluster, changes: int, repetitions: int) -> dict[str, Any]:
-    """All propagation series on one running mesh, and the sidecar's memory around them."""
+def propagation(
+    mesh: LocalCluster, changes: int, repetitions: int, bench_rss_before: int
+) -> dict[str, Any]:
+    """All propagation series on one running mesh, and the memory around them."""
     result: dict[str, Any] = {"spawn": spawn_costs(mesh, repetitions)}
-    memory = {"after_up": sidecar_memory(mesh)}
-    first_version = mesh.state.version
+    first_version = config_version(mesh)
+    memory = {"after_up": memory_snapshot(mesh, bench_rss_before, first_version)}
 
     result["mode_curl"] = change_series(
         mesh, mode_toggles(mesh), changes, lambda: curl_outcome(mesh)
     )
-    memory["after_changes"] = sidecar_memory(mesh)
-    memory["after_changes"]["config_versions_since_up"] = mesh.state.version - first_version
+    memory["after_changes"] = memory_snapshot(mesh, bench_rss_before, first_version)
 
     address = httpbin_address(mesh)
     result["mode_socket"] = in_pod(
@@ -335,23 +345,64 @@ def propagation(mesh: LocalCluster, changes: int, repetitions: int) -> dict[str,
     mesh.delete("serviceentry", "httpbin-ext", ignore_not_found=True)
     mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.ALLOW_ANY)
     mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
-    memory["end"] = sidecar_memory(mesh)
-    memory["end"]["config_versions_since_up"] = mesh.state.version - first_version
+    memory["end"] = memory_snapshot(mesh, bench_rss_before, first_version)
     result["memory"] = memory
     return result
 
 
+def config_version(mesh: LocalCluster) -> int:
+    """How many config versions the sidecar has been sent, by either control plane.
+
+    The model counts its xDS file writes in the run state; istiod's push counter is
+    kept by its client, as the push version the proxy must ACK next.
+    """
+    if mesh.state.control_plane == ControlPlaneName.MODEL:
+        return mesh.state.version
+    return int(getattr(mesh.plane, "_pending", -1))
+
+
 # Memory --------------------------------------------------------------------------------
-def sidecar_memory(mesh: LocalCluster) -> dict[str, Any]:
-    """VmRSS (and the peak, VmHWM) of the running istio-proxy Envoy."""
-    records = [r for r in mesh.state.processes if r.name == "istio-proxy"]
+def memory_snapshot(
+    mesh: LocalCluster, bench_rss_before: int, first_version: int
+) -> dict[str, Any]:
+    """The sidecar's and the control plane's resident memory at one point of the run.
+
+    The model has no process of its own (it runs inside the bench), so its figure is
+    the bench process's VmRSS growth since before the first up; istiod's is its
+    process's VmRSS. The growth is reported for both, as the in-process share.
+    """
+    own = own_rss()
+    plane = (
+        {"in_process": True, "vmrss_bytes": None}
+        if mesh.state.control_plane == ControlPlaneName.MODEL
+        else process_memory(mesh, "istiod")
+    )
+    return {
+        "sidecar": process_memory(mesh, "istio-proxy"),
+        "control_plane": plane,
+        "bench_process": {"vmrss_bytes": own, "growth_bytes": own - bench_rss_before},
+        "config_versions_since_up": config_version(mesh) - first_version,
+    }
+
+
+def process_memory(mesh: LocalCluster, name: str) -> dict[str, Any]:
+    """VmRSS (and the peak, VmHWM) of the mesh's running process called ``name``."""
+    records = [r for r in mesh.state.processes if r.name == name]
     if not records or not processes.is_running(records[-1]):
-        raise BenchError("no running istio-proxy process in the mesh's state")
+        raise BenchError(f"no running {name} process in the mesh's state")
     pid = records[-1].pid
     rss = resident_memory_bytes(pid)
     if rss is None:
-        raise BenchError(f"cannot read VmRSS of istio-proxy (pid {pid})")
+        raise BenchError(f"cannot read VmRSS of {name} (pid {pid})")
     return {"pid": pid, "comm": _comm(pid), "vmrss_bytes": rss, "vmhwm_bytes": _vmhwm(pid)}
+
+
+def own_rss() -> int:
+    """The bench's own VmRSS: where the model control plane lives."""
+    rss = resident_memory_bytes(os.getpid())
+    if rss is None:
+        raise BenchError("cannot read the bench's own VmRSS")
+    return rss
 
 
 def _comm(pid: int) -> str:

@@ -64,6 +64,10 @@ class ControlPlane(Protocol):
         """The Istio kinds this control plane serves, with kubectl's names for them."""
         ...
 
+    def install_interception(self, namespace: str, include: Sequence[str] | None) -> None:
+        """istio-init's job: the pod's iptables rules (None: intercept every destination)."""
+        ...
+
     def bootstrap(self, sidecar: Sidecar) -> dict[str, Any]:
         """Envoy's bootstrap for the sidecar (node, admin, where its config comes from)."""
         ...

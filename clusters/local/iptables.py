@@ -122,6 +122,38 @@ def install(namespace: str, config: InterceptionConfig) -> None:
         )
 
 
+def istio_iptables_args(config: InterceptionConfig) -> list[str]:
+    """The flags sidecar injection gives istio-init (``istio-iptables``) for this pod."""
+    include = config.include_outbound_ip_ranges
+    return [
+        "istio-iptables",
+        "-p", str(OUTBOUND_CAPTURE_PORT),
+        "-z", str(INBOUND_CAPTURE_PORT),
+        "-u", str(config.proxy_uid),
+        "-g", str(config.proxy_gid),
+        "-m", "REDIRECT",
+        "-i", "*" if include is None else ",".join(include),
+        "-x", ",".join(config.exclude_outbound_ip_ranges),
+        "-b", "*",
+        "-d", ",".join(str(port) for port in INBOUND_EXCLUDED_PORTS if port != 15008),
+    ]  # fmt: skip
+
+
+def install_with_istio(namespace: str, config: InterceptionConfig, binary: str) -> None:
+    """Run Istio's own istio-iptables (built into egress-istiod) in the pod's namespace,
+    as the istio-init container does."""
+    completed = subprocess.run(
+        ["ip", "netns", "exec", namespace, binary, *istio_iptables_args(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        errors = [line for line in completed.stderr.splitlines() if "error" in line]
+        reason = (errors or completed.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ClusterError(f"istio-iptables in {namespace} failed: {reason.strip()}")
+
+
 def dump(namespace: str) -> str:
     """The nat table as iptables-save prints it, for checks and debugging."""
     completed = subprocess.run(

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from clusters.istio.kubectl import KindNames
-from clusters.local import gobuild, kubeobjects
+from clusters.local import gobuild, iptables, kubeobjects
 from clusters.local.controlplane import Sidecar, Spawn, base_bootstrap
 from clusters.local.runstate import RunState
 from clusters.protocol import ClusterError, InvalidResource, OutboundTrafficPolicy, ResourceRef
@@ -205,6 +205,12 @@ class IstiodControlPlane:
         return f"{major}.{minor}.0"
 
     # The sidecar ---------------------------------------------------------------------------
+    def install_interception(self, namespace: str, include: Sequence[str] | None) -> None:
+        """Istio's own istio-iptables, from the same build as istiod."""
+        binary = gobuild.ensure_built(gobuild.istio_build(self.state.istio_version))
+        config = iptables.InterceptionConfig(include_outbound_ip_ranges=include)
+        iptables.install_with_istio(namespace, config, str(binary))
+
     def bootstrap(self, sidecar: Sidecar) -> dict[str, Any]:
         """ADS over the xds socket, as pilot-agent's bootstrap points Envoy at istiod."""
         return {

@@ -245,6 +245,7 @@ class LocalCluster:
             self.state.pod,
             pod_dir,
             ca_bundle=self.internet.ca_bundle.read_bytes(),
+            interception=self.plane.install_interception,
         )
         sidecar = self._sidecar()
         self.plane.add_sidecar(sidecar)

@@ -23,7 +23,7 @@ from clusters.istio.resources import (
     ref,
 )
 from clusters.istio.validation import OTHER_KINDS, VERSIONS
-from clusters.local import pilot
+from clusters.local import iptables, pilot
 from clusters.local.controlplane import Sidecar, Spawn, base_bootstrap
 from clusters.local.runstate import RunState
 from clusters.local.snapshot import ConfigSnapshot, KubernetesService, MeshConfig
@@ -74,6 +74,10 @@ class ModelControlPlane:
         return kinds
 
     # The sidecar ---------------------------------------------------------------------
+    def install_interception(self, namespace: str, include: Sequence[str] | None) -> None:
+        """The model's own transcription of istio-iptables' rules (clusters/local/iptables)."""
+        iptables.install(namespace, iptables.InterceptionConfig(include_outbound_ip_ranges=include))
+
     def bootstrap(self, sidecar: Sidecar) -> dict[str, Any]:
         return {
             **base_bootstrap(sidecar, istio_version=MODEL_ISTIO_VERSION),

@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +65,16 @@ def create_internet_namespace(net: str, addresses: Iterable[str]) -> None:
 
 
 def create_pod_network(
-    pod_ns: str, net: str, pod: PodState, pod_dir: Path, *, ca_bundle: bytes
+    pod_ns: str,
+    net: str,
+    pod: PodState,
+    pod_dir: Path,
+    *,
+    ca_bundle: bytes,
+    interception: Callable[[str, Sequence[str] | None], None],
 ) -> None:
-    """The pod's namespace with the page's DNS and CA, its veth, and istio-iptables' rules."""
+    """The pod's namespace with the page's DNS and CA, its veth, then istio-init's rules
+    (``interception``: Istio's own istio-iptables, or the model's transcription)."""
     network.create(
         pod_ns,
         etc_files={
@@ -76,9 +83,7 @@ def create_pod_network(
         },
     )
     network.connect(pod_ns, net, pod_ip=POD_IP, gateway_ip=GATEWAY_IP, prefix_len=POD_PREFIX_LEN)
-    iptables.install(
-        pod_ns, iptables.InterceptionConfig(include_outbound_ip_ranges=pod.include_ip_ranges)
-    )
+    interception(pod_ns, pod.include_ip_ranges)
     pod_dir.mkdir(parents=True)
     os.chown(pod_dir, PROXY_UID, PROXY_GID)  # the admin socket goes here
 

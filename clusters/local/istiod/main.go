@@ -30,9 +30,20 @@ import (
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/mesh"
 	istiolog "istio.io/istio/pkg/log"
+	iptables "istio.io/istio/tools/istio-iptables/pkg/cmd"
 )
 
 func main() {
+	// `egress-istiod istio-iptables ...` is Istio's own init container (istio-init):
+	// pilot-agent's istio-iptables command, run in the pod's network namespace.
+	if len(os.Args) > 1 && os.Args[1] == "istio-iptables" {
+		command := iptables.GetCommand(istiolog.DefaultOptions())
+		command.SetArgs(os.Args[2:])
+		if err := command.Execute(); err != nil {
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
