@@ -180,6 +180,60 @@ def test_rejected_envoy_config_is_reported_not_waited_out(mesh: LocalCluster) ->
         mesh.reset()
 
 
+TLS_ORIGINATION = """\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: google}
+spec:
+  hosts: [www.google.com]
+  ports:
+  - {number: 80, name: http-port, protocol: HTTP, targetPort: 443}
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: google}
+spec:
+  host: www.google.com
+  trafficPolicy:
+    portLevelSettings:
+    - port: {number: 80}
+      tls: {mode: SIMPLE}
+"""
+
+FAULT_ABORT = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: teapot}
+spec:
+  hosts: [httpbin.org]
+  http:
+  - fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
+    route: [{destination: {host: httpbin.org}}]
+"""
+
+
+def test_beyond_the_page_istiod_is_istio(mesh: LocalCluster) -> None:
+    """What the model never implemented, istiod does by itself: TLS origination through
+    pilot-agent's SDS (file-root:system) and fault injection."""
+    if mesh.plane.name != "istiod":
+        with pytest.raises(InvalidResource, match="not implemented by the local mesh's model"):
+            mesh.apply(TLS_ORIGINATION)
+        return
+    try:
+        mesh.apply(TLS_ORIGINATION)
+        mesh.wait_for_proxy_config(10)
+        cursor = mesh.sidecar_log_cursor()
+        assert code_of(mesh, "http://www.google.com/") == "200"  # the site serves TLS only
+        (line,) = _eventually_logged(mesh, cursor)
+        assert "outbound|80||www.google.com" in line and ":443" in line
+        mesh.apply(HTTPBIN_SE + "---\n" + FAULT_ABORT)
+        mesh.wait_for_proxy_config(10)
+        assert code_of(mesh, "http://httpbin.org/headers") == "418"
+    finally:
+        mesh.reset()
+
+
 def test_include_ranges_bypass_the_sidecar(mesh: LocalCluster) -> None:
     mesh.deploy_source_pod(include_ip_ranges=mesh.internal_ip_ranges())
     try:

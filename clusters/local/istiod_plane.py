@@ -70,8 +70,16 @@ class IstiodControlPlane:
 
     name = "istiod"
 
-    def __init__(self, state: RunState, *, cluster_objects: str, mesh_config: str) -> None:
+    def __init__(
+        self,
+        state: RunState,
+        *,
+        cluster_objects: str,
+        mesh_config: str,
+        system_roots: Path | None = None,
+    ) -> None:
         self.state = state
+        self.system_roots = system_roots  # the pod's trusted roots, served as file-root:system
         self.directory = state.directory / "istiod"
         self.cluster_objects = cluster_objects
         self.mesh_config = mesh_config
@@ -98,6 +106,8 @@ class IstiodControlPlane:
             "--cluster",
             str(self.directory / "cluster.yaml"),
         ]
+        if self.system_roots is not None:
+            argv += ["--system-roots", str(self.system_roots)]
         spawn(PROCESS_NAME, argv, self.directory)
         self._wait_ready()
 
@@ -108,6 +118,11 @@ class IstiodControlPlane:
     @property
     def control_socket(self) -> Path:
         return self.directory / "control.sock"
+
+    @property
+    def sds_socket(self) -> Path:
+        """pilot-agent's SDS socket path, relative to the process's directory."""
+        return self.directory / "var" / "run" / "secrets" / "workload-spiffe-uds" / "socket"
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -225,7 +240,12 @@ class IstiodControlPlane:
                 "cds_config": {"ads": {}, "resource_api_version": "V3"},
                 "lds_config": {"ads": {}, "resource_api_version": "V3"},
             },
-            "static_resources": {"clusters": [_xds_cluster(self.xds_socket)]},
+            "static_resources": {
+                "clusters": [
+                    _grpc_cluster("xds-grpc", self.xds_socket),
+                    _grpc_cluster("sds-grpc", self.sds_socket),  # pilot-agent's name
+                ]
+            },
         }
 
     def add_sidecar(self, sidecar: Sidecar) -> None:
@@ -370,14 +390,14 @@ def _warming(sidecar: Sidecar) -> list[str]:
     return [f"{name} = {value}" for name, value in stats.items() if value]
 
 
-def _xds_cluster(socket: Path) -> dict[str, Any]:
-    """The bootstrap's ``xds-grpc`` cluster, as pilot-agent's, over a unix socket."""
+def _grpc_cluster(name: str, socket: Path) -> dict[str, Any]:
+    """A bootstrap gRPC cluster over a unix socket, as pilot-agent's xds-grpc/sds-grpc."""
     return {
-        "name": "xds-grpc",
+        "name": name,
         "type": "STATIC",
         "connect_timeout": "1s",
         "load_assignment": {
-            "cluster_name": "xds-grpc",
+            "cluster_name": name,
             "endpoints": [
                 {"lb_endpoints": [{"endpoint": {"address": {"pipe": {"path": str(socket)}}}}]}
             ],

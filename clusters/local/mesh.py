@@ -40,7 +40,7 @@ DEFAULT_NAMESPACE = "default"  # where the page works, and kubectl's default
 POD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
 
 
-def make_control_plane(state: RunState) -> ControlPlane:
+def make_control_plane(state: RunState, system_roots: Path | None = None) -> ControlPlane:
     """The run's control plane, by the name recorded in its state."""
     if state.control_plane == ControlPlaneName.MODEL:
         from clusters.local.model_plane import ModelControlPlane
@@ -54,6 +54,7 @@ def make_control_plane(state: RunState) -> ControlPlane:
             state,
             cluster_objects=kubeobjects.cluster_objects(),
             mesh_config=kubeobjects.MESH_CONFIG,
+            system_roots=system_roots,
         )
     raise ClusterError(f"unknown control plane {state.control_plane!r}: choose istiod or model")
 
@@ -69,7 +70,7 @@ class LocalCluster:
             internet.load_sites(Path(state.sites_file) if state.sites_file else None),
             state.directory / "internet",
         )
-        self.plane = make_control_plane(state)
+        self.plane = make_control_plane(state, system_roots=self.internet.ca_bundle)
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._admin: EnvoyAdmin | None = None
         self._kinds: list[KindNames] | None = None

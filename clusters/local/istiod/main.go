@@ -18,8 +18,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	// Imported first for its init: istiod's feature flags for a stock Envoy.
 	"egress-conformance/istiod/internal/stockenvoy"
@@ -55,6 +57,7 @@ func run() error {
 	controlSocket := flag.String("control-socket", "", "unix socket to serve the control API on")
 	meshFile := flag.String("mesh", "", "mesh config YAML, as in the istio ConfigMap's mesh key")
 	clusterFile := flag.String("cluster", "", "YAML stream of what the cluster holds at start: Kubernetes objects and Istio configs")
+	systemRoots := flag.String("system-roots", "", "CA bundle the pod trusts as its system roots; serves SDS (file-root:system) beside the xds socket when set")
 	showVersion := flag.Bool("version", false, "print the Istio versions this program was built from")
 	flag.Parse()
 	versions := BuildVersions()
@@ -94,6 +97,17 @@ func run() error {
 		return err
 	}
 	defer plane.Close()
+	if *systemRoots != "" {
+		secrets, err := StartSDS(filepath.Dir(*xdsSocket), *systemRoots)
+		if err != nil {
+			return err
+		}
+		defer secrets.Close()
+		if err := waitForSocket(secrets.Socket); err != nil {
+			return err
+		}
+		_ = os.Chmod(secrets.Socket, 0o666) // the sidecar runs as uid 1337
+	}
 	controlListener, err := listenUnix(*controlSocket, 0o600)
 	if err != nil {
 		return err
@@ -112,6 +126,17 @@ func run() error {
 	_ = os.Remove(*controlSocket)
 	_ = os.Remove(*xdsSocket)
 	return nil
+}
+
+// waitForSocket bounds the wait for the SDS server's socket (it listens asynchronously).
+func waitForSocket(path string) error {
+	for range 2000 {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("SDS did not listen on %s within 10s", path)
 }
 
 func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
