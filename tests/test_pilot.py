@@ -363,8 +363,7 @@ def test_http_service_entry_listener_route_and_cluster() -> None:
     assert listener["bind_to_port"] is False
     assert listener["traffic_direction"] == "OUTBOUND"
     assert [f["name"] for f in listener["listener_filters"]] == [
-        "envoy.filters.listener.tls_inspector",
-        "envoy.filters.listener.http_inspector",
+        "envoy.filters.listener.http_inspector",  # no SNI match: no TLS inspector (istiod)
     ]
     (chain,) = listener["filter_chains"]
     assert chain["filter_chain_match"] == {

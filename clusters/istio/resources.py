@@ -97,6 +97,8 @@ class StringMatch:
 class HTTPMatchRequest:
     uri: StringMatch | None = None
     port: int | None = None
+    name: str | None = None
+    ignore_uri_case: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,58 @@ class VirtualService:
 
 
 Resource = ServiceEntry | VirtualService
+
+# The fields the model control plane (clusters/local/pilot) turns into Envoy config. Any
+# other field Istio accepts is refused by name rather than silently ignored, so the model
+# never serves something other than what istiod would (see ``make fidelity``).
+IMPLEMENTED_FIELDS: Mapping[str, frozenset[str]] = {
+    "ServiceEntry": frozenset(
+        {"hosts", "ports", "addresses", "location", "resolution", "endpoints", "exportTo"}
+    ),
+    "ServiceEntry.endpoint": frozenset(
+        {"address", "ports", "labels", "weight", "locality", "serviceAccount"}
+    ),
+    "VirtualService": frozenset({"hosts", "http", "gateways", "exportTo"}),
+    "HTTPRoute": frozenset({"name", "match", "route", "timeout", "retries"}),
+    "HTTPMatchRequest": frozenset({"uri", "port", "name", "ignoreUriCase"}),
+    "HTTPRouteDestination": frozenset({"destination", "weight"}),
+    "HTTPRetry": frozenset({"attempts", "perTryTimeout", "retryOn"}),
+}
+
+
+def not_implemented(kind: str, name: str, path: str) -> InvalidResource:
+    """One line naming a field the model ignores, and the control plane that has it."""
+    return InvalidResource(
+        f'{kind} "{name}": {path} is not implemented by the local mesh\'s model control '
+        "plane: use --control-plane istiod"
+    )
+
+
+def _check_implemented(kind: str, name: str, spec: Mapping[str, Any]) -> None:
+    """Refuse the first field of a valid spec that the model would not turn into config."""
+    for path, part, value in _spec_parts(kind, spec):
+        for key in value:
+            if key not in IMPLEMENTED_FIELDS[part] and value[key] is not None:
+                raise not_implemented(kind, name, f"{path}.{key}")
+
+
+def _spec_parts(kind: str, spec: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """``(path, part, object)`` for the spec and each nested object the table covers."""
+    parts: list[tuple[str, str, Mapping[str, Any]]] = [("spec", kind, spec)]
+    if kind == "ServiceEntry":
+        for index, endpoint in enumerate(spec.get("endpoints") or ()):
+            parts.append((f"spec.endpoints[{index}]", "ServiceEntry.endpoint", endpoint))
+        return parts
+    for index, route in enumerate(spec.get("http") or ()):
+        at = f"spec.http[{index}]"
+        parts.append((at, "HTTPRoute", route))
+        for position, match in enumerate(route.get("match") or ()):
+            parts.append((f"{at}.match[{position}]", "HTTPMatchRequest", match))
+        for position, target in enumerate(route.get("route") or ()):
+            parts.append((f"{at}.route[{position}]", "HTTPRouteDestination", target))
+        if route.get("retries"):
+            parts.append((f"{at}.retries", "HTTPRetry", route["retries"]))
+    return parts
 
 
 class _KubernetesLoader(yaml.SafeLoader):
@@ -178,6 +232,8 @@ def from_document(document: Mapping[str, Any]) -> Resource:
     name = metadata["name"]
     namespace = metadata.get("namespace") or "default"
     spec = document.get("spec") or {}
+    if kind in ("ServiceEntry", "VirtualService"):
+        _check_implemented(kind, name, spec)
     if kind == "ServiceEntry":
         return _service_entry(name, namespace, spec)
     if kind == "VirtualService":
@@ -282,4 +338,9 @@ def _match(match: Mapping[str, Any]) -> HTTPMatchRequest:
     if uri:
         (kind, value), *_ = uri.items()
         string_match = StringMatch(kind=kind, value=value)
-    return HTTPMatchRequest(uri=string_match, port=match.get("port"))
+    return HTTPMatchRequest(
+        uri=string_match,
+        port=match.get("port"),
+        name=match.get("name"),
+        ignore_uri_case=bool(match.get("ignoreUriCase")),
+    )

@@ -208,10 +208,10 @@ def outbound_listener(entry: Entry, mesh: MeshConfig) -> JSON:
 
 
 def _listener_filters(chains: list[Chain]) -> list[JSON]:
-    """Inspectors only when a chain matches on what they detect; istiod adds the TLS
-    inspector with the HTTP one too, and always in this order."""
+    """Inspectors only when a chain matches on what they detect (SNI for the TLS one,
+    plaintext ALPN for the HTTP one), always in this order (istiod's buildListenerFilters)."""
     needs_http = any(chain.application_protocols for chain in chains)
-    needs_tls = needs_http or any(chain.sni_hosts for chain in chains)
+    needs_tls = any(chain.sni_hosts for chain in chains)
     kinds = (["tls_inspector"] if needs_tls else []) + (["http_inspector"] if needs_http else [])
     return [listener_filter(kind) for kind in kinds]
 

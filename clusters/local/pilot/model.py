@@ -146,11 +146,21 @@ def kubernetes_protocol(port: ServicePort) -> str:
     return prefix if prefix in KNOWN_PROTOCOLS else ""
 
 
+def exported_to(export_to: tuple[str, ...], config_namespace: str, proxy_namespace: str) -> bool:
+    """Istio's ``exportTo``: empty means everywhere (the mesh default ``*``), ``.`` the
+    config's own namespace, ``~`` nowhere, any other value a namespace by name."""
+    if not export_to or "*" in export_to or proxy_namespace in export_to:
+        return True
+    return "." in export_to and config_namespace == proxy_namespace
+
+
 def services(snapshot: ConfigSnapshot) -> list[Service]:
-    """Every Service the proxy sees: the cluster's own, then one per ServiceEntry host."""
+    """Every Service the proxy sees: the cluster's own, then one per ServiceEntry host
+    of the ServiceEntries exported to the proxy's namespace."""
     out = [_from_kubernetes(service) for service in snapshot.services]
     for entry in snapshot.service_entries:
-        out.extend(_from_service_entry(entry))
+        if exported_to(entry.export_to, entry.namespace, snapshot.proxy.namespace):
+            out.extend(_from_service_entry(entry))
     return out
 
 
@@ -197,9 +207,13 @@ def _resolution(text: str) -> Resolution:
 
 
 def mesh_virtual_services(snapshot: ConfigSnapshot) -> list[VirtualService]:
-    """VirtualServices that apply to sidecars (no ``gateways``, or the ``mesh`` gateway)."""
+    """VirtualServices that apply to sidecars (no ``gateways``, or the ``mesh`` gateway)
+    and are exported to the proxy's namespace."""
     return [
-        vs for vs in snapshot.virtual_services if not vs.gateways or MESH_GATEWAY in vs.gateways
+        vs
+        for vs in snapshot.virtual_services
+        if (not vs.gateways or MESH_GATEWAY in vs.gateways)
+        and exported_to(vs.export_to, vs.namespace, snapshot.proxy.namespace)
     ]
 
 

@@ -271,7 +271,8 @@ def translate_route(
         return None
     if not route.route:
         return None
-    out: JSON = {"name": route.name} if route.name else {}
+    name = route_name(route, match)
+    out: JSON = {"name": name} if name else {}
     out["match"] = route_match(match)
     timeout = duration(route.timeout or 0)
     action: JSON = {}
@@ -299,6 +300,14 @@ def translate_route(
     return out
 
 
+def route_name(route: HTTPRoute, match: HTTPMatchRequest | None) -> str:
+    """istiod's route name: the http[] entry's name, then ``.<match name>`` if it has one."""
+    name = route.name or ""
+    if match is not None and match.name:
+        name = f"{name}.{match.name}"
+    return name
+
+
 def route_match(match: HTTPMatchRequest | None) -> JSON:
     """URI prefix/exact/regex; "/" when the route has no URI match."""
     if match is None:
@@ -310,7 +319,7 @@ def route_match(match: HTTPMatchRequest | None) -> JSON:
         out = {"path": uri.value}
     else:
         out = {"safe_regex": {"regex": uri.value}}
-    out["case_sensitive"] = True  # HTTPMatchRequest.ignoreUriCase unset
+    out["case_sensitive"] = not match.ignore_uri_case
     return out
 
 
@@ -342,7 +351,9 @@ def is_catch_all(route: JSON) -> bool:
 
 
 def default_retry_policy() -> JSON:
-    """istiod's retries when a VirtualService says nothing: 2, on connection trouble and 503."""
+    """istiod's retries when a VirtualService says nothing: 2, on connection trouble. The
+    conditions name ``retriable-status-codes`` but list no code (retry.DefaultPolicy since
+    Istio 1.2x), so an upstream 503 is not retried."""
     return {
         "retry_on": DEFAULT_RETRY_ON,
         "num_retries": 2,
@@ -355,7 +366,6 @@ def default_retry_policy() -> JSON:
             }
         ],
         "host_selection_retry_max_attempts": "5",
-        "retriable_status_codes": [503],
     }
 
 
@@ -372,7 +382,6 @@ def retry_policy(retries: HTTPRetry | None) -> JSON | None:
         if codes and "retriable-status-codes" not in retry_on:
             retry_on += ",retriable-status-codes"
         policy["retry_on"] = retry_on
-        policy.pop("retriable_status_codes")
         if codes:
             policy["retriable_status_codes"] = codes
     if retries.per_try_timeout is not None:
