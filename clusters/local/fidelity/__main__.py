@@ -54,7 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _progress(name: str, differences: list[dict[str, str]]) -> None:
-    print("." if not differences else "D", end="", flush=True)
+    """A dot per identical case, D per differing one, the name of one whose mesh failed."""
+    if any(d["aspect"] == "error" for d in differences):
+        print(f"E({name})", end="", flush=True)
+    else:
+        print("." if not differences else "D", end="", flush=True)
 
 
 def render(report: dict[str, Any]) -> str:
@@ -64,10 +68,14 @@ def render(report: dict[str, Any]) -> str:
         if result["identical"]:
             continue
         lines.append(f"- {result['name']} ({', '.join(result['aspects'])})")
-        shown = result["differences"][:SHOWN_LINES]
+        differences = result["differences"]
+        if "refusal" in result["aspects"]:  # config and traffic then differ as a consequence
+            differences = [line for line in differences if ": apply: " in line]
+        shown = differences[:SHOWN_LINES]
         lines += [f"    {_cut(line)}" for line in shown]
-        if len(result["differences"]) > SHOWN_LINES:
-            lines.append(f"    ... {len(result['differences']) - SHOWN_LINES} more in the report")
+        hidden = len(result["differences"]) - len(shown)
+        if hidden:
+            lines.append(f"    ... {hidden} more in the report")
     return "\n".join(lines)
 
 

@@ -18,11 +18,16 @@ PLANES = ("istiod", "model")
 def compare_case(istiod: Mapping[str, Any], model: Mapping[str, Any]) -> list[dict[str, str]]:
     """Every difference, each ``{"step", "aspect", "line"}``; empty when identical.
 
-    ``aspect`` is ``refusal``, ``config`` or ``traffic``, so a report can say what kind
-    of difference a case has.
+    ``aspect`` is ``refusal``, ``config``, ``traffic`` or ``error`` (a mesh failed during
+    the case), so a report can say what kind of difference a case has.
     """
     out: list[dict[str, str]] = []
-    for index, (first, second) in enumerate(zip(istiod["steps"], model["steps"], strict=True)):
+    if istiod.get("error") or model.get("error"):
+        for plane, outcome in (("istiod", istiod), ("model", model)):
+            if outcome.get("error"):
+                line = f"{plane}'s mesh failed: {outcome['error']}"
+                out.append({"step": "-", "aspect": "error", "line": line})
+    for index, (first, second) in enumerate(zip(istiod["steps"], model["steps"], strict=False)):
         step = f"step {index + 1}"
 
         def add(aspect: str, line: str, step: str = step) -> None:
