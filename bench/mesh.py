@@ -82,8 +82,8 @@ class UpResult:
     bench_rss_before: int  # the bench's own VmRSS before the first up
 
     def to_json(self) -> dict[str, Any]:
-        """Each of the mesh's timings summarised across the ups, like the wall time."""
-        names = sorted({name for timings in self.timings for name in timings})
+        """Each of the mesh's timings summarised across the ups, in its actions' order."""
+        names = list(dict.fromkeys(name for timings in self.timings for name in timings))
         return {
             "up_s": summary(self.up_s),
             "timings_s": {
@@ -319,12 +319,21 @@ def wait_series(mesh: LocalCluster, changes: int, repetitions: int) -> dict[str,
 
 
 def propagation(
-    mesh: LocalCluster, changes: int, repetitions: int, bench_rss_before: int
-) -> dict[str, Any]:
-    """All propagation series on one running mesh, and the memory around them."""
-    result: dict[str, Any] = {"spawn": spawn_costs(mesh, repetitions)}
+    mesh: LocalCluster,
+    changes: int,
+    repetitions: int,
+    bench_rss_before: int,
+    result: dict[str, Any],
+) -> None:
+    """All propagation series on one running mesh, and the memory around them.
+
+    Each figure goes into ``result`` as soon as it is taken, so a series that fails
+    (the error propagates) costs only the figures after it.
+    """
+    result["spawn"] = spawn_costs(mesh, repetitions)
     first_version = config_version(mesh)
-    memory = {"after_up": memory_snapshot(mesh, bench_rss_before, first_version)}
+    memory = result["memory"] = {}
+    memory["after_up"] = memory_snapshot(mesh, bench_rss_before, first_version)
 
     result["mode_curl"] = change_series(
         mesh, mode_toggles(mesh), changes, lambda: curl_outcome(mesh)
@@ -346,8 +355,6 @@ def propagation(
     mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.ALLOW_ANY)
     mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
     memory["end"] = memory_snapshot(mesh, bench_rss_before, first_version)
-    result["memory"] = memory
-    return result
 
 
 def config_version(mesh: LocalCluster) -> int:

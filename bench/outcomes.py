@@ -2,8 +2,9 @@
 
 shared/notes/local-mesh-notes.md timed "all six outcomes of the page in sequence" at
 10.5 s, 8.0 s of which are the page's own waits. This replays exactly those six on a
-fresh mesh (of either control plane), through the Cluster protocol, checking each outcome (a wrong one is an
-error, not a figure), and reports the wall time with and without bringing the mesh up.
+fresh mesh of either control plane, through the Cluster protocol, checking each
+outcome (a wrong one is an error, not a figure), and reports the wall time with and
+without bringing the mesh up.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""`make bench`: the embedded mesh's figures beside those of the local-mesh notes.
+"""`make bench`: the embedded mesh with each control plane, side by side, beside the
+figures of the local-mesh notes.
 
-Prints a table and writes reports/bench.json. Nothing here passes or fails on a
-figure (the machines are shared and noisy): the exit status is 1 only when something
-could not be measured or a mesh left something behind. bench/README.md explains each
-figure and how it is taken.
+One run measures the model (clusters/local/pilot) and istiod, phase by phase so both
+see the same machine load, prints a table (model | istiod | istiod / model | notes) and
+writes reports/bench.json. Nothing here passes or fails on a figure (the machines are
+shared and noisy): the exit status is 1 only when something could not be measured or a
+mesh left something behind. bench/README.md explains each figure and how it is taken.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import os
 import platform
 import subprocess
 import sys
+import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +38,19 @@ from bench.mesh import (  # noqa: E402
     still_running,
 )
 from bench.outcomes import six_outcomes  # noqa: E402
+from bench.stats import NotesFigure, format_value  # noqa: E402
+from clusters.local.processes import ProcessRecord  # noqa: E402
 from clusters.protocol import ClusterError  # noqa: E402
 
+FAILURES = (BenchError, ClusterError, OSError, subprocess.SubprocessError)
 DEFAULTS = {"repetitions": 5, "changes": 60, "samples": 20}
 QUICK = {"repetitions": 2, "changes": 20, "samples": 10}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Benchmark the local backend against shared/notes/local-mesh-notes.md."
+        description="Benchmark the local backend with the model and with istiod, side by "
+        "side, against shared/notes/local-mesh-notes.md."
     )
     parser.add_argument(
         "--quick",
@@ -50,7 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"fewer repetitions ({QUICK['repetitions']} ups, {QUICK['changes']} changes a series)",
     )
     parser.add_argument(
-        "--skip-features", action="store_true", help="do not run pytest features/ (figure 3)"
+        "--skip-features",
+        action="store_true",
+        help="do not run pytest features/ --control-plane X for each plane (figure 6)",
     )
     parser.add_argument(
         "--json",
@@ -90,54 +100,108 @@ def machine() -> dict[str, Any]:
     }
 
 
-def comparisons(results: dict[str, Any]) -> dict[str, Any]:
-    """The numeric ratios behind the table's verdicts (figure / measured)."""
+def comparisons(planes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The numeric ratios behind the notes' verdicts (figure / measured), per plane."""
     out: dict[str, Any] = {}
-    if "mesh_up" in results:
-        out["mesh_up_median"] = table.NOTES_UP.to_json(results["mesh_up"]["up_s"]["median"])
-    prop = results.get("propagation")
-    if prop:
-        for key in ("mode_curl", "mode_socket", "serviceentry_curl"):
-            for field in ("change_to_traffic_s", "after_files_written_s"):
-                out[f"{key}.{field}.p50"] = table.NOTES_PROPAGATION.to_json(prop[key][field]["p50"])
-        for key, data in prop["memory"].items():
-            out[f"sidecar_vmrss.{key}"] = table.NOTES_MEMORY.to_json(data["vmrss_bytes"])
-    outcomes = results.get("six_outcomes")
-    if outcomes:
-        out["six_outcomes_wall_to_waits"] = table.NOTES_FEATURE_RATIO.to_json(
-            outcomes["ratio_from_nothing_to_waits"]
-        )
-    feature = results.get("feature_run") or {}
-    if feature.get("ratio_wall_to_waits") is not None:
-        out["feature_wall_to_waits"] = table.NOTES_FEATURE_RATIO.to_json(
-            feature["ratio_wall_to_waits"]
-        )
+    for plane, results in planes.items():
+        for key, (figure, measured) in notes_figures(results).items():
+            out[f"{plane}.{key}"] = figure.to_json(measured)
     return out
 
 
-def measure(args: argparse.Namespace, results: dict[str, Any], leftovers: list[str]) -> None:
-    """Figures 1, 2 and 4 on meshes of the bench's own, then figure 3 in a subprocess."""
-    records: list[Any] = []
-    with run_root("mesh", leftovers) as root:
-        up, mesh = measure_up(root, args.repetitions, records)
-        try:
-            results["mesh_up"] = up.to_json()
-            build = mesh.describe().get("envoy", "?")  # hash/1.40.0/Clean/RELEASE/BoringSSL
-            results["machine"]["envoy"] = build.split("/")[1] if build.count("/") >= 2 else build
-            print(f"mesh up x{args.repetitions}: done; {args.changes} changes per series ...")
-            results["propagation"] = propagation(mesh, args.changes, args.samples)
-        finally:
-            mesh.down()
-    leftovers.extend(f"process still running after down(): {p}" for p in still_running(records))
-    print("the page's six outcomes in sequence ...")
-    with run_root("outcomes", leftovers) as root:
-        results["six_outcomes"] = six_outcomes(root)
+def notes_figures(results: dict[str, Any]) -> dict[str, tuple[NotesFigure, float]]:
+    """Each measured figure that the notes give a figure for, with that figure."""
+    out: dict[str, tuple[NotesFigure, float]] = {}
+    if "mesh_up" in results:
+        out["mesh_up_median"] = (table.NOTES_UP, results["mesh_up"]["up_s"]["median"])
+    prop = results.get("propagation") or {}
+    for key in ("mode_curl", "mode_socket", "serviceentry_curl"):
+        for field in ("change_to_traffic_s", "after_change_returned_s"):
+            if key in prop:
+                out[f"{key}.{field}.p50"] = (table.NOTES_PROPAGATION, prop[key][field]["p50"])
+    for key, data in (prop.get("memory") or {}).items():
+        out[f"sidecar_vmrss.{key}"] = (table.NOTES_MEMORY, data["sidecar"]["vmrss_bytes"])
+    outcomes = results.get("six_outcomes")
+    if outcomes:
+        ratio = outcomes["ratio_from_nothing_to_waits"]
+        out["six_outcomes_wall_to_waits"] = (table.NOTES_FEATURE_RATIO, ratio)
+    feature = results.get("feature_run") or {}
+    if feature.get("ratio_wall_to_waits") is not None:
+        ratio = feature["ratio_wall_to_waits"]
+        out["feature_wall_to_waits"] = (table.NOTES_FEATURE_RATIO, ratio)
+    return out
+
+
+Phase = Callable[[argparse.Namespace, str, dict[str, Any], list[str]], None]
+
+
+def mesh_phase(
+    args: argparse.Namespace, plane: str, results: dict[str, Any], leftovers: list[str]
+) -> None:
+    """Figures 1 to 4 (ready, change -> traffic, sync signal, memory) on meshes of our own."""
+    records: list[ProcessRecord] = []
+    try:
+        with run_root(f"mesh-{plane}", leftovers) as root:
+            up, mesh = measure_up(root, args.repetitions, records, plane)
+            try:
+                results["mesh_up"] = up.to_json()
+                info = mesh.describe()
+                build = info.get("envoy", "?")  # hash/1.40.0/Clean/RELEASE/BoringSSL
+                results["envoy"] = build.split("/")[1] if build.count("/") >= 2 else build
+                results["istio"] = info.get("istio", "?")
+                print(f"{plane}: mesh up x{args.repetitions} done; {args.changes} changes a series")
+                results["propagation"] = {}  # filled as the series go, kept if one fails
+                propagation(
+                    mesh, args.changes, args.samples, up.bench_rss_before, results["propagation"]
+                )
+            finally:
+                mesh.down()
+    finally:  # a failed run must still not leave processes behind unreported
+        leftovers.extend(f"process still running after down(): {p}" for p in still_running(records))
+
+
+def outcomes_phase(
+    args: argparse.Namespace, plane: str, results: dict[str, Any], leftovers: list[str]
+) -> None:
+    """Figure 5, like for like: the page's six outcomes on a fresh mesh."""
+    print(f"{plane}: the page's six outcomes in sequence")
+    with run_root(f"outcomes-{plane}", leftovers) as root:
+        results["six_outcomes"] = six_outcomes(root, plane)
+
+
+def features_phase(
+    args: argparse.Namespace, plane: str, results: dict[str, Any], leftovers: list[str]
+) -> None:
+    """Figure 6, the suite: pytest features/ --control-plane ``plane``."""
     if args.skip_features:
         results["feature_run"] = {"skipped": True}
         return
-    print("pytest features/ ...")
-    with run_root("features", leftovers) as root:
-        results["feature_run"] = run_features(ROOT, ROOT / "features", root)
+    print(f"{plane}: pytest features/ --control-plane {plane}")
+    with run_root(f"features-{plane}", leftovers) as root:
+        results["feature_run"] = run_features(ROOT, ROOT / "features", root, plane)
+
+
+PHASES: tuple[Phase, ...] = (mesh_phase, outcomes_phase, features_phase)
+
+
+def measure(args: argparse.Namespace, leftovers: list[str]) -> dict[str, dict[str, Any]]:
+    """Every phase for each plane before the next phase, so both share the same load.
+
+    A phase that fails keeps its error (and the figures it took before failing); the
+    other plane, and the later phases on fresh meshes, still run, so one failure does
+    not cost every other figure.
+    """
+    planes: dict[str, dict[str, Any]] = {plane: {} for plane in table.PLANES}
+    for phase in PHASES:
+        for plane, results in planes.items():
+            try:
+                phase(args, plane, results, leftovers)
+            except FAILURES as failure:
+                error = f"{phase.__name__}: {type(failure).__name__}: {failure}"
+                results["error"] = "; ".join(filter(None, [results.get("error"), error]))
+                results.setdefault("tracebacks", []).append(traceback.format_exc())
+                print(f"{plane}: ERROR {error}")
+    return planes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,62 +219,94 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     leftovers: list[str] = []
-    error = None
-    try:
-        measure(args, results, leftovers)
-    except (BenchError, ClusterError, OSError, subprocess.SubprocessError) as failure:
-        error = f"{type(failure).__name__}: {failure}"
-        results["traceback"] = traceback.format_exc()
+    started = time.perf_counter()
+    planes = measure(args, leftovers)
+    results["wall_s"] = time.perf_counter() - started
     results["machine"]["load_average_after"] = load_average()
-    results["vs_notes"] = comparisons(results)
-    results["error"] = error
+    results["control_planes"] = planes
+    results["vs_notes"] = comparisons(planes)
+    errors = [f"{plane}: {data['error']}" for plane, data in planes.items() if data.get("error")]
+    results["error"] = "; ".join(errors) or None
     results["leftovers"] = leftovers
-    rows = table.rows(results)
+    rows = table.rows(planes)
     results["table"] = [dict(zip(table.HEADER, row, strict=True)) for row in rows]
 
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1) + "\n")
     print(report_text(results, rows, args.json))
-    return 1 if error or leftovers else 0
+    return 1 if errors or leftovers else 0
 
 
 def report_text(results: dict[str, Any], rows: list[table.Row], json_path: Path) -> str:
+    """The table with the context needed to read it, and what went wrong if anything."""
     info = results["machine"]
+    planes = results["control_planes"]
     load = " / ".join(
         f"{info[key][0]:.2f}" for key in ("load_average_before", "load_average_after")
     )
+    versions = ", ".join(
+        f"{plane}: Istio {data.get('istio', '?')}, Envoy {data.get('envoy', '?')}"
+        for plane, data in planes.items()
+    )
     lines = [
         "",
-        f"egress-conformance bench, local backend (Envoy {info.get('envoy', '?')}, "
-        f"{info['cpus']} CPUs, 1-min load before/after {load}, commit {info['git_head']})",
+        f"egress-conformance bench, local backend ({versions}; {info['cpus']} CPUs, "
+        f"1-min load before/after {load}, commit {info['git_head']}, "
+        f"bench wall time {format_value(results['wall_s'], 's')})",
         "",
         table.render(rows),
         "",
-        "ratio = notes' figure / here: above 1 is better (faster, smaller) than the notes.",
+        "istiod / model: istiod's figure divided by the model's (above 1: istiod is slower "
+        "or larger); 'a / b' cells are p50 / p95.",
+        "the model has no process: its control plane memory is the bench process's own "
+        "VmRSS growth since before its first up (in-process).",
         "curl probes spawn ip netns exec + setpriv + curl, so their change -> traffic times "
         "include about one probe's cost; the socket probe shows the propagation without it.",
+        "the notes' verdicts (notes / here, per plane) are in the JSON under vs_notes.",
     ]
     changes = results["options"]["changes_per_series"]
     if changes < 50:
         lines.append(f"only {changes} changes a series (--quick/--changes): p95 is rough.")
-    feature = results.get("feature_run") or {}
-    if feature and not feature.get("skipped"):
-        lines.append(
-            f"page waits = {feature['waits_formula']} = {feature['waits_s']:g} s; the suite runs "
-            f"{feature['testcases']} scenarios (with per-scenario resets), the notes' 10.5 s "
-            "covered six outcomes."
-        )
-        for reason, count in sorted(feature.get("skip_reasons", {}).items()):
-            lines.append(f"skipped x{count}: {reason[:160]}")
-        if feature.get("unavailable"):
-            lines.append(f"feature ratio unavailable: {feature['unavailable']}")
-            lines.extend(f"  | {line}" for line in feature.get("tail", []))
+    lines.extend(feature_notes(planes))
     for leftover in results["leftovers"]:
         lines.append(f"LEFTOVER: {leftover}")
     if results["error"]:
         lines.append(f"ERROR: {results['error']}")
     lines.append(f"results: {json_path}")
     return "\n".join(lines)
+
+
+def feature_notes(planes: dict[str, dict[str, Any]]) -> list[str]:
+    """How the feature runs' waits were counted, their skips (once when the planes agree,
+    as they should), and why a ratio is missing."""
+    runs = {
+        plane: run
+        for plane, data in planes.items()
+        if (run := data.get("feature_run")) and not run.get("skipped")
+    }
+    if not runs:
+        return []
+    first = next(iter(runs.values()))
+    counted = ", ".join(f"{plane} {run['waits_s']:g} s" for plane, run in runs.items())
+    lines = [
+        f"page waits = {first['waits_formula']} ({counted}); the suite runs "
+        f"{first['testcases']} scenarios (with per-scenario resets), the notes' 10.5 s "
+        "covered six outcomes."
+    ]
+    reasons = sorted({reason for run in runs.values() for reason in run.get("skip_reasons", {})})
+    for reason in reasons:
+        counts = {plane: run.get("skip_reasons", {}).get(reason, 0) for plane, run in runs.items()}
+        who = (
+            f"x{first['skip_reasons'][reason]}"
+            if len(set(counts.values())) == 1
+            else ", ".join(f"{plane} x{count}" for plane, count in counts.items())
+        )
+        lines.append(f"skipped {who}: {reason[:150]}")
+    for plane, run in runs.items():
+        if run.get("unavailable"):
+            lines.append(f"{plane}: feature ratio unavailable: {run['unavailable']}")
+            lines.extend(f"  | {line}" for line in run.get("tail", []))
+    return lines
 
 
 if __name__ == "__main__":
