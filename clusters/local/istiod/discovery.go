@@ -263,12 +263,26 @@ func serviceKey(namespace, name, hostname string, ports []string) string {
 	return namespace + "/" + name + "/" + hostname + "/" + strings.Join(ports, ",")
 }
 
+// wait returns once istiod has built the push context that includes every update
+// asked for so far, and makes sure that context itself reaches every proxy.
+//
+// The newest push context may come from a push that a proxy does not need (istiod
+// skips proxies a change does not concern), so its version alone is no promise that
+// the proxy will ever ACK it. AdsPushAll (istiod's debug push) enqueues a forced push
+// of exactly that context to every connected proxy: the proxy is in sync with the
+// change once it has ACKed this version or a later one.
 func (c *ControlPlane) wait() Change {
 	target := c.fds.Discovery.InboundUpdates.Load()
 	for c.fds.Discovery.CommittedUpdates.Load() < target {
 		time.Sleep(200 * time.Microsecond)
 	}
-	return Change{PushVersion: c.fds.PushContext().PushVersion}
+	push := c.fds.PushContext()
+	c.fds.Discovery.AdsPushAll(&model.PushRequest{
+		Push:   push,
+		Forced: true,
+		Reason: model.NewReasonStats(model.ConfigUpdate),
+	})
+	return Change{PushVersion: push.PushVersion}
 }
 
 // PushCounter is the push number in a version istiod made ("<time>/<n>").
