@@ -357,8 +357,11 @@ def test_a_sites_file_adds_a_site_the_pod_reaches_over_tls(run_root: Path) -> No
         extra.down()
 
 
-def test_cli_round_trip(run_root: Path) -> None:
-    cli = [sys.executable, "-m", "clusters.local.cli", "--run-root", str(run_root / "cli-root")]
+@pytest.mark.parametrize("control_plane", ["istiod", "model"])
+def test_cli_round_trip(run_root: Path, control_plane: str) -> None:
+    """egress-mesh works the same on both control planes."""
+    cli_root = run_root / f"cli-root-{control_plane}"
+    cli = [sys.executable, "-m", "clusters.local.cli", "--run-root", str(cli_root)]
     cwd = Path(__file__).parent.parent
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -367,7 +370,9 @@ def test_cli_round_trip(run_root: Path) -> None:
         )
 
     try:
-        assert run("up").returncode == 0
+        assert run("up", "--control-plane", control_plane).returncode == 0
+        status = run("status").stdout
+        assert f"control_plane: {control_plane}" in status and "istio: " in status
         again = run("up")
         assert again.returncode == 1 and "a mesh is already up" in again.stderr
         assert run("logs", "--tail", "0").stdout == ""
@@ -383,7 +388,21 @@ def test_cli_round_trip(run_root: Path) -> None:
         assert refused.returncode == 1 and refused.stderr.count("\n") == 1
     finally:
         run("down")
-    assert not network.list_namespaces(runstate.namespace_prefix(run_root / "cli-root"))
+    assert not network.list_namespaces(runstate.namespace_prefix(cli_root))
+
+
+def test_a_dead_istiod_says_so_in_one_line(run_root: Path) -> None:
+    mesh = LocalCluster.up(run_root=run_root / "dead-istiod")
+    try:
+        (istiod,) = [r for r in mesh.state.processes if r.name == "istiod"]
+        os.kill(istiod.pid, signal.SIGKILL)
+        processes.terminate([istiod], grace=2.0)  # reaped: gone for good
+        with pytest.raises(ClusterError) as caught:
+            mesh.apply(HTTPBIN_SE)
+        message = str(caught.value)
+        assert f"istiod (pid {istiod.pid}) exited" in message and "\n" not in message
+    finally:
+        mesh.down()
 
 
 def _eventually_logged(mesh: LocalCluster, cursor: object, timeout: float = 3.0) -> list[str]:
