@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,10 +132,10 @@ func (c *ControlPlane) SetOutboundTrafficPolicy(mode string) (Change, error) {
 	}
 	c.fds.Env().Watcher.(meshwatcher.TestWatcher).Set(next)
 	c.mesh = next
-	c.fds.Discovery.ConfigUpdate(&model.PushRequest{
+	c.fds.Discovery.ConfigUpdate(fullPush(&model.PushRequest{
 		Forced: true,
 		Reason: model.NewReasonStats(model.GlobalUpdate),
-	})
+	}))
 	return c.wait(), nil
 }
 
@@ -216,13 +217,13 @@ func (c *ControlPlane) commit(reason string) Change {
 	for !c.registryMatchesStore() && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Microsecond)
 	}
-	c.fds.Discovery.ConfigUpdate(&model.PushRequest{
+	c.fds.Discovery.ConfigUpdate(fullPush(&model.PushRequest{
 		// Full and forced: every watched type is sent with the new version, so a
 		// proxy is in sync with a change exactly when it has ACKed that version.
 		Forced:         true,
 		ConfigsUpdated: sets.New[model.ConfigKey](),
 		Reason:         model.NewReasonStats(model.TriggerReason(reason)),
-	})
+	}))
 	return c.wait()
 }
 
@@ -277,12 +278,23 @@ func (c *ControlPlane) wait() Change {
 		time.Sleep(200 * time.Microsecond)
 	}
 	push := c.fds.PushContext()
-	c.fds.Discovery.AdsPushAll(&model.PushRequest{
+	c.fds.Discovery.AdsPushAll(fullPush(&model.PushRequest{
 		Push:   push,
 		Forced: true,
 		Reason: model.NewReasonStats(model.ConfigUpdate),
-	})
+	}))
 	return Change{PushVersion: push.PushVersion}
+}
+
+// fullPush marks a request as a full push on Istio builds that still have the
+// PushRequest.Full field (1.30 and older: without it a request is incremental, builds
+// no new push context and sends only endpoints). From 1.31 every push is full and the
+// field is gone, so it is set by name where it exists.
+func fullPush(request *model.PushRequest) *model.PushRequest {
+	if field := reflect.ValueOf(request).Elem().FieldByName("Full"); field.IsValid() && field.Kind() == reflect.Bool {
+		field.SetBool(true)
+	}
+	return request
 }
 
 // PushCounter is the push number in a version istiod made ("<time>/<n>").
