@@ -73,6 +73,9 @@ conformance-versions: setup istiod-all
 	  echo "== Istio $$version"; \
 	  $(PY) -m pytest features/ $(PARALLEL) -q --istio-version $$version \
 	    --page-report-dir reports/istio-$$version --junitxml reports/istio-$$version/junit.xml || status=1; \
+	done; \
+	for version in $$($(PY) -c 'from clusters.local.gobuild import pinned_versions; print(" ".join(pinned_versions()))'); do \
+	  echo; echo "Istio $$version:"; sed -n '/^Mesh under test/p;/^| Section/,/^| \*\*Total/p' reports/istio-$$version/page.md; \
 	done; exit $${status:-0}
 
 bench: setup
