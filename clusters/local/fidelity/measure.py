@@ -12,7 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,29 +25,53 @@ from clusters.local.mesh import LocalCluster
 Progress = Callable[[str, list[dict[str, str]]], None]
 
 
-@contextmanager
-def meshes(istio_version: str | None = None) -> Iterator[dict[str, LocalCluster]]:
+class Planes:
     """A mesh per control plane in a private run root under /run (the sidecar's uid must
-    reach it), removed on the way out whatever happens."""
+    reach it). A mesh that failed during a case is replaced before the next one, so a
+    wedged control plane costs one case, not every case after it."""
+
+    def __init__(self, root: Path, istio_version: str | None) -> None:
+        self.root = root
+        self.istio_version = istio_version
+        self.meshes: dict[str, LocalCluster] = {}
+
+    def start(self, plane: str) -> LocalCluster:
+        mesh = LocalCluster.up(
+            run_root=self.root,
+            sites_file=SITES_FILE,
+            owner="fidelity",
+            control_plane=plane,
+            istio_version=self.istio_version if plane == "istiod" else None,
+        )
+        self.meshes[plane] = mesh
+        return mesh
+
+    def restart(self, plane: str) -> None:
+        self.meshes.pop(plane).down()
+        self.start(plane)
+
+    def down(self) -> None:
+        for mesh in self.meshes.values():
+            mesh.down()
+        self.meshes.clear()
+
+
+@contextmanager
+def meshes(istio_version: str | None = None) -> Iterator[Planes]:
+    """Both planes' meshes, removed on the way out whatever happens."""
     root = Path(tempfile.mkdtemp(prefix="egc-fidelity-", dir="/run"))
     root.chmod(0o755)
+    planes = Planes(root, istio_version)
     try:
-        with ExitStack() as stack:
-            started: dict[str, LocalCluster] = {}
-            for plane in PLANES:
-                mesh = LocalCluster.up(
-                    run_root=root,
-                    sites_file=SITES_FILE,
-                    owner="fidelity",
-                    control_plane=plane,
-                    istio_version=istio_version if plane == "istiod" else None,
-                )
-                stack.callback(mesh.down)
-                started[plane] = mesh
-            yield started
+        for plane in PLANES:
+            planes.start(plane)
+        yield planes
     finally:
-        runstate.sweep(root, include_cli=True)
-        shutil.rmtree(root, ignore_errors=True)
+        try:
+            planes.down()
+        finally:
+            runstate.sweep(root, include_cli=True)
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def measure(
@@ -61,12 +85,15 @@ def measure(
     started = time.perf_counter()
     results = []
     with meshes(istio_version) as planes:
-        describe = {plane: dict(mesh.describe()) for plane, mesh in planes.items()}
+        describe = {plane: dict(mesh.describe()) for plane, mesh in planes.meshes.items()}
         up_s = time.perf_counter() - started
         with ThreadPoolExecutor(max_workers=2 if parallel else 1) as pool:
             for case in cases:
-                futures = {p: pool.submit(run_case, planes[p], case) for p in PLANES}
+                futures = {p: pool.submit(run_case, planes.meshes[p], case) for p in PLANES}
                 outcomes = {plane: future.result() for plane, future in futures.items()}
+                for plane, outcome in outcomes.items():
+                    if outcome["error"]:
+                        planes.restart(plane)
                 differences = compare_case(outcomes["istiod"], outcomes["model"])
                 if progress is not None:
                     progress(case.name, differences)
