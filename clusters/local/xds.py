@@ -123,7 +123,8 @@ def _lagging(stats: dict[str, Any], version: str, route_names: list[str]) -> lis
     if stats.get("listener_manager.total_listeners_warming"):
         lagging.append("warming listeners")
     for route in route_names:
-        suffix = f".rds.{route}.version_text"
+        # Envoy writes ':' in a stat name as '_' (a route named "example.com:8080").
+        suffix = f".rds.{route.replace(':', '_')}.version_text"
         versions = [value for name, value in stats.items() if name.endswith(suffix)]
         if not versions or any(value != version for value in versions):
             lagging.append(f"route {route}")
