@@ -10,7 +10,7 @@ import time
 
 from pytest_bdd import given, parsers, then, when
 
-from clusters.istio.resources import canonical_kind
+from clusters.istio.kubectl import canonical_kind
 from clusters.protocol import Cluster, InvalidResource, OutboundTrafficPolicy
 from fixtures.journal import Journal
 from steps import page

@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 
-from clusters.istio.resources import (
+from clusters.local.pilot import generate
+from clusters.local.pilot.resources import (
     Destination,
     HTTPMatchRequest,
     HTTPRetry,
@@ -37,7 +38,6 @@ from clusters.istio.resources import (
     VirtualService,
     WorkloadEntry,
 )
-from clusters.local.pilot import generate
 from clusters.local.proxy import envoy_binary
 from clusters.local.snapshot import (
     ConfigSnapshot,

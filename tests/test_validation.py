@@ -23,15 +23,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from validation_cases import CASES
 
-from clusters.istio import kubectl, validation
-from clusters.istio.resources import load_documents
+from clusters.istio import kubectl
+from clusters.istio.kubectl import load_documents
 from clusters.local.istiod_plane import IstiodControlPlane
 from clusters.local.mesh import check_served_locally
+from clusters.local.pilot import validation
 from clusters.protocol import InvalidResource
 
 GOLDEN = Path(__file__).parent / "golden" / "validation.json"
 
-# Where the model's hand-written validation (clusters/istio/validation.py) words a refusal
+# Where the model's hand-written validation (clusters/local/pilot/validation.py) words a refusal
 # differently from Istio, or refuses what Istio accepts because the model does not
 # implement it. Each is an expected failure of test_model_answers_as_istio.
 MODEL_DIFFERENCES = {

@@ -13,7 +13,29 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from clusters.protocol import InvalidResource
+
+NETWORKING_GROUP = "networking.istio.io"
+# kubectl's names for the kinds: singular, plural and short name, any case.
+KUBECTL_NAMES = {
+    "serviceentry": "ServiceEntry",
+    "serviceentries": "ServiceEntry",
+    "se": "ServiceEntry",
+    "virtualservice": "VirtualService",
+    "virtualservices": "VirtualService",
+    "vs": "VirtualService",
+}
+PLURALS = {"ServiceEntry": "serviceentries", "VirtualService": "virtualservices"}
+
+
+def canonical_kind(name: str) -> str | None:
+    """``ServiceEntry`` for ``serviceentries``, ``se``, ``ServiceEntry``...; None if unknown."""
+    return KUBECTL_NAMES.get(name.lower())
+
+
+
 
 
 @dataclass(frozen=True)
@@ -75,3 +97,45 @@ def check_document(document: Mapping[str, Any], kinds: Iterable[KindNames]) -> N
 def _quote(value: Any) -> str:
     """Go's ``%q`` of the strings that reach these messages."""
     return json.dumps(str(value), ensure_ascii=False)
+
+
+class _KubernetesLoader(yaml.SafeLoader):
+    """YAML as kubectl reads it: an unquoted ``2020-01-01`` stays a string, not a date."""
+
+
+_KubernetesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_documents(text: str) -> list[dict[str, Any]]:
+    """Parse a YAML stream the way ``kubectl apply -f`` reads it (empty documents skipped).
+
+    Raises InvalidResource with one line naming the position of a syntax error.
+    """
+    try:
+        documents = [d for d in yaml.load_all(text, Loader=_KubernetesLoader) if d is not None]
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise InvalidResource(
+            f"error parsing YAML{where}: {problem} (fix the indentation or quoting of that line)"
+        ) from None
+    for index, document in enumerate(documents):
+        try:
+            json.dumps(document)
+        except (TypeError, ValueError) as error:
+            raise InvalidResource(
+                f"error converting YAML to JSON: document {index + 1}: {error} "
+                "(Kubernetes objects hold only strings, numbers, booleans, lists and maps)"
+            ) from None
+        if not isinstance(document, dict):
+            raise InvalidResource(
+                f"error parsing YAML: document {index + 1} is a {type(document).__name__}, "
+                "not an object with apiVersion, kind, metadata and spec"
+            )
+    if not documents:
+        raise InvalidResource("no objects passed to apply (the YAML stream is empty)")
+    return documents

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from clusters.istio.resources import canonical_kind
+from clusters.istio.kubectl import canonical_kind
 from clusters.local import processes, runstate
 from clusters.local.controlplane import CONTROL_PLANES
 from clusters.local.mesh import READY_TIMEOUT_S, LocalCluster

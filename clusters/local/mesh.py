@@ -17,8 +17,7 @@ from pathlib import Path
 
 from clusters.istio import drift as drift_facts
 from clusters.istio import kubectl
-from clusters.istio.kubectl import KindNames
-from clusters.istio.resources import load_documents
+from clusters.istio.kubectl import KindNames, load_documents
 from clusters.local import internet, processes, runstate, sourcepod
 from clusters.local.controlplane import ControlPlane, ControlPlaneName, Sidecar
 from clusters.local.prerequisites import check_prerequisites

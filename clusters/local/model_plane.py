@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from clusters.istio.kubectl import KindNames
-from clusters.istio.resources import (
-    KUBECTL_NAMES,
-    NETWORKING_GROUP,
-    PLURALS,
+from clusters.istio.kubectl import KUBECTL_NAMES, NETWORKING_GROUP, PLURALS, KindNames
+from clusters.local import iptables, pilot
+from clusters.local.controlplane import Sidecar, Spawn, base_bootstrap
+from clusters.local.pilot.resources import (
     Resource,
     ServiceEntry,
     ServicePort,
@@ -22,9 +21,7 @@ from clusters.istio.resources import (
     from_document,
     ref,
 )
-from clusters.istio.validation import OTHER_KINDS, VERSIONS
-from clusters.local import iptables, pilot
-from clusters.local.controlplane import Sidecar, Spawn, base_bootstrap
+from clusters.local.pilot.validation import OTHER_KINDS, VERSIONS
 from clusters.local.runstate import RunState
 from clusters.local.snapshot import ConfigSnapshot, KubernetesService, MeshConfig
 from clusters.local.xds import FileXds, rejected_updates

@@ -1,19 +1,20 @@
-"""The seam between the mesh and its control plane: Istio config in, Envoy resources out.
+"""The model control plane's input and output: Istio config in, Envoy resources out.
 
-The embedded control plane (``pilot`` + ``xds``) consumes a :class:`ConfigSnapshot` and
-produces :class:`EnvoyResources`; a later control plane (Istio's own pilot-discovery fed
-from files) is expected to take the same snapshot and serve the same proxy, so nothing
-here knows how the resources reach Envoy.
+``pilot.generate`` (the model) consumes a :class:`ConfigSnapshot` and produces
+:class:`EnvoyResources`; ``ProxyInfo`` names the sidecar for both control planes.
+Nothing here knows how the resources reach Envoy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clusters.istio.accesslog import ISTIO_TEXT_FORMAT
-from clusters.istio.resources import ServiceEntry, ServicePort, VirtualService
 from clusters.protocol import OutboundTrafficPolicy
+
+if TYPE_CHECKING:  # the model's resource types; importing them here would be circular
+    from clusters.local.pilot.resources import ServiceEntry, ServicePort, VirtualService
 
 
 @dataclass(frozen=True)

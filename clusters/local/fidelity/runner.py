@@ -19,7 +19,7 @@ from clusters.local.fidelity.probes import run_probe
 from clusters.protocol import ClusterError, InvalidResource
 
 SYNC_TIMEOUT_S = 10.0  # a sync takes milliseconds; a DNS cluster warms within one lookup
-# Stages of ``kubectl apply``, told apart by their words (clusters/istio/validation.py).
+# Stages of ``kubectl apply``, told apart by their words (clusters/local/pilot/validation.py).
 STAGES = (
     ("not implemented by the local mesh's model", "model: not implemented"),
     ("not supported by this suite's local mesh", "model: not implemented"),

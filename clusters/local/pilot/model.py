@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from clusters.istio.resources import ServiceEntry, ServicePort, VirtualService
+from clusters.local.pilot.resources import ServiceEntry, ServicePort, VirtualService
 from clusters.local.snapshot import ConfigSnapshot, KubernetesService
 
 DOMAIN_SUFFIX = "cluster.local"

@@ -11,13 +11,6 @@ import dataclasses
 import http
 from dataclasses import dataclass
 
-from clusters.istio.resources import (
-    Destination,
-    HTTPMatchRequest,
-    HTTPRetry,
-    HTTPRoute,
-    VirtualService,
-)
 from clusters.local.pilot.envoy import JSON, ROUTE_TYPE, duration, typed
 from clusters.local.pilot.model import (
     PASSTHROUGH_CLUSTER,
@@ -27,6 +20,13 @@ from clusters.local.pilot.model import (
     host_matches,
     resolve_short_name,
     vs_hosts,
+)
+from clusters.local.pilot.resources import (
+    Destination,
+    HTTPMatchRequest,
+    HTTPRetry,
+    HTTPRoute,
+    VirtualService,
 )
 from clusters.protocol import OutboundTrafficPolicy
 
