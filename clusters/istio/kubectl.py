@@ -69,8 +69,8 @@ def unknown_resource_type(name: str) -> str:
     return f'the server doesn\'t have a resource type "{name}"'
 
 
-def check_document(document: Mapping[str, Any], kinds: Iterable[KindNames]) -> None:
-    """Refuse, as kubectl does, a document it would not send to the API server."""
+def check_kind_set(document: Mapping[str, Any]) -> None:
+    """kubectl's client-side check: a document names its apiVersion and kind."""
     api_version, kind = document.get("apiVersion"), document.get("kind")
     missing = [
         f"{key} not set"
@@ -83,6 +83,12 @@ def check_document(document: Mapping[str, Any], kinds: Iterable[KindNames]) -> N
             f'error validating "STDIN": error validating data: {problems}; if you choose to '
             "ignore these errors, turn validation off with --validate=false"
         )
+
+
+def check_document(document: Mapping[str, Any], kinds: Iterable[KindNames]) -> None:
+    """Refuse, as kubectl does, a document it would not send to the API server."""
+    check_kind_set(document)
+    api_version, kind = document.get("apiVersion"), document.get("kind")
     if not any(k.kind == kind and k.serves(str(api_version)) for k in kinds):
         metadata = document.get("metadata")
         metadata = metadata if isinstance(metadata, Mapping) else {}

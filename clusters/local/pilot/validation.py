@@ -27,6 +27,7 @@ from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 
+from clusters.istio import kubectl
 from clusters.protocol import InvalidResource
 
 GROUP = "networking.istio.io"
@@ -783,19 +784,8 @@ def validate(document: Mapping[str, Any]) -> None:
 
 def _served_kind(document: Mapping[str, Any]) -> tuple[str, str]:
     """kubectl's checks before anything reaches the server: the kind and version."""
-    api_version, kind = document.get("apiVersion"), document.get("kind")
-    missing = [
-        f"{key} not set"
-        for key, value in (("apiVersion", api_version), ("kind", kind))
-        if not value
-    ]
-    if missing:
-        problems = missing[0] if len(missing) == 1 else f"[{', '.join(missing)}]"
-        raise InvalidResource(
-            f'error validating "STDIN": error validating data: {problems}; if you choose to '
-            "ignore these errors, turn validation off with --validate=false"
-        )
-    kind = str(kind)
+    kubectl.check_kind_set(document)
+    api_version, kind = document.get("apiVersion"), str(document.get("kind"))
     group, _, version = str(api_version).rpartition("/")
     if group == GROUP and kind in OTHER_KINDS:
         raise InvalidResource(_not_local(kind, api_version))
