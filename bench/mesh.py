@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import tempfile
 import time
@@ -61,11 +60,7 @@ def run_root(label: str, leftovers: list[str]) -> Iterator[Path]:
         remaining = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
         if remaining:
             leftovers.append(f"files left in run root {root}: {', '.join(remaining)}")
-        for directory in (root / name for name in remaining):
-            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                runstate.destroy(runstate.RunState.load(directory))  # even if its owner lives
-        runstate.sweep(root)  # namespaces no run records any more
-        shutil.rmtree(root, ignore_errors=True)
+        runstate.remove_private_root(root)  # the bench's own root: everything under it
 
 
 def still_running(records: Sequence[ProcessRecord]) -> list[str]:

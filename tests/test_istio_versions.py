@@ -7,9 +7,6 @@ keeps each of them buildable and working, not just listed.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +17,6 @@ from clusters.local.mesh import LocalCluster
 from clusters.protocol import OutboundTrafficPolicy
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
-
-
-@pytest.fixture(scope="module")
-def run_root() -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="egc-versions-", dir="/run"))
-    root.chmod(0o755)
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_at_least_two_istio_builds_are_pinned() -> None:

@@ -7,11 +7,9 @@ so they need root like the backend itself.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -29,18 +27,6 @@ from clusters.protocol import ClusterError, InvalidResource, OutboundTrafficPoli
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
 
 HTTPBIN_SE = HTTPBIN_SERVICE_ENTRY
-
-
-@pytest.fixture(scope="module")
-def run_root() -> Iterator[Path]:
-    """A private run root (pytest's tmp dirs are not searchable by the sidecar's uid)."""
-    root = Path(tempfile.mkdtemp(prefix="egc-tests-", dir="/run"))
-    root.chmod(0o755)
-    try:
-        yield root
-    finally:
-        runstate.sweep(root, include_cli=True)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def root_namespace() -> str:
@@ -283,6 +269,30 @@ def test_a_killed_run_is_cleaned_up_by_the_next(run_root: Path) -> None:
     assert not any(network.exists(ns) for ns in crashed.namespaces)
     assert not (run_root / crashed.run_id).exists()
     assert not any(processes.is_running(record) for record in crashed.processes)
+
+
+def test_a_sweep_touches_only_what_dead_runs_recorded(run_root: Path) -> None:
+    """A namespace no run records (another run being born, someone else's) survives a
+    sweep, and so does a run whose owner lives; a dead owner's run goes."""
+    root = run_root / "sweep-root"
+    root.mkdir()
+    prefix = runstate.namespace_prefix(root)
+    stranger = f"{prefix}stranger-net"
+    network.create(stranger)
+    alive = runstate.RunState("alive", root / "alive", owner=runstate.current_owner())
+    dead = runstate.RunState("dead", root / "dead", owner={"pid": 1, "start_ticks": 1})
+    try:
+        for state in (alive, dead):
+            state.directory.mkdir()
+            state.namespaces = [f"{prefix}{state.run_id}-net"]
+            state.save()
+            network.create(state.namespaces[0])
+        assert runstate.sweep(root) == ["dead"]
+        assert network.exists(stranger) and network.exists(alive.namespaces[0])
+        assert not network.exists(dead.namespaces[0]) and not dead.directory.exists()
+    finally:
+        for name in (stranger, *alive.namespaces, *dead.namespaces):
+            runstate.destroy_namespace(name)
 
 
 def test_missing_prerequisites_name_the_package(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -473,21 +473,22 @@ def _new_run(
     root.mkdir(parents=True, exist_ok=True)
     sourcepod.check_reachable_by_proxy(root)
     cli = owner == "cli"
-    runstate.sweep(root, include_cli=cli)
-    run_id = "cli" if cli else f"p{os.getpid()}"
-    for suffix in range(1, 100):  # a second mesh of the same process gets its own run
-        if not (root / run_id).exists():
-            break
-        run_id = f"p{os.getpid()}x{suffix}"
-    directory = root / run_id
-    directory.mkdir(mode=0o755)
-    state = RunState(
-        run_id=run_id,
-        directory=directory,
-        owner=None if cli else runstate.current_owner(),
-        sites_file=str(Path(sites_file).resolve()) if sites_file else None,
-        control_plane=str(control_plane),
-        istio_version=istio_version,
-    )
-    state.save()
+    with runstate.locked(root):
+        runstate.sweep_locked(root, include_cli=cli)
+        run_id = "cli" if cli else f"p{os.getpid()}"
+        for suffix in range(1, 100):  # a second mesh of the same process gets its own run
+            if not (root / run_id).exists():
+                break
+            run_id = f"p{os.getpid()}x{suffix}"
+        directory = root / run_id
+        directory.mkdir(mode=0o755)
+        state = RunState(
+            run_id=run_id,
+            directory=directory,
+            owner=None if cli else runstate.current_owner(),
+            sites_file=str(Path(sites_file).resolve()) if sites_file else None,
+            control_plane=str(control_plane),
+            istio_version=istio_version,
+        )
+        state.save()
     return state

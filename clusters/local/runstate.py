@@ -8,11 +8,13 @@ found and removed by the next run's sweep.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from clusters.local.processes import ProcessRecord
 
 DEFAULT_RUN_ROOT = Path(os.environ.get("EGRESS_MESH_RUN_ROOT", "/run/egress-conformance"))
 NAMESPACE_PREFIX = "egc-"
-STARTING_GRACE_S = 60.0  # a run directory without state this old was left by a crash
+LOCK_FILE = ".lock"
 
 
 @dataclass
@@ -87,13 +89,6 @@ def namespace_prefix(root: Path) -> str:
     return f"{NAMESPACE_PREFIX}{digest}-"
 
 
-def _age(path: Path) -> float:
-    try:
-        return time.time() - path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
 def current_owner() -> dict[str, int]:
     pid = os.getpid()
     return {"pid": pid, "start_ticks": processes.start_ticks(pid) or 0}
@@ -121,28 +116,63 @@ def destroy_damaged(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
+@contextmanager
+def locked(root: Path) -> Iterator[None]:
+    """The run root's lock: a sweep and the creation of a run directory (with its first
+    state) exclude each other, so a sweep never sees a run half-made."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def sweep(root: Path, *, include_cli: bool = False) -> list[str]:
+    """:func:`sweep_locked` under the run root's lock."""
+    with locked(root):
+        return sweep_locked(root, include_cli=include_cli)
+
+
+def sweep_locked(root: Path, *, include_cli: bool = False) -> list[str]:
     """Remove what crashed runs left behind; returns the run ids removed.
 
-    A run whose owner process is gone is dead; so is any namespace of ours that no
-    live run records. CLI runs are only removed when ``include_cli`` is set.
+    Only what a run recorded is ever removed, and only when that run's owner is provably
+    dead (its PID runs no more, or runs another process: the start time differs). A
+    namespace that no run records is left alone: it may belong to a run being created
+    under another root's lock, or to someone else. CLI runs (no owner) are only removed
+    when ``include_cli`` is set. The caller holds :func:`locked`.
     """
     removed = []
-    live_namespaces: set[str] = set()
-    if root.is_dir():
+    if not root.is_dir():
+        return removed
+    for directory in sorted(p for p in root.iterdir() if p.is_dir()):
+        if not (directory / "state.json").exists():
+            # Under the lock, no run is between mkdir and its first save: a crash did this.
+            shutil.rmtree(directory, ignore_errors=True)
+            continue
+        try:
+            state = RunState.load(directory)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # unreadable: `egress-mesh down` removes it by its run id
+        if state.owner_alive() and not (include_cli and state.owner is None):
+            continue
+        destroy(state)
+        removed.append(state.run_id)
+    return removed
+
+
+def remove_private_root(root: Path) -> None:
+    """Remove a run root that its caller created for itself (a test, the bench), with every
+    run under it, live or not, and every namespace carrying its prefix: the prefix
+    hashes the root's path, so only runs under this root made them."""
+    with locked(root):
         for directory in sorted(p for p in root.iterdir() if p.is_dir()):
             try:
-                state = RunState.load(directory)
+                destroy(RunState.load(directory))
             except (OSError, ValueError, KeyError, TypeError):
-                if _age(directory) > STARTING_GRACE_S:  # a run that died while starting
-                    shutil.rmtree(directory, ignore_errors=True)
-                continue
-            if state.owner_alive() and not (include_cli and state.owner is None):
-                live_namespaces.update(state.namespaces)
-                continue
-            destroy(state)
-            removed.append(state.run_id)
-    for name in network.list_namespaces(namespace_prefix(root)):
-        if name not in live_namespaces:
+                destroy_damaged(directory)
+        for name in network.list_namespaces(namespace_prefix(root)):
             destroy_namespace(name)
-    return removed
+    shutil.rmtree(root, ignore_errors=True)

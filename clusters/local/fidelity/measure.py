@@ -7,7 +7,6 @@ than the sum: the meshes' work is waiting on Envoy, curl and istiod, not Python.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -70,8 +69,7 @@ def meshes(istio_version: str | None = None) -> Iterator[Planes]:
         try:
             planes.down()
         finally:
-            runstate.sweep(root, include_cli=True)
-            shutil.rmtree(root, ignore_errors=True)
+            runstate.remove_private_root(root)
 
 
 def measure(
