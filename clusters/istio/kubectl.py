@@ -105,8 +105,74 @@ def _quote(value: Any) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
+# The API server's limits (k8s.io/apiserver): a request body of 3 MiB; etcd keeps an
+# object of at most 1.5 MiB.
+MAX_REQUEST_BYTES = 3 * 1024 * 1024
+MAX_OBJECT_BYTES = 1536 * 1024
+# go-yaml refuses a document whose aliases expand it out of proportion ("billion
+# laughs"): here, one that would hold more than this many nodes once expanded, counted
+# on the composed graph (shared by aliases) before anything is built.
+MAX_EXPANDED_NODES = 400_000
+MAX_DEPTH = 100  # deeper than any Kubernetes object; PyYAML recurses per level
+
+
 class _KubernetesLoader(yaml.SafeLoader):
-    """YAML as kubectl reads it: an unquoted ``2020-01-01`` stays a string, not a date."""
+    """YAML as kubectl reads it: an unquoted ``2020-01-01`` stays a string, not a date; a
+    key set twice in one map is an error; aliases and nesting are bounded."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_document(self) -> Any:  # type: ignore[override]
+        node = super().compose_document()
+        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise _Refusal("yaml: document contains excessive aliasing")
+        return node
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # type: ignore[override]
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            mark = self.peek_event().start_mark
+            raise _Refusal(
+                f"yaml: line {mark.line + 1}: exceeded max depth of {MAX_DEPTH} "
+                "(a Kubernetes object never nests this deep)"
+            )
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise _Refusal(
+                    "error converting YAML to JSON: yaml: unmarshal errors: "
+                    f'line {key_node.start_mark.line + 1}: key "{key}" already set in map'
+                )
+            if isinstance(key, str | int | float | bool):
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes ``node`` holds once every alias is expanded (memoised per node)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = min(size, MAX_EXPANDED_NODES + 1)
+    return sizes[id(node)]
+
+
+class _Refusal(Exception):
+    """A refusal found while reading the stream, in go-yaml's or kubectl's words."""
 
 
 _KubernetesLoader.yaml_implicit_resolvers = {
@@ -118,10 +184,23 @@ _KubernetesLoader.yaml_implicit_resolvers = {
 def load_documents(text: str) -> list[dict[str, Any]]:
     """Parse a YAML stream the way ``kubectl apply -f`` reads it (empty documents skipped).
 
-    Raises InvalidResource with one line naming the position of a syntax error.
+    Raises InvalidResource with one line: a syntax error's position, a key set twice,
+    excessive aliasing or nesting, or a stream or object beyond the API server's limits.
     """
+    size = len(text.encode("utf-8", errors="replace"))
+    if size > MAX_REQUEST_BYTES:
+        raise InvalidResource(
+            f"Request entity too large: limit is {MAX_REQUEST_BYTES} (the YAML stream is "
+            f"{size} bytes: apply it in smaller parts)"
+        )
     try:
         documents = [d for d in yaml.load_all(text, Loader=_KubernetesLoader) if d is not None]
+    except _Refusal as refusal:
+        raise InvalidResource(str(refusal)) from None
+    except RecursionError:
+        raise InvalidResource(
+            f"yaml: exceeded max depth of {MAX_DEPTH} (a Kubernetes object never nests this deep)"
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -131,7 +210,7 @@ def load_documents(text: str) -> list[dict[str, Any]]:
         ) from None
     for index, document in enumerate(documents):
         try:
-            json.dumps(document)
+            encoded = json.dumps(document)
         except (TypeError, ValueError) as error:
             raise InvalidResource(
                 f"error converting YAML to JSON: document {index + 1}: {error} "
@@ -142,6 +221,22 @@ def load_documents(text: str) -> list[dict[str, Any]]:
                 f"error parsing YAML: document {index + 1} is a {type(document).__name__}, "
                 "not an object with apiVersion, kind, metadata and spec"
             )
+        if len(encoded) > MAX_OBJECT_BYTES:
+            raise InvalidResource(
+                f"etcdserver: request is too large (document {index + 1} is {len(encoded)} "
+                f"bytes as JSON; an object may hold at most {MAX_OBJECT_BYTES})"
+            )
     if not documents:
         raise InvalidResource("no objects passed to apply (the YAML stream is empty)")
     return documents
+
+
+def read_manifest(data: bytes, source: str) -> str:
+    """A file's bytes as the text kubectl would parse, or one line saying why not."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidResource(
+            f"error parsing {source}: byte {error.start} is not UTF-8 text "
+            "(kubectl reads YAML or JSON manifests)"
+        ) from None

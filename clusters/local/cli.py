@@ -7,11 +7,13 @@ mesh outlives each command until ``egress-mesh down`` (or the next ``up``) remov
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from clusters.istio.kubectl import canonical_kind
+from clusters.cli_values import seconds
+from clusters.istio.kubectl import canonical_kind, read_manifest
 from clusters.local import processes, runstate
 from clusters.local.controlplane import CONTROL_PLANES
 from clusters.local.mesh import READY_TIMEOUT_S, LocalCluster
@@ -30,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `egress-mesh status | head -1`: the reader has had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     mode.set_defaults(handler=_mode)
 
     run = commands.add_parser("exec", help="run a command in the source pod: exec -- curl ...")
-    run.add_argument("--timeout", type=float, default=60.0)
+    run.add_argument("--timeout", type=seconds, default=60.0, metavar="SECONDS")
     run.add_argument("command", nargs=argparse.REMAINDER)
     run.set_defaults(handler=_exec)
 
@@ -142,7 +147,8 @@ def _running_mesh(root: Path) -> Path | None:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if args.filename == "-" else _read(Path(args.filename))
+    data = sys.stdin.buffer.read() if args.filename == "-" else _read(Path(args.filename))
+    text = read_manifest(data, "STDIN" if args.filename == "-" else args.filename)
     mesh = _attach(args)
     before = {ref: set(mesh.resources(ref)) for ref in ("ServiceEntry", "VirtualService")}
     refs = mesh.apply(text)
@@ -153,9 +159,9 @@ def _apply(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(path: Path) -> str:
+def _read(path: Path) -> bytes:
     try:
-        return path.read_text()
+        return path.read_bytes()
     except OSError as error:
         raise ClusterError(f"cannot read {path}: {error.strerror}") from None
 
