@@ -19,7 +19,7 @@ GO = $$($(abspath $(PY)) -c 'from clusters.local.gobuild import go_binary; print
 setup: system venv istiod
 
 system:
-	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	@missing=""; for c in $(SYSTEM_COMMANDS); do PATH="$$PATH:/usr/sbin:/sbin" command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages for:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "error: need root to apt-get install $(SYSTEM_PACKAGES) (run as root or install them yourself)"; exit 1; fi; \

@@ -454,8 +454,7 @@ def check_served_locally(document: Mapping[str, object]) -> None:
     if api_version and document.get("kind") and not group.endswith(".istio.io"):
         raise InvalidResource(
             f'kind "{document["kind"]}" ({api_version}) is not served by the local mesh, '
-            "which applies Istio's config kinds (*.istio.io) only: use --cluster kind for "
-            "Kubernetes objects"
+            "which applies Istio's config kinds (*.istio.io) only"
         )
 
 

@@ -21,11 +21,13 @@ def check_prerequisites() -> None:
     """Raise PrerequisiteMissing naming everything missing and how to get it."""
     if os.geteuid() != 0:
         raise PrerequisiteMissing(
-            "the local backend needs root (network namespaces and iptables): run as root, "
-            "or use --cluster kind"
+            "the local backend needs root (network namespaces and iptables): run it as root "
+            "(sudo make conformance)"
         )
     missing = {
-        command: package for command, package in COMMANDS.items() if not shutil.which(command)
+        command: package
+        for command, package in COMMANDS.items()
+        if not shutil.which(command, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
     }
     if missing:
         raise PrerequisiteMissing(
