@@ -169,11 +169,14 @@ def _follow(process: subprocess.Popen[bytes], started: float, *, progress: bool)
     done = threading.Event()
 
     def report() -> None:
+        shown = 0
         while not done.wait(15):
-            last = f": {output[-1][:100]}" if output else ""
+            news = output[shown:]
+            shown = len(output)
+            doing = f": {news[-1][:100]}" if news else ": compiling"
             print(
                 f"egress-conformance: still building istiod ({time.monotonic() - started:.0f}s)"
-                f"{last}",
+                f"{doing}",
                 file=sys.stderr,
                 flush=True,
             )
