@@ -396,6 +396,36 @@ def test_cli_round_trip(run_root: Path, control_plane: str) -> None:
         assert "outbound|80||httpbin.org" in run("logs").stdout
         refused = run("apply", "-f", "-", stdin="kind: [")
         assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+        # kubectl's get: a name, -o yaml, namespaces, and unknown kinds refused
+        assert run("get", "se", "httpbin-ext", "-o", "name").stdout.strip() == (
+            "serviceentry.networking.istio.io/httpbin-ext"
+        )
+        assert (
+            "hosts:\n  - httpbin.org"
+            in run("get", "serviceentries", "httpbin-ext", "-o", "yaml").stdout
+        )
+        missing = run("get", "se", "nope")
+        assert (
+            missing.returncode == 1
+            and 'serviceentries.networking.istio.io "nope" not found' in (missing.stderr)
+        )
+        for unknown in ("foo", "pods"):
+            answer = run("get", unknown)
+            assert answer.returncode == 1
+            assert f'the server doesn\'t have a resource type "{unknown}"' in answer.stderr
+        other = HTTPBIN_SE.replace("name: httpbin-ext", "name: other\n  namespace: other-ns")
+        assert run("apply", "-f", "-", stdin=other).returncode == 0
+        assert run("get", "se").stdout.split() == ["httpbin-ext"]
+        assert run("get", "se", "-n", "other-ns").stdout.split() == ["other"]
+        assert "other-ns" in run("get", "se", "-A").stdout
+        assert run("delete", "se", "other", "-n", "other-ns").returncode == 0
+        # a dead process of the mesh is named by status
+        state = runstate.RunState.load(cli_root / "cli")
+        (dns,) = [r for r in state.processes if r.name == "dns"]
+        processes.terminate([dns])
+        broken = run("status")
+        assert broken.returncode == 1 and "process dns: pid" in broken.stdout
+        assert "NOT RUNNING" in broken.stdout and "the mesh is broken (dns" in broken.stderr
     finally:
         run("down")
     assert not network.list_namespaces(runstate.namespace_prefix(cli_root))
@@ -410,7 +440,7 @@ def test_a_dead_istiod_says_so_in_one_line(run_root: Path) -> None:
         with pytest.raises(ClusterError) as caught:
             mesh.apply(HTTPBIN_SE)
         message = str(caught.value)
-        assert f"istiod (pid {istiod.pid}) exited" in message and "\n" not in message
+        assert f"istiod (pid {istiod.pid})" in message and "\n" not in message
     finally:
         mesh.down()
 

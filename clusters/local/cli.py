@@ -12,11 +12,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
+
 from clusters.cli_values import seconds
-from clusters.istio.kubectl import canonical_kind, read_manifest
+from clusters.istio.kubectl import read_manifest
 from clusters.local import processes, runstate
 from clusters.local.controlplane import CONTROL_PLANES
-from clusters.local.mesh import READY_TIMEOUT_S, LocalCluster
+from clusters.local.mesh import DEFAULT_NAMESPACE, READY_TIMEOUT_S, LocalCluster
 from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy
 
 RUN_ID = "cli"
@@ -71,10 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("kind")
     delete.add_argument("names", nargs="+")
     delete.add_argument("--ignore-not-found", action="store_true")
+    delete.add_argument("-n", "--namespace", default=DEFAULT_NAMESPACE)
     delete.set_defaults(handler=_delete)
 
-    get = commands.add_parser("get", help="list resources of a kind")
+    get = commands.add_parser("get", help="show resources of a kind: KIND [NAME]")
     get.add_argument("kind")
+    get.add_argument("name", nargs="?")
+    get.add_argument("-n", "--namespace", default=DEFAULT_NAMESPACE)
+    get.add_argument("-A", "--all-namespaces", action="store_true")
+    get.add_argument("-o", "--output", choices=("name", "yaml"), default=None)
     get.set_defaults(handler=_get)
 
     mode = commands.add_parser("mode", help="show or set meshConfig.outboundTrafficPolicy.mode")
@@ -168,20 +175,43 @@ def _read(path: Path) -> bytes:
 
 def _delete(args: argparse.Namespace) -> int:
     mesh = _attach(args)
+    kind = mesh.kind_names(args.kind)
     for name in args.names:
-        if mesh.delete(args.kind, name, ignore_not_found=args.ignore_not_found):
-            kind = (canonical_kind(args.kind) or args.kind).lower()
-            print(f'{kind}.networking.istio.io "{name}" deleted')
+        deleted = mesh.delete(
+            args.kind, name, ignore_not_found=args.ignore_not_found, namespace=args.namespace
+        )
+        if deleted:
+            print(f'{kind.plural.removesuffix("s")}.{kind.group} "{name}" deleted')
     mesh.wait_for_proxy_config(READY_TIMEOUT_S)
     return 0
 
 
 def _get(args: argparse.Namespace) -> int:
-    names = _attach(args).resources(args.kind)
-    if not names:
-        print("No resources found in default namespace.", file=sys.stderr)
-    for name in names:
-        print(name)
+    """kubectl get: names (``NAME`` and, with -A, ``NAMESPACE``), or the objects as YAML."""
+    mesh = _attach(args)
+    kind = mesh.kind_names(args.kind)
+    namespace = None if args.all_namespaces else args.namespace
+    items = mesh.get(args.kind, namespace)
+    if args.name:
+        items = [item for item in items if item["metadata"]["name"] == args.name]
+        if not items:
+            raise ClusterError(f'{kind.plural}.{kind.group} "{args.name}" not found')
+    if not items:
+        where = "any namespace" if namespace is None else f"{namespace} namespace"
+        print(f"No resources found in {where}.", file=sys.stderr)
+        return 0
+    if args.output == "yaml":
+        body = items[0] if args.name else {"apiVersion": "v1", "kind": "List", "items": items}
+        sys.stdout.write(yaml.safe_dump(body, sort_keys=False))
+        return 0
+    for item in items:
+        metadata = item["metadata"]
+        if args.output == "name":
+            print(f"{kind.kind.lower()}.{kind.group}/{metadata['name']}")
+        elif namespace is None:
+            print(f"{metadata['namespace']:<20} {metadata['name']}")
+        else:
+            print(metadata["name"])
     return 0
 
 
@@ -222,7 +252,20 @@ def _pod(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    """Every process of the mesh and whether it runs, then what the mesh holds."""
     mesh = _attach(args)
+    dead = []
+    for name, pid, alive in mesh.processes_status():
+        print(f"process {name}: pid {pid} {'running' if alive else 'NOT RUNNING'}")
+        if not alive:
+            dead.append(name)
+    if dead:  # the mesh cannot answer for its config: say what is wrong instead
+        print(
+            f"egress-mesh: error: the mesh is broken ({', '.join(dead)} not running): "
+            "`egress-mesh up --replace` starts a new one",
+            file=sys.stderr,
+        )
+        return 1
     for key, value in mesh.describe().items():
         print(f"{key}: {value}")
     pod = mesh.source_pod()

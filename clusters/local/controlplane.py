@@ -88,6 +88,10 @@ class ControlPlane(Protocol):
         """Remove one resource of a served kind; False when there was none."""
         ...
 
+    def items(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+        """The stored resources of ``kind`` as objects (None: every namespace)."""
+        ...
+
     def names(self, kind: str, namespace: str | None) -> list[str]:
         """The names of the stored resources of ``kind`` (None: every namespace)."""
         ...

@@ -10,10 +10,12 @@ plane sits behind one seam (controlplane.ControlPlane): istiod itself, or the mo
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from clusters.istio import drift as drift_facts
 from clusters.istio import kubectl
@@ -185,17 +187,42 @@ class LocalCluster:
         return record
 
     def _check_alive(self) -> None:
-        """Fail fast, with the process's last words, when one of ours has died."""
+        """Fail fast, naming the process that died, how, and its last error line."""
         for record in self.state.processes:
             if not processes.is_running(record):
-                log = self._log_dir(record.name) / f"{record.name}.err"
-                try:
-                    tail = log.read_text(errors="replace").strip().splitlines()[-1:]
-                except OSError:
-                    tail = []
-                raise ClusterError(
-                    f"{record.name} (pid {record.pid}) exited: {tail[0] if tail else 'no output'}"
-                )
+                raise ClusterError(self._death(record))
+
+    def _death(self, record: processes.ProcessRecord) -> str:
+        """``istio-proxy (pid N) exited with status 1: <its last error line>``."""
+        child = self._children.get(record.pid)
+        code = child.poll() if child is not None else None
+        how = (
+            f"was killed by {signal.Signals(-code).name}"
+            if code is not None and code < 0
+            else f"exited with status {code}"
+            if code is not None
+            else "is gone"
+        )
+        return f"{record.name} (pid {record.pid}) {how}: {self._last_error(record.name)}"
+
+    def _last_error(self, process_name: str) -> str:
+        """The last line of the process's stderr that reports an error (not a warning)."""
+        try:
+            lines = (self._log_dir(process_name) / f"{process_name}.err").read_text(
+                errors="replace"
+            )
+        except OSError:
+            return "no log"
+        errors = [
+            line.strip()
+            for line in lines.splitlines()
+            if any(word in line.lower() for word in ("error", "critical", "fatal", "failed"))
+        ]
+        return errors[-1] if errors else "no error in its log"
+
+    def processes_status(self) -> list[tuple[str, int, bool]]:
+        """Each process of the mesh (name, pid, alive), for ``egress-mesh status``."""
+        return [(r.name, r.pid, processes.is_running(r)) for r in self.state.processes]
 
     def _log_dir(self, process_name: str) -> Path:
         if process_name == "istio-proxy" and self.state.pod:
@@ -289,6 +316,10 @@ class LocalCluster:
             self._kinds = self.plane.kinds()
         return self._kinds
 
+    def kind_names(self, name: str) -> KindNames:
+        """The kind kubectl means by ``name`` (``se``, ``serviceentries``...), or one line."""
+        return self._kind(name)
+
     def _kind(self, name: str) -> KindNames:
         found = kubectl.resolve(name, self.kinds())
         if found is None:
@@ -316,13 +347,25 @@ class LocalCluster:
             kubectl.check_document(document, self.kinds())
         return self.plane.apply(documents)
 
-    def delete(self, kind: str, name: str, *, ignore_not_found: bool = False) -> bool:
+    def delete(
+        self,
+        kind: str,
+        name: str,
+        *,
+        ignore_not_found: bool = False,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> bool:
         names = self._kind(kind)
-        if not self.plane.delete(names.kind, DEFAULT_NAMESPACE, name):
+        if not self.plane.delete(names.kind, namespace, name):
             if ignore_not_found:
                 return False
             raise ClusterError(f'{names.plural}.{names.group} "{name}" not found')
         return True
+
+    def get(self, kind: str, namespace: str | None = DEFAULT_NAMESPACE) -> list[dict[str, Any]]:
+        """``kubectl get KIND -o yaml`` (``-A`` with namespace None): the stored objects.
+        An unknown kind is refused as kubectl refuses it."""
+        return self.plane.items(self._kind(kind).kind, namespace)
 
     def resources(self, kind: str) -> list[str]:
         found = kubectl.resolve(kind, self.kinds())

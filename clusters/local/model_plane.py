@@ -114,6 +114,11 @@ class ModelControlPlane:
         self._write()
         return True
 
+    def items(self, kind: str, namespace: str | None) -> list[dict[str, Any]]:
+        """The stored documents of ``kind`` (None: every namespace), as applied."""
+        prefix = _key(kind, namespace, "") if namespace else f"{kind}/"
+        return [doc for key, doc in sorted(self.state.resources.items()) if key.startswith(prefix)]
+
     def names(self, kind: str, namespace: str | None) -> list[str]:
         prefix = _key(kind, namespace, "") if namespace else f"{kind}/"
         return sorted(
