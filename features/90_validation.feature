@@ -1,8 +1,9 @@
 Feature: Istio refuses invalid resources
   Not a section of the page: the suite's own check that a mistake in a resource is
   refused the way a real cluster refuses it, with one line that names the field, and
-  that nothing of a refused resource is left behind. A reader who mistypes the page's
-  YAML meets these messages.
+  that nothing of a refused stream is left behind: each stream starts with a valid
+  resource, which must not be applied either. A reader who mistypes the page's YAML
+  meets these messages.
 
   @suite-validation
   Scenario: A ServiceEntry with a misspelt resolution is refused
@@ -10,6 +11,20 @@ Feature: Istio refuses invalid resources
 
     Given a ServiceEntry that Istio must refuse:
       """
+      apiVersion: networking.istio.io/v1alpha3
+      kind: ServiceEntry
+      metadata:
+        name: google
+      spec:
+        hosts:
+        - www.google.com
+        ports:
+        - number: 443
+          name: https
+          protocol: HTTPS
+        resolution: DNS
+        location: MESH_EXTERNAL
+      ---
       apiVersion: networking.istio.io/v1alpha3
       kind: ServiceEntry
       metadata:
@@ -26,6 +41,7 @@ Feature: Istio refuses invalid resources
       """
     Then applying it is refused with "spec.resolution: Unsupported value: \"DSN\""
     And no ServiceEntry named "httpbin-ext" exists
+    And no ServiceEntry named "google" exists
 
   @suite-validation
   Scenario: A ServiceEntry with an unknown port protocol is refused
@@ -33,6 +49,20 @@ Feature: Istio refuses invalid resources
 
     Given a ServiceEntry that Istio must refuse:
       """
+      apiVersion: networking.istio.io/v1alpha3
+      kind: ServiceEntry
+      metadata:
+        name: google
+      spec:
+        hosts:
+        - www.google.com
+        ports:
+        - number: 443
+          name: https
+          protocol: HTTPS
+        resolution: DNS
+        location: MESH_EXTERNAL
+      ---
       apiVersion: networking.istio.io/v1alpha3
       kind: ServiceEntry
       metadata:
@@ -49,6 +79,7 @@ Feature: Istio refuses invalid resources
       """
     Then applying it is refused with "unsupported protocol: HTTPX"
     And no ServiceEntry named "httpbin-ext" exists
+    And no ServiceEntry named "google" exists
 
   @suite-validation
   Scenario: A VirtualService timeout without a unit is refused
@@ -57,6 +88,20 @@ Feature: Istio refuses invalid resources
 
     Given a VirtualService that Istio must refuse:
       """
+      apiVersion: networking.istio.io/v1alpha3
+      kind: ServiceEntry
+      metadata:
+        name: google
+      spec:
+        hosts:
+        - www.google.com
+        ports:
+        - number: 443
+          name: https
+          protocol: HTTPS
+        resolution: DNS
+        location: MESH_EXTERNAL
+      ---
       apiVersion: networking.istio.io/v1alpha3
       kind: VirtualService
       metadata:
@@ -73,3 +118,4 @@ Feature: Istio refuses invalid resources
       """
     Then applying it is refused with "spec.http[0].timeout: Invalid value: \"string\": type conversion error from 'string' to 'google.protobuf.Duration' evaluating rule: must be a valid duration greater than 1ms"
     And no VirtualService named "httpbin-ext" exists
+    And no ServiceEntry named "google" exists
