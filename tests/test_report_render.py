@@ -173,3 +173,31 @@ def test_page_report_keeps_the_last_record_of_a_scenario(tmp_path):
     markdown = (tmp_path / "page.md").read_text()
     assert "Generated 2026-01-01 00:00:00 UTC." in markdown
     assert "error: teardown" in markdown
+
+
+def test_an_incomplete_run_is_never_shown_as_a_plain_pass() -> None:
+    from fixtures.render import render_html, render_markdown
+    from fixtures.report import CRASHED, INTERRUPTED, RunState
+
+    missing = ["features/05_external_https_service.feature:50 A host stays blocked"]
+    for state in (INTERRUPTED, CRASHED):
+        markdown = render_markdown([], {}, "now", RunState(state, missing))
+        assert f"Run: {state.upper()}: 1 scenario(s) of the features never ran" in markdown
+        assert f"- not run: {missing[0]}" in markdown
+        assert 'class="run-incomplete"' in render_html([], {}, "now", RunState(state, missing))
+    complete = render_markdown([], {}, "now", RunState())
+    assert "Run: complete; every scenario of the features ran." in complete
+    selection = render_markdown([], {}, "now", RunState(not_run=missing))
+    assert "Run: complete, but a selection: 1 scenario(s)" in selection
+
+
+def test_the_features_define_the_expected_scenarios() -> None:
+    from pathlib import Path
+
+    from fixtures.report import scenarios_in
+
+    expected = scenarios_in(Path(__file__).parent.parent / "features")
+    assert len(expected) >= 30
+    files = {file for file, _ in expected}
+    assert "features/01_before_you_begin.feature" in files
+    assert "features/10_cleanup.feature" in files
