@@ -64,8 +64,13 @@ lint: venv go
 gotest: istiod
 	cd $(GO_SOURCE) && $(GO) test ./...
 
+# The project's own run writes its reports to reports/test/, so the last conformance
+# reports (reports/*.html, junit.xml, allure-results/) stay what make conformance wrote.
+TEST_REPORTS := reports/test
 test: setup lint gotest istiod-all
-	$(PY) -m pytest tests/ features/ $(PARALLEL)
+	$(PY) -m pytest tests/ features/ $(PARALLEL) --page-report-dir $(TEST_REPORTS) \
+	  --junitxml $(TEST_REPORTS)/junit.xml --html $(TEST_REPORTS)/conformance.html \
+	  --self-contained-html --alluredir $(TEST_REPORTS)/allure-results --clean-alluredir
 
 # The page once per pinned Istio build, a table per version.
 conformance-versions: setup istiod-all

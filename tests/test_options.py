@@ -32,6 +32,7 @@ def test_a_missing_prerequisite_stops_a_feature_run_in_one_line(
         getoption=lambda name: "local",
         args=[str(pytestconfig.rootpath / "features")],
         rootpath=pytestconfig.rootpath,
+        invocation_params=SimpleNamespace(dir=pytestconfig.rootpath),
     )
     with pytest.raises(pytest.exit.Exception) as stopped:
         options.pytest_configure(features)  # type: ignore[arg-type]
