@@ -10,9 +10,10 @@ Feature: Envoy passthrough to external services
 
   @doc-envoy-passthrough
   Scenario: The mesh allows calls to unknown services by default
-    Unless the installation set REGISTRY_ONLY explicitly, the mode is ALLOW_ANY.
+    Unless the installation set REGISTRY_ONLY explicitly, the mode is ALLOW_ANY: read
+    from the mesh as it came up, before any scenario changed or reset the mode.
 
-    Then the outbound traffic policy mode is "ALLOW_ANY"
+    Then the mesh as installed has outbound traffic policy mode "ALLOW_ANY"
 
   @doc-envoy-passthrough @drift
   Scenario: The istio configmap shows the mode line

@@ -75,6 +75,26 @@ def mode_is(cluster: Cluster, journal: Journal, mode: str) -> None:
     assert actual is wanted, f"the mesh's mode is {actual.value}, not {wanted.value}"
 
 
+INSTALLED_MODE = "installed_outbound_traffic_policy"
+
+
+@then(parsers.parse('the mesh as installed has outbound traffic policy mode "{mode}"'))
+def installed_mode_is(cluster: Cluster, journal: Journal, mode: str) -> None:
+    """The default as the installation left it, read when the mesh came up (before any
+    scenario reset the mode), not the mode the suite sets between scenarios."""
+    wanted = mode_of(mode)
+    facts = cluster.describe()
+    journal.note(
+        page_command=page.check_mode(wanted),
+        page_output=f"mode: {wanted.value}",
+        ran=f"cluster.describe()[{INSTALLED_MODE!r}] (read when the mesh came up)",
+        observed=f"{INSTALLED_MODE}: {facts.get(INSTALLED_MODE, '(not reported)')}",
+    )
+    assert INSTALLED_MODE in facts, f"the {cluster.name} backend does not report its installed mode"
+    installed = facts[INSTALLED_MODE]
+    assert installed == wanted.value, f"the mesh was installed with {installed}, not {wanted.value}"
+
+
 @given(parsers.parse('the {kind} "{name}" is applied:'))
 @when(parsers.parse('the {kind} "{name}" is applied:'))
 def apply_resource(

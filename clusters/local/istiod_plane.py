@@ -110,6 +110,9 @@ class IstiodControlPlane:
             argv += ["--system-roots", str(self.system_roots)]
         spawn(PROCESS_NAME, argv, self.directory)
         self._wait_ready()
+        # What istiod's mesh config says before anyone changed it: Istio's default.
+        self.state.installed_mode = self.outbound_traffic_policy().value
+        self.state.save()
 
     @property
     def xds_socket(self) -> Path:
@@ -199,6 +202,7 @@ class IstiodControlPlane:
             "istio": f"{self.state.istio_version or gobuild.DEFAULT_ISTIO_VERSION} "
             f"(istio.io/istio {versions['istio']})",
             "istio_api": versions["api"],
+            "installed_outbound_traffic_policy": self.state.installed_mode or "unknown",
         }
 
     def kinds(self) -> list[KindNames]:

@@ -49,11 +49,13 @@ class ModelControlPlane:
 
     def start(self, spawn: Spawn) -> None:
         del spawn  # nothing runs beside the mesh
+        self.state.installed_mode = self.state.mode  # the model's own default
 
     def describe(self) -> dict[str, str]:
         return {
             "control_plane": "model (clusters/local/pilot, a Python approximation of istiod)",
             "istio": f"{MODEL_ISTIO_VERSION} (imitated)",
+            "installed_outbound_traffic_policy": self.state.installed_mode or "unknown",
         }
 
     def kinds(self) -> list[KindNames]:

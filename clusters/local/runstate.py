@@ -42,6 +42,7 @@ class RunState:
     sites_file: str | None = None
     control_plane: str = "istiod"  # istiod, or model (clusters/local/pilot)
     istio_version: str | None = None  # a pinned Istio build (clusters/local/gobuild)
+    installed_mode: str | None = None  # outboundTrafficPolicy.mode as the mesh came up
     namespaces: list[str] = field(default_factory=list)
     processes: list[ProcessRecord] = field(default_factory=list)
     # The model control plane's state (istiod keeps its own):
