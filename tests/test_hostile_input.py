@@ -75,3 +75,21 @@ def test_binary_input_is_one_line() -> None:
 def test_timeouts_must_be_positive_finite_seconds(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="is not a positive number of seconds"):
         seconds(text)
+
+
+def test_a_wait_is_bounded_and_says_what_it_missed() -> None:
+    from clusters.protocol import ClusterError
+    from clusters.waiting import NotYet, wait_for
+
+    calls = []
+
+    def never() -> None:
+        calls.append(1)
+        raise NotYet("the moon")
+
+    with pytest.raises(
+        ClusterError, match=r"^the tide turned within 0.2s \(still waiting for the moon\)$"
+    ):
+        wait_for(never, timeout=0.2, what="the tide turned")
+    assert len(calls) > 1
+    assert wait_for(lambda: 42, timeout=1, what="x") == 42

@@ -296,7 +296,9 @@ def test_a_sweep_touches_only_what_dead_runs_recorded(run_root: Path) -> None:
 
 
 def test_missing_prerequisites_name_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(prerequisites.shutil, "which", lambda c: None if c == "dnsmasq" else c)
+    monkeypatch.setattr(
+        prerequisites.shutil, "which", lambda c, path=None: None if c == "dnsmasq" else c
+    )
     with pytest.raises(ClusterError, match="needs dnsmasq: apt-get install dnsmasq-base"):
         prerequisites.check_prerequisites()
     monkeypatch.setattr(prerequisites.os, "geteuid", lambda: 1000)

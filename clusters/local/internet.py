@@ -14,7 +14,6 @@ import json
 import re
 import socket
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from dnslib import DNSRecord
 from clusters.local import network
 from clusters.local.pilot.envoy import extension, socket_address
 from clusters.protocol import ClusterError
+from clusters.waiting import NotYet, wait_for
 
 DEFAULT_SITES_FILE = Path(__file__).with_name("sites.yaml")
 INTERNET_CIDR = ipaddress.ip_network("203.0.113.0/24")  # TEST-NET-3
@@ -225,25 +225,22 @@ class FakeInternet:
     # Readiness --------------------------------------------------------------------
     def wait_ready(self, namespace: str, timeout: float, alive: Callable[[], None]) -> None:
         """Until DNS answers for every site and every served port accepts connections."""
-        targets = [(s.address, e.port) for s in self.sites for e in s.serve]
-        deadline = time.monotonic() + timeout
+        pending = {
+            "DNS": [site.host for site in self.sites],
+            "ports": [(s.address, e.port) for s in self.sites for e in s.serve],
+        }
 
-        def probe() -> None:
-            pending_dns = [site.host for site in self.sites]
-            pending_tcp = list(targets)
-            while pending_dns or pending_tcp:
-                alive()
-                pending_dns = [h for h in pending_dns if not _resolves(h)]
-                pending_tcp = [t for t in pending_tcp if not _accepts(*t)]
-                if time.monotonic() > deadline:
-                    raise ClusterError(
-                        "the fake internet did not come up in time: "
-                        f"DNS pending {pending_dns}, ports pending {pending_tcp}"
-                    )
-                if pending_dns or pending_tcp:
-                    time.sleep(0.01)
+        def up() -> None:
+            alive()
+            pending["DNS"] = [host for host in pending["DNS"] if not _resolves(host)]
+            pending["ports"] = [target for target in pending["ports"] if not _accepts(*target)]
+            if pending["DNS"] or pending["ports"]:
+                raise NotYet(f"DNS for {pending['DNS']}, ports {pending['ports']}")
 
-        network.call_in(namespace, probe)
+        network.call_in(
+            namespace,
+            lambda: wait_for(up, timeout=timeout, what="the fake internet did not come up"),
+        )
 
 
 def _resolves(host: str) -> bool:

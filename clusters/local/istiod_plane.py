@@ -13,7 +13,6 @@ sync once it has ACKed a push of that version or later for every type it watches
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +25,7 @@ from clusters.local import gobuild, iptables, kubeobjects
 from clusters.local.controlplane import Sidecar, Spawn, base_bootstrap
 from clusters.local.runstate import RunState
 from clusters.protocol import ClusterError, InvalidResource, OutboundTrafficPolicy, ResourceRef
+from clusters.waiting import NotYet, wait_for
 
 READY_TIMEOUT_S = 60.0
 UUID_LENGTH = 36  # istiod's nonce is the push version followed by a UUID
@@ -128,20 +128,18 @@ class IstiodControlPlane:
         return self.directory / "var" / "run" / "secrets" / "workload-spiffe-uds" / "socket"
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
         log = self.directory / f"{PROCESS_NAME}.log"
-        while True:
+
+        def ready() -> None:
             self._check_alive()
             try:
                 if '"ready":true' in log.read_text():
                     return
             except OSError:
                 pass
-            if time.monotonic() > deadline:
-                raise ClusterError(
-                    f"istiod was not ready within {READY_TIMEOUT_S:g}s: {self._last_words()}"
-                )
-            time.sleep(0.01)
+            raise NotYet(f"its ready line ({self._last_words()})")
+
+        wait_for(ready, timeout=READY_TIMEOUT_S, what="istiod was not ready")
 
     def _check_alive(self) -> None:
         from clusters.local import processes  # the run's records say which PID is ours
@@ -332,25 +330,20 @@ class IstiodControlPlane:
         sidecar = self._sidecar
         if sidecar is None:
             return
-        deadline = time.monotonic() + timeout
         proxy_id = f"{sidecar.proxy.pod_name}.{sidecar.proxy.namespace}"
-        while True:
+
+        def synced() -> None:
             self._check_alive()
             sidecar.alive()
-            status = next(
-                (s for s in self._json("GET", "/debug/syncz") if s.get("proxy") == proxy_id), None
-            )
-            lagging = sync_lag(status, self._pending)
-            if not lagging:
-                lagging = _warming(sidecar)
-                if not lagging:
-                    return
-            if time.monotonic() > deadline:
-                raise ClusterError(
-                    f"the sidecar did not ACK istiod's push {self._pending} within {timeout:g}s "
-                    f"(still waiting for {', '.join(lagging)})"
-                )
-            time.sleep(0.002)
+            syncz = self._json("GET", "/debug/syncz")
+            status = next((s for s in syncz if s.get("proxy") == proxy_id), None)
+            lagging = sync_lag(status, self._pending) or _warming(sidecar)
+            if lagging:
+                raise NotYet(", ".join(lagging))
+
+        wait_for(
+            synced, timeout=timeout, what=f"the sidecar did not ACK istiod's push {self._pending}"
+        )
 
 
 def push_counter(version: str) -> int:

@@ -7,14 +7,14 @@ the run directory, so parallel runs never collide.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from clusters.protocol import ClusterError, PrerequisiteMissing
+from clusters.protocol import PrerequisiteMissing
+from clusters.waiting import NotYet, wait_for
 
 
 def envoy_binary() -> str:
@@ -79,12 +79,12 @@ class EnvoyAdmin:
             return False
 
     def wait_ready(self, timeout: float, alive: Callable[[], None]) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.is_ready():
-            alive()
-            if time.monotonic() > deadline:
-                raise ClusterError(f"Envoy behind {self.socket_path} was not ready in {timeout}s")
-            time.sleep(0.005)
+        def ready() -> None:
+            if not self.is_ready():
+                alive()  # a dead Envoy explains itself instead of being waited out
+                raise NotYet("its /ready to answer 200")
+
+        wait_for(ready, timeout=timeout, what=f"Envoy behind {self.socket_path} was not ready")
 
     def stats(self, pattern: str) -> dict[str, Any]:
         """Counters, gauges and text readouts whose names match a regex."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import httpx
 from clusters.local.proxy import EnvoyAdmin
 from clusters.local.snapshot import EnvoyResources
 from clusters.protocol import ClusterError
+from clusters.waiting import NotYet, wait_for
 
 
 class FileXds:
@@ -84,8 +84,8 @@ class FileXds:
         being waited for: any increase means Envoy refused part of them, and
         ``rejection`` says why. Returns the count seen, the baseline for the next wait.
         """
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def applied() -> int:
             try:
                 stats = admin.stats(r"(version_text|update_rejected|total_listeners_warming)$")
             except httpx.HTTPError as error:
@@ -97,12 +97,11 @@ class FileXds:
             alive()
             if _rejected(stats) > rejected_before:
                 raise ClusterError(f"the sidecar rejected config version {version}: {rejection()}")
-            if time.monotonic() > deadline:
-                raise ClusterError(
-                    f"the sidecar did not apply config version {version} within {timeout}s "
-                    f"(still waiting for {', '.join(lagging)})"
-                )
-            time.sleep(0.002)
+            raise NotYet(", ".join(lagging))
+
+        return wait_for(
+            applied, timeout=timeout, what=f"the sidecar did not apply config version {version}"
+        )
 
 
 def rejected_updates(admin: EnvoyAdmin) -> int:

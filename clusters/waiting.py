@@ -1,0 +1,54 @@
+"""One way to wait for something, bounded, for every wait of the backends.
+
+stamina (already the steps' retry library) does the timing: a check raises
+:class:`NotYet`, naming what it still waits for, until it returns. When the time is up
+the caller gets one ClusterError line saying what was awaited and what was still
+missing, so every wait reads the same and none can spin forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import stamina
+import stamina.instrumentation
+
+from clusters.protocol import ClusterError
+
+T = TypeVar("T")
+# A wait's retries are its polling, not events worth a log line each (stamina logs every
+# retry by default); what a wait still misses is in its ClusterError.
+stamina.instrumentation.set_on_retry_hooks([])
+
+
+class NotYet(Exception):  # not an error: the condition does not hold yet
+    """The awaited condition does not hold yet; the message says what is missing."""
+
+
+def wait_for(
+    check: Callable[[], T],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.002,
+    max_interval: float = 0.05,
+) -> T:
+    """Call ``check`` until it returns instead of raising NotYet, for ``timeout`` seconds.
+
+    Other exceptions (a dead process explaining itself) end the wait at once.
+    """
+    try:
+        for attempt in stamina.retry_context(
+            on=NotYet,
+            attempts=None,
+            timeout=timeout,
+            wait_initial=interval,
+            wait_max=max_interval,
+            wait_jitter=0,
+        ):
+            with attempt:
+                return check()
+    except NotYet as missing:
+        raise ClusterError(f"{what} within {timeout:g}s (still waiting for {missing})") from None
+    raise AssertionError("unreachable: stamina's loop returns or raises")
