@@ -57,7 +57,11 @@ def run_root(label: str, leftovers: list[str]) -> Iterator[Path]:
         namespaces = network.list_namespaces(runstate.namespace_prefix(root))
         if namespaces:
             leftovers.append(f"network namespaces left by {root}: {', '.join(namespaces)}")
-        remaining = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+        remaining = (
+            sorted(p.name for p in root.iterdir() if p.name != runstate.LOCK_FILE)
+            if root.is_dir()
+            else []
+        )
         if remaining:
             leftovers.append(f"files left in run root {root}: {', '.join(remaining)}")
         runstate.remove_private_root(root)  # the bench's own root: everything under it
