@@ -26,6 +26,16 @@ def test_the_corpus_differs_only_where_known() -> None:
     assert set(known) <= {case.name for case in cases}, "a known difference names no case"
     report = measure(cases)
     differing = {r["name"]: r["differences"][:3] for r in report["results"] if not r["identical"]}
+    # A surprise must reproduce: under a loaded machine (make test runs meshes in
+    # parallel) a probe can time out once; such cases are measured again, one at a time.
+    surprises = [case for case in cases if (case.name in differing) != (case.name in known)]
+    if surprises:
+        again = measure(surprises, parallel=False)
+        for result in again["results"]:
+            if result["identical"]:
+                differing.pop(result["name"], None)
+            else:
+                differing[result["name"]] = result["differences"][:3]
     page = {name: lines for name, lines in differing.items() if name.startswith("page-")}
     assert not page, f"the model differs from istiod on the page itself: {page}"
     unexpected = {name: lines for name, lines in differing.items() if name not in known}

@@ -211,8 +211,9 @@ def test_beyond_the_page_istiod_is_istio(mesh: LocalCluster) -> None:
         mesh.wait_for_proxy_config(10)
         cursor = mesh.sidecar_log_cursor()
         assert code_of(mesh, "http://www.google.com/") == "200"  # the site serves TLS only
-        (line,) = _eventually_logged(mesh, cursor)
-        assert "outbound|80||www.google.com" in line and ":443" in line
+        lines = [n for n in _eventually_logged(mesh, cursor) if "www.google.com" in n]
+        assert lines, "the sidecar did not log the request"
+        assert "outbound|80||www.google.com" in lines[-1] and ":443" in lines[-1]
         mesh.apply(HTTPBIN_SE + "---\n" + FAULT_ABORT)
         mesh.wait_for_proxy_config(10)
         assert code_of(mesh, "http://httpbin.org/headers") == "418"
