@@ -23,6 +23,7 @@ from clusters.local.internet import load_sites
 from clusters.local.mesh import LocalCluster
 from clusters.local.xds import FileXds
 from clusters.protocol import ClusterError, InvalidResource, OutboundTrafficPolicy
+from steps.logwatch import watch_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
 
@@ -89,7 +90,7 @@ def test_pod_traffic_is_intercepted_by_a_sidecar_running_as_1337(mesh: LocalClus
         assert own in installed and "! --dport 15008" in installed, installed
     cursor = mesh.sidecar_log_cursor()
     assert code_of(mesh, "http://httpbin.org/headers") == "200"
-    assert any("PassthroughCluster" in line for line in _eventually_logged(mesh, cursor))
+    assert watch_for(mesh, cursor, "PassthroughCluster", 10)[0]
 
 
 def test_apply_then_wait_changes_what_traffic_sees(mesh: LocalCluster) -> None:
@@ -211,7 +212,7 @@ def test_beyond_the_page_istiod_is_istio(mesh: LocalCluster) -> None:
         mesh.wait_for_proxy_config(10)
         cursor = mesh.sidecar_log_cursor()
         assert code_of(mesh, "http://www.google.com/") == "200"  # the site serves TLS only
-        lines = [n for n in _eventually_logged(mesh, cursor) if "www.google.com" in n]
+        lines, _ = watch_for(mesh, cursor, "www.google.com", 10)
         assert lines, "the sidecar did not log the request"
         assert "outbound|80||www.google.com" in lines[-1] and ":443" in lines[-1]
         mesh.apply(HTTPBIN_SE + "---\n" + FAULT_ABORT)
@@ -446,13 +447,3 @@ def test_a_dead_istiod_says_so_in_one_line(run_root: Path) -> None:
         assert f"istiod (pid {istiod.pid})" in message and "\n" not in message
     finally:
         mesh.down()
-
-
-def _eventually_logged(mesh: LocalCluster, cursor: object, timeout: float = 3.0) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        lines = mesh.sidecar_log(cursor)  # type: ignore[arg-type]
-        if lines:
-            return lines
-        time.sleep(0.05)
-    return []
