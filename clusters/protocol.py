@@ -201,6 +201,13 @@ class Cluster(Protocol):
         """``kubectl logs $SOURCE_POD -c istio-proxy``: lines after ``since``."""
         ...
 
+    def sidecar_log_barrier(self, timeout: float) -> str:
+        """Make the sidecar log a line of its own and wait until it is in the log; returns
+        its marker. Every request that finished before is then logged too, so a check
+        that a request left *no* line reads up to the barrier instead of waiting blindly.
+        """
+        ...
+
     def internal_ip_ranges(self) -> list[str]:
         """The cluster's pod and service CIDRs (the page's per-platform ranges)."""
         ...

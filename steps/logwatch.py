@@ -34,3 +34,15 @@ def watch_for(
     """New lines that mention ``host``, and how many new lines there were in all."""
     mentioning, lines = watch(cluster, cursor, seconds, lambda new: [n for n in new if host in n])
     return mentioning, len(lines)
+
+
+def logged_before_barrier(
+    cluster: Cluster, cursor: LogCursor, host: str, timeout: float
+) -> tuple[list[str], int, str]:
+    """The new lines mentioning ``host`` that the sidecar wrote before a barrier line
+    (see Cluster.sidecar_log_barrier), the count of new lines before it, and its marker:
+    an absence is read up to a line that must come after, not guessed from a wait."""
+    marker = cluster.sidecar_log_barrier(timeout)
+    lines = cluster.sidecar_log(since=cursor)
+    before = lines[: next(i for i, line in enumerate(lines) if marker in line)]
+    return [line for line in before if host in line], len(before), marker

@@ -10,7 +10,7 @@ from clusters.protocol import Cluster, ClusterError, Injection, PodStatus
 from fixtures.journal import Journal
 from steps import page
 from steps.cidrs import networks
-from steps.logwatch import watch_for
+from steps.logwatch import logged_before_barrier, watch_for
 from steps.state import ScenarioState
 
 ALL_OUTBOUND = (None, ("*",))  # include ranges that mean "intercept everything"
@@ -153,7 +153,6 @@ def sidecar_injection(cluster: Cluster, journal: Journal, injection: str) -> Non
 # whatever the mode, and logs nothing when the request bypasses it.
 PROBE_HOST = "httpbin.org"
 PROBE = ("curl", "-sS", "-o", "/dev/null", "--max-time", "10", f"http://{PROBE_HOST}/headers")
-BYPASS_WATCH_S = 2.0  # how long an absent log line is waited for (the proxy flushes its log)
 
 
 def probe_sidecar_log(
@@ -196,7 +195,9 @@ def intercepts_all(
 
 
 @then("the source pod's sidecar intercepts only the cluster's internal IP ranges")
-def intercepts_internal(cluster: Cluster, journal: Journal, exec_timeout: float) -> None:
+def intercepts_internal(
+    cluster: Cluster, journal: Journal, exec_timeout: float, propagation_timeout: float
+) -> None:
     """The pod's ranges are the cluster's internal ones, and a request to an external host
     bypasses the sidecar (its log says nothing of it)."""
     pod = cluster.source_pod()
@@ -211,7 +212,20 @@ def intercepts_internal(cluster: Cluster, journal: Journal, exec_timeout: float)
         f"{pod.name} intercepts {', '.join(pod.include_ip_ranges or ())}, "
         f"not the internal ranges {', '.join(internal)}"
     )
-    logged = probe_sidecar_log(cluster, journal, exec_timeout, BYPASS_WATCH_S)
+    cursor = cluster.sidecar_log_cursor()
+    result = cluster.exec_in_source_pod(PROBE, exec_timeout)
+    logged, count, marker = logged_before_barrier(cluster, cursor, PROBE_HOST, propagation_timeout)
+    journal.note(
+        ran=f"probe: in the source pod: {shlex.join(PROBE)}; then cluster.sidecar_log_barrier()"
+        " and the sidecar's new lines up to the barrier's",
+        observed=f"probe exit code {result.exit_code}; "
+        + (
+            f"the sidecar logged it: {logged[0][:200]}"
+            if logged
+            else f"no line mentions {PROBE_HOST} before the barrier {marker} ({count} before it)"
+        ),
+    )
+    assert result.exit_code == 0, f"the probe failed: {result.stderr.strip()[:200]}"
     assert not logged, (
         f"a request to http://{PROBE_HOST} went through the sidecar: {logged[0][:200]}"
     )

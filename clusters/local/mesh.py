@@ -10,6 +10,7 @@ plane sits behind one seam (controlplane.ControlPlane): istiod itself, or the mo
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -35,6 +36,7 @@ from clusters.protocol import (
     PodStatus,
     ResourceRef,
 )
+from clusters.waiting import NotYet, wait_for
 
 READY_TIMEOUT_S = 30.0
 DEFAULT_NAMESPACE = "default"  # where the page works, and kubectl's default
@@ -471,6 +473,20 @@ class LocalCluster:
         text = data.decode(errors="replace")
         complete = text[: text.rfind("\n") + 1]  # a line still being flushed is not new yet
         return complete.splitlines()
+
+    def sidecar_log_barrier(self, timeout: float) -> str:
+        """A request to the sleep Service's ClusterIP: inside the service range, so the
+        sidecar intercepts and logs it whatever the include ranges and the mode."""
+        marker = f"egress-conformance-barrier-{secrets.token_hex(6)}"
+        url = f"http://{sourcepod.SLEEP_CLUSTER_IP}/{marker}"
+        self.exec_in_source_pod(["curl", "-s", "-o", "/dev/null", "--max-time", "5", url], 10)
+
+        def logged() -> None:
+            if not any(marker in line for line in self.sidecar_log()):
+                raise NotYet(f"the line of GET /{marker}")
+
+        wait_for(logged, timeout=timeout, what="the sidecar did not log the barrier request")
+        return marker
 
     def internal_ip_ranges(self) -> list[str]:
         return [sourcepod.POD_CIDR, sourcepod.SERVICE_CIDR]
