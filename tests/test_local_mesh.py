@@ -423,6 +423,15 @@ def test_cli_round_trip(run_root: Path, control_plane: str) -> None:
         assert run("get", "se", "-n", "other-ns").stdout.split() == ["other"]
         assert "other-ns" in run("get", "se", "-A").stdout
         assert run("delete", "se", "other", "-n", "other-ns").returncode == 0
+        rule = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+        rule += "metadata: {name: httpbin}\nspec: {host: httpbin.org}\n"
+        applied_rule = run("apply", "-f", "-", stdin=rule)
+        if control_plane == "istiod":  # every kind istiod watches, printed as kubectl does
+            assert applied_rule.stdout.strip() == (
+                "destinationrule.networking.istio.io/httpbin created"
+            ), applied_rule.stderr
+        else:
+            assert "not implemented by the local mesh's model" in applied_rule.stderr
         # a dead process of the mesh is named by status
         state = runstate.RunState.load(cli_root / "cli")
         (dns,) = [r for r in state.processes if r.name == "dns"]

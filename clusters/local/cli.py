@@ -11,11 +11,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from clusters.cli_values import seconds
-from clusters.istio.kubectl import read_manifest
+from clusters.istio.kubectl import load_documents, read_manifest
 from clusters.local import processes, runstate
 from clusters.local.controlplane import CONTROL_PLANES
 from clusters.local.mesh import DEFAULT_NAMESPACE, READY_TIMEOUT_S, LocalCluster
@@ -154,16 +155,39 @@ def _running_mesh(root: Path) -> Path | None:
 
 
 def _apply(args: argparse.Namespace) -> int:
+    """kubectl apply: print what was created or configured once the API took it, then
+    wait for the sidecar, whose failure is reported as such (the change stays applied,
+    as on a cluster)."""
     data = sys.stdin.buffer.read() if args.filename == "-" else _read(Path(args.filename))
     text = read_manifest(data, "STDIN" if args.filename == "-" else args.filename)
     mesh = _attach(args)
-    before = {ref: set(mesh.resources(ref)) for ref in ("ServiceEntry", "VirtualService")}
+    before = _present(mesh, load_documents(text))
     refs = mesh.apply(text)
-    mesh.wait_for_proxy_config(READY_TIMEOUT_S)
     for ref in refs:
-        verb = "configured" if ref.name in before[ref.kind] else "created"
-        print(f"{ref.kind.lower()}.networking.istio.io/{ref.name} {verb}")
+        names = mesh.kind_names(ref.kind)
+        verb = "configured" if (ref.kind, ref.namespace, ref.name) in before else "created"
+        print(f"{ref.kind.lower()}.{names.group}/{ref.name} {verb}", flush=True)
+    try:
+        mesh.wait_for_proxy_config(READY_TIMEOUT_S)
+    except ClusterError as error:
+        raise ClusterError(f"applied, but the sidecar did not take it: {error}") from None
     return 0
+
+
+def _present(mesh: LocalCluster, documents: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """(kind, namespace, name) of what the stream's kinds already hold, to tell
+    ``created`` from ``configured``."""
+    present = set()
+    for kind, namespace in {
+        (str(d.get("kind")), str((d.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE))
+        for d in documents
+    }:
+        try:
+            items = mesh.get(kind, namespace)
+        except ClusterError:
+            continue  # a kind the mesh does not serve: apply refuses it in its own words
+        present |= {(kind, namespace, item["metadata"]["name"]) for item in items}
+    return present
 
 
 def _read(path: Path) -> bytes:
