@@ -444,6 +444,25 @@ def test_cli_round_trip(run_root: Path, control_plane: str) -> None:
     assert not network.list_namespaces(runstate.namespace_prefix(cli_root))
 
 
+@pytest.mark.parametrize("control_plane", ["istiod", "model"])
+def test_a_dead_sidecar_is_named_with_how_it_died(run_root: Path, control_plane: str) -> None:
+    """Not blamed on a warning from its log: the process, its end, its last error."""
+    mesh = LocalCluster.up(
+        run_root=run_root / f"dead-proxy-{control_plane}", control_plane=control_plane
+    )
+    try:
+        (proxy,) = [r for r in mesh.state.processes if r.name == "istio-proxy"]
+        os.kill(proxy.pid, signal.SIGKILL)
+        with pytest.raises(ClusterError) as caught:
+            mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY)
+            mesh.wait_for_proxy_config(10)
+        message = str(caught.value)
+        assert f"istio-proxy (pid {proxy.pid}) was killed by SIGKILL" in message, message
+        assert "Deprecated" not in message and "\n" not in message
+    finally:
+        mesh.down()
+
+
 def test_a_dead_istiod_says_so_in_one_line(run_root: Path) -> None:
     mesh = LocalCluster.up(run_root=run_root / "dead-istiod")
     try:
