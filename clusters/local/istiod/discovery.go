@@ -180,28 +180,31 @@ func (c *ControlPlane) upsertKubernetes(object runtime.Object) error {
 	var err error
 	switch o := object.(type) {
 	case *corev1.Pod:
-		pods := kube.CoreV1().Pods(o.Namespace)
-		if _, err = pods.Update(ctx, o, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
-			_, err = pods.Create(ctx, o, metav1.CreateOptions{})
-		}
+		err = upsert(ctx, kube.CoreV1().Pods(o.Namespace), o)
 	case *corev1.Service:
-		services := kube.CoreV1().Services(o.Namespace)
-		if _, err = services.Update(ctx, o, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
-			_, err = services.Create(ctx, o, metav1.CreateOptions{})
-		}
+		err = upsert(ctx, kube.CoreV1().Services(o.Namespace), o)
 	case *corev1.Namespace:
-		namespaces := kube.CoreV1().Namespaces()
-		if _, err = namespaces.Update(ctx, o, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
-			_, err = namespaces.Create(ctx, o, metav1.CreateOptions{})
-		}
+		err = upsert(ctx, kube.CoreV1().Namespaces(), o)
 	case *discoveryv1.EndpointSlice:
-		slices := kube.DiscoveryV1().EndpointSlices(o.Namespace)
-		if _, err = slices.Update(ctx, o, metav1.UpdateOptions{}); apierrors.IsNotFound(err) {
-			_, err = slices.Create(ctx, o, metav1.CreateOptions{})
-		}
+		err = upsert(ctx, kube.DiscoveryV1().EndpointSlices(o.Namespace), o)
 	default:
 		return fmt.Errorf("the local cluster does not serve %T objects", object)
 	}
+	return err
+}
+
+// writer is what client-go's typed clients offer for one kind of object.
+type writer[T any] interface {
+	Create(ctx context.Context, object T, options metav1.CreateOptions) (T, error)
+	Update(ctx context.Context, object T, options metav1.UpdateOptions) (T, error)
+}
+
+// upsert replaces an object, or creates it when there is none (kubectl apply's effect).
+func upsert[T any](ctx context.Context, client writer[T], object T) error {
+	if _, err := client.Update(ctx, object, metav1.UpdateOptions{}); !apierrors.IsNotFound(err) {
+		return err
+	}
+	_, err := client.Create(ctx, object, metav1.CreateOptions{})
 	return err
 }
 
