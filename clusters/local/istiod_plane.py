@@ -379,11 +379,9 @@ def sync_lag(status: Mapping[str, Any] | None, pending: int) -> list[str]:
 
 def _warming(sidecar: Sidecar) -> list[str]:
     """Envoy still warming a listener or cluster (e.g. waiting for an SDS secret)."""
-    try:
-        stats = sidecar.admin.stats(r"(total_listeners_warming|warming_clusters)$")
-    except httpx.HTTPError as error:
-        sidecar.alive()
-        raise ClusterError(f"the sidecar's admin API failed: {error}") from None
+    stats = sidecar.admin.stats_or_death(
+        r"(total_listeners_warming|warming_clusters)$", sidecar.alive
+    )
     return [f"{name} = {value}" for name, value in stats.items() if value]
 
 

@@ -9,6 +9,7 @@ plane sits behind one seam (controlplane.ControlPlane): istiod itself, or the mo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -197,13 +198,16 @@ class LocalCluster:
     def _death(self, record: processes.ProcessRecord) -> str:
         """``istio-proxy (pid N) exited with status 1: <its last error line>``."""
         child = self._children.get(record.pid)
-        code = child.poll() if child is not None else None
+        code = None
+        if child is not None:  # ours: its status tells how it ended (it may still be dying)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = child.wait(timeout=1.0)
         how = (
             f"was killed by {signal.Signals(-code).name}"
             if code is not None and code < 0
             else f"exited with status {code}"
             if code is not None
-            else "is gone"
+            else "exited"
         )
         return f"{record.name} (pid {record.pid}) {how}: {self._last_error(record.name)}"
 

@@ -7,13 +7,14 @@ the run directory, so parallel runs never collide.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from clusters.protocol import PrerequisiteMissing
+from clusters.protocol import ClusterError, PrerequisiteMissing
 from clusters.waiting import NotYet, wait_for
 
 
@@ -91,6 +92,17 @@ class EnvoyAdmin:
         response = self.get(f"/stats?format=json&filter={pattern}")
         response.raise_for_status()
         return {item["name"]: item.get("value") for item in response.json().get("stats", ())}
+
+    def stats_or_death(self, pattern: str, alive: Callable[[], None]) -> dict[str, Any]:
+        """:meth:`stats`, or the proxy's death explained: an admin call that fails while
+        Envoy is dying (a reset connection) is blamed on the death, seen within a second."""
+        try:
+            return self.stats(pattern)
+        except httpx.HTTPError as error:
+            for _ in range(50):
+                alive()  # raises, naming the process and how it ended, once it is gone
+                time.sleep(0.02)
+            raise ClusterError(f"the sidecar's admin API failed: {error}") from None
 
     def server_info(self) -> dict[str, Any]:
         return self.get("/server_info").json()

@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from clusters.local.proxy import EnvoyAdmin
 from clusters.local.snapshot import EnvoyResources
 from clusters.protocol import ClusterError
@@ -86,11 +84,9 @@ class FileXds:
         """
 
         def applied() -> int:
-            try:
-                stats = admin.stats(r"(version_text|update_rejected|total_listeners_warming)$")
-            except httpx.HTTPError as error:
-                alive()  # a dead proxy explains itself with its last words
-                raise ClusterError(f"the sidecar's admin API failed: {error}") from None
+            stats = admin.stats_or_death(
+                r"(version_text|update_rejected|total_listeners_warming)$", alive
+            )
             lagging = _lagging(stats, version, route_names)
             if not lagging:
                 return _rejected(stats)
