@@ -26,3 +26,31 @@ ROOT = Path("/repo")
 )
 def test_runs_features(args, invoked_in, expected):
     assert runs_features(args, ROOT, invoked_in) is expected
+
+
+def test_xdist_workers_record_allure_results_without_wiping(tmp_path) -> None:
+    """Under `make conformance` (-n auto) the results come from the workers: each one
+    records into reports/allure-results, and only the controller empties it first."""
+    from types import SimpleNamespace
+
+    from fixtures import outputs
+
+    def config(worker: bool) -> SimpleNamespace:
+        fake = SimpleNamespace(
+            args=["features/"],
+            rootpath=tmp_path,
+            invocation_params=SimpleNamespace(dir=tmp_path),
+            option=SimpleNamespace(),
+        )
+        (tmp_path / "features").mkdir(exist_ok=True)
+        if worker:
+            fake.workerinput = {"workerid": "gw0"}
+        return fake
+
+    worker = config(worker=True)
+    outputs.pytest_configure(worker)  # type: ignore[arg-type]
+    assert worker.option.allure_report_dir == str(tmp_path / "reports" / "allure-results")
+    assert worker.option.clean_alluredir is False
+    controller = config(worker=False)
+    outputs.pytest_configure(controller)  # type: ignore[arg-type]
+    assert controller.option.clean_alluredir is True
