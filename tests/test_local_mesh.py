@@ -475,3 +475,21 @@ def test_a_dead_istiod_says_so_in_one_line(run_root: Path) -> None:
         assert f"istiod (pid {istiod.pid})" in message and "\n" not in message
     finally:
         mesh.down()
+
+
+def test_a_model_change_that_does_not_reach_the_proxy_is_not_kept(
+    run_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mesh = LocalCluster.up(run_root=run_root / "model-atomic", control_plane="model")
+    try:
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise ClusterError("the sidecar's config directory is gone")
+
+        monkeypatch.setattr(FileXds, "write", broken)
+        with pytest.raises(ClusterError, match="config directory is gone"):
+            mesh.apply(HTTPBIN_SE)
+        assert mesh.resources("ServiceEntry") == []
+    finally:
+        monkeypatch.undo()
+        mesh.down()

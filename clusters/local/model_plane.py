@@ -99,13 +99,18 @@ class ModelControlPlane:
     # Configuration ---------------------------------------------------------------------
     def apply(self, documents: Sequence[Mapping[str, Any]]) -> list[ResourceRef]:
         models = [from_document(document) for document in documents]  # all or nothing
+        saved = (dict(self.state.resources), dict(self._config))
         for document, model in zip(documents, models, strict=True):
             key = _key(model.kind, model.namespace, model.name)
             stored = dict(document)
             stored["metadata"] = {**(document.get("metadata") or {}), "namespace": model.namespace}
             self.state.resources[key] = stored
             self._config[key] = model
-        self._write()
+        try:
+            self._write()
+        except BaseException:  # not handed to the proxy: the change did not happen
+            self.state.resources, self._config = saved
+            raise
         return [ref(model) for model in models]
 
     def delete(self, kind: str, namespace: str, name: str) -> bool:
