@@ -256,6 +256,18 @@ class IstiodControlPlane:
         body = self._json("POST", "/kubernetes", content=pod)
         self._expect(body["pushVersion"])
 
+    def proxy_labels(self, sidecar: Sidecar) -> dict[str, str] | None:
+        """The labels istiod holds for the connected proxy (``/debug/adsz``), taken from
+        the Pod in its Kubernetes: the mesh's view, not the suite's record. None when
+        the proxy is not connected."""
+        clients = self._json("GET", "/debug/adsz")
+        clients = clients.get("clients", []) if isinstance(clients, dict) else clients
+        prefix = f"{sidecar.proxy.pod_name}.{sidecar.proxy.namespace}-"
+        for client in clients or ():
+            if str(client.get("connectionId", "")).startswith(prefix):
+                return dict(client.get("labels") or {})
+        return None
+
     def attach_sidecar(self, sidecar: Sidecar) -> None:
         self._sidecar = sidecar
 

@@ -419,10 +419,12 @@ class LocalCluster:
     def source_pod(self) -> PodStatus:
         pod = self._pod()
         running = self._proxy_running()
+        reported = getattr(self.plane, "proxy_labels", None)
+        labels = reported(self._sidecar()) if reported is not None and running else None
         return PodStatus(
             name=pod.name,
             namespace=DEFAULT_NAMESPACE,
-            labels=dict(sourcepod.LABELS),
+            labels=dict(sourcepod.LABELS) if labels is None else labels,
             containers=("sleep", "istio-proxy") if running else ("sleep",),
             ready=running and self.admin.is_ready(),
             injection=Injection(pod.injection),
