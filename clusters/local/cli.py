@@ -137,7 +137,9 @@ def _up(args: argparse.Namespace) -> int:
         istio_version=args.istio_version,
     )
     pod = mesh.source_pod()
+    facts = mesh.describe()
     print(f"mesh ready in {mesh.timings['ready_s']:.2f}s; source pod {pod.name}")
+    print(f"control plane: {facts['control_plane']}; Istio {facts['istio']}")
     print("try: egress-mesh exec -- curl -sSI https://www.google.com")
     return 0
 
