@@ -169,7 +169,7 @@ def test_page_report_keeps_the_last_record_of_a_scenario(tmp_path):
     report.add(first)
     report.add(second)
     written = report.write(datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
-    assert [p.name for p in written] == ["page.md", "page.html"]
+    assert [p.name for p in written] == ["page.md", "page.html", "summary.json"]
     markdown = (tmp_path / "page.md").read_text()
     assert "Generated 2026-01-01 00:00:00 UTC." in markdown
     assert "error: teardown" in markdown

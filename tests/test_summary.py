@@ -1,0 +1,66 @@
+"""reports/summary.json and what changed since the previous run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fixtures import summary
+from fixtures.records import FAILED, NOT_RUN, PASSED, ScenarioRecord
+
+
+def record(name: str, outcome: str, line: int = 8) -> ScenarioRecord:
+    return ScenarioRecord(
+        nodeid=f"features/test.py::{name}",
+        feature="Access an external HTTP service",
+        feature_file="features/04_external_http_service.feature",
+        feature_description="",
+        name=name,
+        description="",
+        line=line,
+        tags=["doc-http-service-entry"],
+        outcome=outcome,
+    )
+
+
+FILE = "features/04_external_http_service.feature"
+ENVIRONMENT = {"backend": "local", "control_plane": "istiod", "istio": "1.31-dev"}
+
+
+def test_every_scenario_of_the_features_is_listed_even_when_it_did_not_run() -> None:
+    expected = {(FILE, 8): "reach httpbin", (FILE, 20): "log the request"}
+    built = summary.build([record("reach httpbin", PASSED)], expected, ENVIRONMENT, "t", "complete")
+    scenarios = built["scenarios"]
+    assert scenarios[summary.scenario_key(FILE, "reach httpbin")]["verdict"] == PASSED
+    assert scenarios[summary.scenario_key(FILE, "log the request")]["verdict"] == NOT_RUN
+    assert built["control_plane"] == "istiod" and built["istio"] == "1.31-dev"
+
+
+def test_changes_since_the_previous_run_are_named(tmp_path: Path) -> None:
+    expected = {(FILE, 8): "reach httpbin"}
+    first = summary.build(
+        [record("reach httpbin", PASSED)], expected, ENVIRONMENT, "t1", "complete"
+    )
+    line = summary.write(tmp_path, first, None)
+    assert line.startswith("No previous summary")
+    second = summary.build(
+        [record("reach httpbin", FAILED)], expected, ENVIRONMENT, "t2", "complete"
+    )
+    line = summary.write(tmp_path, second, None)
+    assert line == (
+        f"1 claim(s) changed since the previous run (t1): {FILE} :: reach httpbin: passed -> failed"
+    )
+    assert json.loads((tmp_path / summary.PREVIOUS).read_text())["generated"] == "t1"
+    assert summary.write(tmp_path, second, None).startswith("No claim changed")
+
+
+def test_nightly_ci_compares_with_the_summary_it_passes(tmp_path: Path) -> None:
+    expected = {(FILE, 8): "reach httpbin"}
+    last_night = tmp_path / "last-night.json"
+    old = summary.build([record("reach httpbin", FAILED)], expected, ENVIRONMENT, "n", "complete")
+    last_night.write_text(json.dumps(old))
+    now = summary.build([record("reach httpbin", PASSED)], expected, ENVIRONMENT, "t", "complete")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    line = summary.write(reports, now, last_night)
+    assert "failed -> passed" in line
