@@ -54,3 +54,16 @@ def test_xdist_workers_record_allure_results_without_wiping(tmp_path) -> None:
     controller = config(worker=False)
     outputs.pytest_configure(controller)  # type: ignore[arg-type]
     assert controller.option.clean_alluredir is True
+
+
+def test_pytest_html_shows_a_skip_as_a_sentence() -> None:
+    import html as html_module
+    from types import SimpleNamespace
+
+    from fixtures.outputs import pytest_html_results_table_html
+
+    longrepr = ("/work/steps/drift.py", 30, "Skipped: drift: Mixer was removed in Istio 1.8")
+    report = SimpleNamespace(skipped=True, longrepr=longrepr)
+    data = [html_module.escape(str(longrepr)) + "\n", "captured log"]
+    pytest_html_results_table_html(report, data)  # type: ignore[arg-type]
+    assert data == ["Skipped: drift: Mixer was removed in Istio 1.8 (drift.py:30)\n", "captured log"]
