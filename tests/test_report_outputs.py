@@ -66,4 +66,7 @@ def test_pytest_html_shows_a_skip_as_a_sentence() -> None:
     report = SimpleNamespace(skipped=True, longrepr=longrepr)
     data = [html_module.escape(str(longrepr)) + "\n", "captured log"]
     pytest_html_results_table_html(report, data)  # type: ignore[arg-type]
-    assert data == ["Skipped: drift: Mixer was removed in Istio 1.8 (drift.py:30)\n", "captured log"]
+    assert data == [
+        "Skipped: drift: Mixer was removed in Istio 1.8 (drift.py:30)\n",
+        "captured log",
+    ]
