@@ -201,3 +201,12 @@ def test_the_features_define_the_expected_scenarios() -> None:
     files = {file for file, _ in expected}
     assert "features/01_before_you_begin.feature" in files
     assert "features/10_cleanup.feature" in files
+
+
+def test_html_verdicts_are_badges_with_words_not_emoji() -> None:
+    from fixtures.render import MARKS, badge, render_html
+
+    assert badge("passed") == '<span class="badge badge-passed">passed</span>'
+    assert badge("not run") == '<span class="badge badge-not-run">not run</span>'
+    page = render_html([], {}, "now")
+    assert not any(mark in page for mark in MARKS.values() if mark != "·")
