@@ -208,5 +208,10 @@ def test_html_verdicts_are_badges_with_words_not_emoji() -> None:
 
     assert badge("passed") == '<span class="badge badge-passed">passed</span>'
     assert badge("not run") == '<span class="badge badge-not-run">not run</span>'
-    page = render_html([], {}, "now")
+    records = [
+        record("reach httpbin", "features/04_x.feature", "doc-http-service-entry", "passed"),
+        record("a mixer log", "features/04_x.feature", "doc-http-service-entry", "skipped"),
+    ]
+    page = render_html(records, {}, "now")
     assert not any(mark in page for mark in MARKS.values() if mark != "·")
+    assert badge("passed") in page and badge("skipped") in page
