@@ -64,9 +64,10 @@ def test_pytest_html_shows_a_skip_as_a_sentence() -> None:
 
     longrepr = ("/work/steps/drift.py", 30, "Skipped: drift: Mixer was removed in Istio 1.8")
     report = SimpleNamespace(skipped=True, longrepr=longrepr)
-    data = [html_module.escape(str(longrepr)) + "\n", "captured log"]
+    worker = "[gw1] linux -- Python 3.11.7 /work/main/.venv/bin/python\n"
+    data = [worker + html_module.escape(str(longrepr)) + "\n", "captured log"]
     pytest_html_results_table_html(report, data)  # type: ignore[arg-type]
     assert data == [
-        "Skipped: drift: Mixer was removed in Istio 1.8 (drift.py:30)\n",
+        worker + "Skipped: drift: Mixer was removed in Istio 1.8 (drift.py:30)\n",
         "captured log",
     ]
