@@ -7,15 +7,13 @@ view: which cluster and route Envoy chose, and why it answered itself).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from clusters.istio.accesslog import parse_access_log
 from clusters.local.fidelity.corpus import Probe
 from clusters.protocol import ClusterError, ExecResult
 
-LOG_WAIT_S = 1.0  # the sidecar flushes its log every 100 ms; a missing line is a result
-LOG_POLL_S = 0.02
+LOG_BARRIER_S = 10.0  # how long the sidecar may take to log the barrier request
 EXEC_SLACK_S = 5.0  # beyond curl's own --max-time
 # curl's "empty reply" (52) and "recv failure" (56) both mean the proxy closed the
 # connection without answering; which one curl sees is a race between the proxy's close
@@ -53,11 +51,23 @@ def run_probe(mesh: Any, probe: Probe) -> dict[str, Any]:
 
 
 def _last_entry(mesh: Any, cursor: Any) -> tuple[Any, int]:
-    """The last access-log entry written after ``cursor`` and how many there were; waits
-    briefly, since a connection is logged when it closes and the log is flushed later."""
-    deadline = time.monotonic() + LOG_WAIT_S
-    while True:
-        entries = parse_access_log(mesh.sidecar_log(cursor))
-        if entries or time.monotonic() > deadline:
-            return (entries[-1] if entries else None), len(entries)
-        time.sleep(LOG_POLL_S)
+    """The probe's outbound access-log entry and how many entries the probe left.
+
+    A barrier line (Cluster.sidecar_log_barrier) comes after every line of the probe, so
+    they are all read, whatever the flush timing. A request to a Service of the mesh is
+    logged twice, outbound then inbound as it reaches the pod; the outbound line is the
+    one that says where the sidecar sent the request.
+    """
+    marker = mesh.sidecar_log_barrier(LOG_BARRIER_S)
+    lines = mesh.sidecar_log(cursor)
+    before = lines[: next(i for i, line in enumerate(lines) if marker in line)]
+    entries = parse_access_log(before)
+    outbound = [e for e in entries if not _inbound(e.upstream_cluster)]
+    chosen = outbound or entries
+    return (chosen[-1] if chosen else None), len(entries)
+
+
+def _inbound(cluster: str | None) -> bool:
+    return bool(cluster) and (
+        cluster.startswith("inbound|") or cluster == "InboundPassthroughCluster"
+    )
