@@ -10,7 +10,7 @@ is from istiod. Both take the same calls and configure the same Envoy.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,7 +44,6 @@ class Sidecar:
     admin: EnvoyAdmin
     alive: Callable[[], None]  # raises ClusterError with the proxy's last words if it died
     error_log: Path
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ControlPlane(Protocol):
@@ -74,6 +73,14 @@ class ControlPlane(Protocol):
 
     def add_sidecar(self, sidecar: Sidecar) -> None:
         """The pod exists (its Kubernetes object is created); its proxy starts next."""
+        ...
+
+    def attach_sidecar(self, sidecar: Sidecar) -> None:
+        """Another process re-opens the run: the sidecar already runs."""
+        ...
+
+    def proxy_labels(self, sidecar: Sidecar) -> dict[str, str] | None:
+        """The pod's labels as the control plane holds them, or None if it keeps none."""
         ...
 
     def remove_sidecar(self) -> None:
@@ -106,6 +113,10 @@ class ControlPlane(Protocol):
 
     def wait_synced(self, timeout: float) -> None:
         """Block until the sidecar runs everything submitted so far, or raise ClusterError."""
+        ...
+
+    def close(self) -> None:
+        """Let go of connections to the control plane (its processes are the run's)."""
         ...
 
 

@@ -80,9 +80,7 @@ class LocalCluster:
         self._kinds: list[KindNames] | None = None
         self.timings: dict[str, float] = {}
         if state.pod is not None and self._proxy_running():
-            attach = getattr(self.plane, "attach_sidecar", None)
-            if attach is not None:
-                attach(self._sidecar())
+            self.plane.attach_sidecar(self._sidecar())
 
     # Lifecycle -------------------------------------------------------------------
     @classmethod
@@ -140,9 +138,7 @@ class LocalCluster:
         """Remove everything the run created; safe to call twice."""
         if self._admin is not None:
             self._admin.close()
-        close = getattr(self.plane, "close", None)
-        if close is not None:
-            close()
+        self.plane.close()
         runstate.destroy(self.state)
         for child in self._children.values():
             child.poll()
@@ -324,9 +320,6 @@ class LocalCluster:
 
     def kind_names(self, name: str) -> KindNames:
         """The kind kubectl means by ``name`` (``se``, ``serviceentries``...), or one line."""
-        return self._kind(name)
-
-    def _kind(self, name: str) -> KindNames:
         found = kubectl.resolve(name, self.kinds())
         if found is None:
             raise ClusterError(kubectl.unknown_resource_type(name))
@@ -361,7 +354,7 @@ class LocalCluster:
         ignore_not_found: bool = False,
         namespace: str = DEFAULT_NAMESPACE,
     ) -> bool:
-        names = self._kind(kind)
+        names = self.kind_names(kind)
         if not self.plane.delete(names.kind, namespace, name):
             if ignore_not_found:
                 return False
@@ -371,7 +364,7 @@ class LocalCluster:
     def get(self, kind: str, namespace: str | None = DEFAULT_NAMESPACE) -> list[dict[str, Any]]:
         """``kubectl get KIND -o yaml`` (``-A`` with namespace None): the stored objects.
         An unknown kind is refused as kubectl refuses it."""
-        return self.plane.items(self._kind(kind).kind, namespace)
+        return self.plane.items(self.kind_names(kind).kind, namespace)
 
     def resources(self, kind: str) -> list[str]:
         found = kubectl.resolve(kind, self.kinds())
@@ -419,8 +412,7 @@ class LocalCluster:
     def source_pod(self) -> PodStatus:
         pod = self._pod()
         running = self._proxy_running()
-        reported = getattr(self.plane, "proxy_labels", None)
-        labels = reported(self._sidecar()) if reported is not None and running else None
+        labels = self.plane.proxy_labels(self._sidecar()) if running else None
         return PodStatus(
             name=pod.name,
             namespace=DEFAULT_NAMESPACE,

@@ -96,6 +96,13 @@ class ModelControlPlane:
     def remove_sidecar(self) -> None:
         self._sidecar = None
 
+    def proxy_labels(self, sidecar: Sidecar) -> dict[str, str] | None:
+        del sidecar  # the model keeps no Kubernetes: the pod's labels are the suite's record
+        return None
+
+    def close(self) -> None:
+        """Nothing to let go of: the model runs in this process."""
+
     # Configuration ---------------------------------------------------------------------
     def apply(self, documents: Sequence[Mapping[str, Any]]) -> list[ResourceRef]:
         models = [from_document(document) for document in documents]  # all or nothing
