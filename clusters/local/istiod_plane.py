@@ -12,6 +12,7 @@ sync once it has ACKed a push of that version or later for every type it watches
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -85,18 +86,22 @@ class IstiodControlPlane:
         self.mesh_config = mesh_config
         self._client: httpx.Client | None = None
         self._versions: dict[str, str] | None = None
+        self._kinds: list[KindNames] | None = None
         self._sidecar: Sidecar | None = None
         self._pending = -1  # the push counter the proxy must have ACKed
 
     # The process -----------------------------------------------------------------------
+    @functools.cached_property
+    def binary(self) -> Path:
+        """egress-istiod for the run's Istio build (built first if the cache lacks it)."""
+        return gobuild.ensure_built(gobuild.istio_build(self.state.istio_version))
+
     def start(self, spawn: Spawn) -> None:
-        build = gobuild.istio_build(self.state.istio_version)
-        binary = gobuild.ensure_built(build)
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "mesh.yaml").write_text(self.mesh_config)
         (self.directory / "cluster.yaml").write_text(self.cluster_objects)
         argv = [
-            str(binary),
+            str(self.binary),
             "--xds-socket",
             str(self.xds_socket),
             "--control-socket",
@@ -204,16 +209,19 @@ class IstiodControlPlane:
         }
 
     def kinds(self) -> list[KindNames]:
-        return [
-            KindNames(
-                kind=item["kind"],
-                group=item["group"],
-                plural=item["plural"],
-                short_names=tuple(item.get("shortNames") or ()),
-                versions=tuple(item.get("versions") or ()),
-            )
-            for item in self._json("GET", "/kinds")
-        ]
+        """The CRDs' kinds: fixed for the process, so asked once (reset walks them all)."""
+        if self._kinds is None:
+            self._kinds = [
+                KindNames(
+                    kind=item["kind"],
+                    group=item["group"],
+                    plural=item["plural"],
+                    short_names=tuple(item.get("shortNames") or ()),
+                    versions=tuple(item.get("versions") or ()),
+                )
+                for item in self._json("GET", "/kinds")
+            ]
+        return self._kinds
 
     def proxy_istio_version(self) -> str:
         """What the sidecar reports as ISTIO_VERSION: the release line of istio.io/api."""
@@ -224,9 +232,8 @@ class IstiodControlPlane:
     # The sidecar ---------------------------------------------------------------------------
     def install_interception(self, namespace: str, include: Sequence[str] | None) -> None:
         """Istio's own istio-iptables, from the same build as istiod."""
-        binary = gobuild.ensure_built(gobuild.istio_build(self.state.istio_version))
         config = iptables.InterceptionConfig(include_outbound_ip_ranges=include)
-        iptables.install_with_istio(namespace, config, str(binary))
+        iptables.install_with_istio(namespace, config, str(self.binary))
 
     def bootstrap(self, sidecar: Sidecar) -> dict[str, Any]:
         """ADS over the xds socket, as pilot-agent's bootstrap points Envoy at istiod."""
@@ -345,8 +352,7 @@ class IstiodControlPlane:
         proxy_id = f"{sidecar.proxy.pod_name}.{sidecar.proxy.namespace}"
 
         def synced() -> None:
-            self._check_alive()
-            sidecar.alive()
+            sidecar.alive()  # the mesh's check: every process of the run, istiod among them
             syncz = self._json("GET", "/debug/syncz")
             status = next((s for s in syncz if s.get("proxy") == proxy_id), None)
             lagging = sync_lag(status, self._pending) or _warming(sidecar)

@@ -77,7 +77,6 @@ class LocalCluster:
         self.plane = make_control_plane(state, system_roots=self.internet.ca_bundle)
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._admin: EnvoyAdmin | None = None
-        self._kinds: list[KindNames] | None = None
         self.timings: dict[str, float] = {}
         if state.pod is not None and self._proxy_running():
             self.plane.attach_sidecar(self._sidecar())
@@ -314,9 +313,7 @@ class LocalCluster:
 
     # Cluster protocol: configuration ---------------------------------------------------
     def kinds(self) -> list[KindNames]:
-        if self._kinds is None:
-            self._kinds = self.plane.kinds()
-        return self._kinds
+        return self.plane.kinds()
 
     def kind_names(self, name: str) -> KindNames:
         """The kind kubectl means by ``name`` (``se``, ``serviceentries``...), or one line."""
