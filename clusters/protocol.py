@@ -217,3 +217,14 @@ class Cluster(Protocol):
         """Back to the page's starting point: ALLOW_ANY, no ServiceEntry/VirtualService,
         a source pod with automatic injection and full interception."""
         ...
+
+
+def sidecar_log_before_barrier(
+    cluster: Cluster, since: LogCursor, timeout: float
+) -> tuple[list[str], str]:
+    """Every line the sidecar wrote after ``since`` and before a barrier line (see
+    :meth:`Cluster.sidecar_log_barrier`), and the barrier's marker: all lines of what
+    finished before, whatever the log's flush timing."""
+    marker = cluster.sidecar_log_barrier(timeout)
+    lines = cluster.sidecar_log(since=since)
+    return lines[: next(i for i, line in enumerate(lines) if marker in line)], marker

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from clusters.protocol import Cluster, LogCursor
+from clusters.protocol import Cluster, LogCursor, sidecar_log_before_barrier
 
 POLL_INTERVAL = 0.1
 T = TypeVar("T")
@@ -42,7 +42,5 @@ def logged_before_barrier(
     """The new lines mentioning ``host`` that the sidecar wrote before a barrier line
     (see Cluster.sidecar_log_barrier), the count of new lines before it, and its marker:
     an absence is read up to a line that must come after, not guessed from a wait."""
-    marker = cluster.sidecar_log_barrier(timeout)
-    lines = cluster.sidecar_log(since=cursor)
-    before = lines[: next(i for i, line in enumerate(lines) if marker in line)]
+    before, marker = sidecar_log_before_barrier(cluster, cursor, timeout)
     return [line for line in before if host in line], len(before), marker

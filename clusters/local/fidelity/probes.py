@@ -11,7 +11,7 @@ from typing import Any
 
 from clusters.istio.accesslog import parse_access_log
 from clusters.local.fidelity.corpus import Probe
-from clusters.protocol import ClusterError, ExecResult
+from clusters.protocol import ClusterError, ExecResult, sidecar_log_before_barrier
 
 LOG_BARRIER_S = 10.0  # how long the sidecar may take to log the barrier request
 EXEC_SLACK_S = 5.0  # beyond curl's own --max-time
@@ -58,9 +58,7 @@ def _last_entry(mesh: Any, cursor: Any) -> tuple[Any, int]:
     logged twice, outbound then inbound as it reaches the pod; the outbound line is the
     one that says where the sidecar sent the request.
     """
-    marker = mesh.sidecar_log_barrier(LOG_BARRIER_S)
-    lines = mesh.sidecar_log(cursor)
-    before = lines[: next(i for i, line in enumerate(lines) if marker in line)]
+    before, _ = sidecar_log_before_barrier(mesh, cursor, LOG_BARRIER_S)
     entries = parse_access_log(before)
     outbound = [e for e in entries if not _inbound(e.upstream_cluster)]
     chosen = outbound or entries
