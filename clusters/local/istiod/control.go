@@ -204,9 +204,7 @@ func (c *Control) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Control) getMesh(w http.ResponseWriter, _ *http.Request) {
-	c.plane.mu.Lock()
-	text, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(c.plane.mesh)
-	c.plane.mu.Unlock()
+	text, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(c.plane.MeshConfig())
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return

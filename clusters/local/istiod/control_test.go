@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -166,4 +167,14 @@ func TestOversizedBodyIsRefused(t *testing.T) {
 	if code != http.StatusBadRequest {
 		t.Fatalf("a %d-byte body got %d", len(big), code)
 	}
+}
+
+// PushCounter is the push number in a version istiod made ("<time>/<n>").
+func PushCounter(version string) int64 {
+	index := strings.LastIndex(version, "/")
+	n, err := strconv.ParseInt(version[index+1:], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
 }

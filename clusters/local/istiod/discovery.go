@@ -6,7 +6,6 @@ import (
 	"net"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -139,11 +138,11 @@ func (c *ControlPlane) SetOutboundTrafficPolicy(mode string) (Change, error) {
 	return c.wait(), nil
 }
 
-// OutboundTrafficPolicy is the mesh's current mode.
-func (c *ControlPlane) OutboundTrafficPolicy() string {
+// MeshConfig is the mesh config istiod runs with now (a copy).
+func (c *ControlPlane) MeshConfig() *meshconfig.MeshConfig {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.mesh.GetOutboundTrafficPolicy().GetMode().String()
+	return proto.Clone(c.mesh).(*meshconfig.MeshConfig)
 }
 
 // ApplyKubernetes creates or replaces Kubernetes objects (the sample's Pod, a
@@ -298,16 +297,6 @@ func fullPush(request *model.PushRequest) *model.PushRequest {
 		field.SetBool(true)
 	}
 	return request
-}
-
-// PushCounter is the push number in a version istiod made ("<time>/<n>").
-func PushCounter(version string) int64 {
-	index := strings.LastIndex(version, "/")
-	n, err := strconv.ParseInt(version[index+1:], 10, 64)
-	if err != nil {
-		return -1
-	}
-	return n
 }
 
 func decodeKubernetes(text string) ([]runtime.Object, error) {
