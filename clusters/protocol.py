@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 class OutboundTrafficPolicy(StrEnum):
@@ -206,6 +206,11 @@ class Cluster(Protocol):
         its marker. Every request that finished before is then logged too, so a check
         that a request left *no* line reads up to the barrier instead of waiting blindly.
         """
+        ...
+
+    def sidecar_config_dump(self, resource: str) -> Mapping[str, Any]:
+        """The sidecar's Envoy ``/config_dump?resource=RESOURCE`` (``istioctl proxy-config
+        ... -o json`` reads the same): what the proxy runs, not what was asked of it."""
         ...
 
     def internal_ip_ranges(self) -> list[str]:

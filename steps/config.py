@@ -10,6 +10,7 @@ import time
 
 from pytest_bdd import given, parsers, then, when
 
+from clusters.istio import proxyconfig
 from clusters.istio.kubectl import canonical_kind
 from clusters.protocol import Cluster, InvalidResource, OutboundTrafficPolicy
 from fixtures.journal import Journal
@@ -59,6 +60,26 @@ def set_mode(cluster: Cluster, journal: Journal, propagation_timeout: float, mod
     actual = cluster.outbound_traffic_policy()
     journal.note(observed=f"meshConfig.outboundTrafficPolicy.mode: {actual.value}")
     assert actual is wanted, f"the mesh's mode is {actual.value} after setting {wanted.value}"
+    _assert_sidecar_enforces(cluster, journal, wanted)
+
+
+def _assert_sidecar_enforces(
+    cluster: Cluster, journal: Journal, mode: OutboundTrafficPolicy
+) -> None:
+    """The mode as the sidecar runs it (where virtualOutbound sends an unknown
+    destination), independent of what the mesh config says."""
+    dump = cluster.sidecar_config_dump(proxyconfig.LISTENERS)
+    target = proxyconfig.unmatched_outbound_cluster(dump)
+    journal.note(
+        ran=f"cluster.sidecar_config_dump({proxyconfig.LISTENERS!r}) "
+        "(istioctl proxy-config listener $SOURCE_POD --port 15001 -o json)",
+        observed=f"{proxyconfig.VIRTUAL_OUTBOUND} sends unknown destinations to {target}",
+    )
+    expected = proxyconfig.CLUSTER_OF_MODE[mode]
+    assert target == expected, (
+        f"the sidecar sends unknown destinations to {target or 'nothing'}, not {expected}: "
+        f"it does not enforce {mode.value}"
+    )
 
 
 @given(parsers.parse('the outbound traffic policy mode is "{mode}"'))
@@ -73,6 +94,7 @@ def mode_is(cluster: Cluster, journal: Journal, mode: str) -> None:
         observed=f"meshConfig.outboundTrafficPolicy.mode: {actual.value}",
     )
     assert actual is wanted, f"the mesh's mode is {actual.value}, not {wanted.value}"
+    _assert_sidecar_enforces(cluster, journal, wanted)
 
 
 INSTALLED_MODE = "installed_outbound_traffic_policy"

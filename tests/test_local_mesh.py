@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from clusters.istio import injection, proxyconfig
 from clusters.istio.page_manifests import HTTPBIN_SERVICE_ENTRY
 from clusters.local import iptables, network, prerequisites, processes, runstate
 from clusters.local.internet import load_sites
 from clusters.local.mesh import LocalCluster
 from clusters.local.xds import FileXds
-from clusters.protocol import ClusterError, InvalidResource, OutboundTrafficPolicy
+from clusters.protocol import ClusterError, Injection, InvalidResource, OutboundTrafficPolicy
 from steps.logwatch import watch_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
@@ -222,9 +223,50 @@ def test_beyond_the_page_istiod_is_istio(mesh: LocalCluster) -> None:
         mesh.reset()
 
 
-def test_include_ranges_bypass_the_sidecar(mesh: LocalCluster) -> None:
-    mesh.deploy_source_pod(include_ip_ranges=mesh.internal_ip_ranges())
+def test_injection_is_what_the_objects_show(mesh: LocalCluster) -> None:
+    """kube-inject writes the sidecar into the Deployment, the webhook only into the pod;
+    source_pod() reads that back from the objects, and the pod runs what injection gave."""
     try:
+        manual = mesh.deploy_source_pod(injection=Injection.MANUAL)
+        assert manual.injection is Injection.MANUAL
+        assert injection.has_sidecar(injection.template(mesh.state.pod.deployment))
+        automatic = mesh.deploy_source_pod(injection=Injection.AUTOMATIC)
+        assert automatic.injection is Injection.AUTOMATIC
+        assert not injection.has_sidecar(injection.template(mesh.state.pod.deployment))
+        assert injection.has_sidecar(mesh.state.pod.pod)
+        assert automatic.containers == ("sleep", "istio-proxy")
+        assert automatic.labels["security.istio.io/tlsMode"] == "istio"  # the injector's
+    finally:
+        mesh.reset()
+
+
+def test_istiods_injector_can_decline(mesh: LocalCluster) -> None:
+    """Istio's webhook honours sidecar.istio.io/inject=false: the objects then show no
+    injection, so the check "the sidecar came from automatic injection" can fail."""
+    if mesh.plane.name != "istiod":
+        pytest.skip("the model's injection always injects")
+    declined = injection.sleep_deployment()
+    declined["spec"]["template"]["metadata"]["annotations"] = {"sidecar.istio.io/inject": "false"}
+    workload = mesh.plane.deploy(declined, Injection.AUTOMATIC, "sleep-0a1b2c3d4e-xyz12", None)
+    assert injection.container_names(workload.pod) == ("sleep",)
+    assert injection.injected_by(workload.deployment, workload.pod) is None
+
+
+@pytest.mark.parametrize("mode", list(OutboundTrafficPolicy))
+def test_the_sidecar_enforces_the_mode(mesh: LocalCluster, mode: OutboundTrafficPolicy) -> None:
+    try:
+        mesh.set_outbound_traffic_policy(mode)
+        mesh.wait_for_proxy_config(10)
+        assert proxyconfig.mode_in_effect(mesh.sidecar_config_dump(proxyconfig.LISTENERS)) is mode
+    finally:
+        mesh.reset()
+
+
+def test_include_ranges_bypass_the_sidecar(mesh: LocalCluster) -> None:
+    pod = mesh.deploy_source_pod(include_ip_ranges=mesh.internal_ip_ranges())
+    try:
+        # read back from istio-init's arguments, as the injector rendered them
+        assert pod.include_ip_ranges == tuple(mesh.internal_ip_ranges())
         installed = iptables.dump(mesh.state.namespace("pod")).splitlines()
         for cidr in mesh.internal_ip_ranges():
             assert f"-A ISTIO_OUTPUT -d {cidr} -j ISTIO_REDIRECT" in installed

@@ -45,6 +45,12 @@ class StandIn:
     def outbound_traffic_policy(self):
         return OutboundTrafficPolicy.ALLOW_ANY
 
+    def sidecar_config_dump(self, resource):
+        chain = {{"filters": [{{"name": "envoy.filters.network.tcp_proxy",
+                               "typed_config": {{"cluster": "PassthroughCluster"}}}}]}}
+        listener = {{"name": "virtualOutbound", "filter_chains": [chain]}}
+        return {{"configs": [{{"active_state": {{"listener": listener}}}}]}}
+
     def drift(self, command):
         return "Mixer was removed in Istio 1.8" if command == "mixer-logs" else None
 

@@ -35,9 +35,6 @@ def canonical_kind(name: str) -> str | None:
     return KUBECTL_NAMES.get(name.lower())
 
 
-
-
-
 @dataclass(frozen=True)
 class KindNames:
     """How kubectl names a kind: ``serviceentries``, ``se``, ``ServiceEntry``."""

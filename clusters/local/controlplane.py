@@ -19,7 +19,7 @@ from clusters.istio.kubectl import KindNames
 from clusters.local.processes import ProcessRecord
 from clusters.local.proxy import EnvoyAdmin
 from clusters.local.snapshot import ProxyInfo
-from clusters.protocol import OutboundTrafficPolicy, ResourceRef
+from clusters.protocol import Injection, OutboundTrafficPolicy, ResourceRef
 
 
 class ControlPlaneName(StrEnum):
@@ -33,11 +33,20 @@ CONTROL_PLANES = tuple(name.value for name in ControlPlaneName)
 Spawn = Callable[[str, Sequence[str], Path], ProcessRecord]
 
 
+@dataclass(frozen=True)
+class Workload:
+    """A Deployment as stored and the pod its ReplicaSet created, as JSON objects."""
+
+    deployment: dict[str, Any]
+    pod: dict[str, Any]
+
+
 @dataclass
 class Sidecar:
     """The source pod's istio-proxy, as its control plane sees it."""
 
     proxy: ProxyInfo
+    pod: Mapping[str, Any]  # the pod object as admission (injection) left it
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     directory: Path  # the pod's run directory: admin socket, logs, file xDS
@@ -63,8 +72,20 @@ class ControlPlane(Protocol):
         """The Istio kinds this control plane serves, with kubectl's names for them."""
         ...
 
-    def install_interception(self, namespace: str, include: Sequence[str] | None) -> None:
-        """istio-init's job: the pod's iptables rules (None: intercept every destination)."""
+    def deploy(
+        self,
+        deployment: Mapping[str, Any],
+        injection: Injection,
+        pod_name: str,
+        include: Sequence[str] | None,
+    ) -> Workload:
+        """``kubectl apply`` of the sample's Deployment (through ``istioctl kube-inject``
+        for manual injection) and the pod its ReplicaSet creates, after admission;
+        ``include`` is the injector's includeIPRanges (None: every destination)."""
+        ...
+
+    def install_interception(self, namespace: str, pod: Mapping[str, Any]) -> None:
+        """istio-init's job: the pod's iptables rules, from its istio-init arguments."""
         ...
 
     def bootstrap(self, sidecar: Sidecar) -> dict[str, Any]:

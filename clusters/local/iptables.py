@@ -139,11 +139,11 @@ def istio_iptables_args(config: InterceptionConfig) -> list[str]:
     ]  # fmt: skip
 
 
-def install_with_istio(namespace: str, config: InterceptionConfig, binary: str) -> None:
-    """Run Istio's own istio-iptables (built into egress-istiod) in the pod's namespace,
-    as the istio-init container does."""
+def run_istio_iptables(namespace: str, args: Sequence[str], binary: str) -> None:
+    """Run Istio's own istio-iptables (built into egress-istiod) in the pod's namespace
+    with istio-init's arguments (``istio-iptables -p 15001 ...``), as the container does."""
     completed = subprocess.run(
-        ["ip", "netns", "exec", namespace, binary, *istio_iptables_args(config)],
+        ["ip", "netns", "exec", namespace, binary, *args],
         capture_output=True,
         text=True,
         check=False,

@@ -21,17 +21,25 @@ from typing import Any
 
 import httpx
 
+from clusters.istio import injection as istio_injection
 from clusters.istio.kubectl import KindNames
 from clusters.local import gobuild, iptables, kubeobjects
-from clusters.local.controlplane import Sidecar, Spawn, base_bootstrap
+from clusters.local.controlplane import Sidecar, Spawn, Workload, base_bootstrap
 from clusters.local.runstate import RunState
-from clusters.protocol import ClusterError, InvalidResource, OutboundTrafficPolicy, ResourceRef
+from clusters.protocol import (
+    ClusterError,
+    Injection,
+    InvalidResource,
+    OutboundTrafficPolicy,
+    ResourceRef,
+)
 from clusters.waiting import NotYet, wait_for
 
 READY_TIMEOUT_S = 60.0
 UUID_LENGTH = 36  # istiod's nonce is the push version followed by a UUID
 PROCESS_NAME = "istiod"
 HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+INCLUDE_IP_RANGES_VALUE = "global.proxy.includeIPRanges"  # the page's helm --set
 
 
 class IstiodControlPlane:
@@ -230,10 +238,37 @@ class IstiodControlPlane:
         return f"{major}.{minor}.0"
 
     # The sidecar ---------------------------------------------------------------------------
-    def install_interception(self, namespace: str, include: Sequence[str] | None) -> None:
-        """Istio's own istio-iptables, from the same build as istiod."""
-        config = iptables.InterceptionConfig(include_outbound_ip_ranges=include)
-        iptables.install_with_istio(namespace, config, str(self.binary))
+    def deploy(
+        self,
+        deployment: Mapping[str, Any],
+        injection: Injection,
+        pod_name: str,
+        include: Sequence[str] | None,
+    ) -> Workload:
+        """Istio's own injection: istio-sidecar-injector rendered from Istio's charts with
+        the page's ``global.proxy.includeIPRanges``, then kube-inject (manual) and the
+        injection webhook as the API server calls it."""
+        values = {} if include is None else {INCLUDE_IP_RANGES_VALUE: ",".join(include)}
+        if (self._json("GET", "/injector").get("values") or {}) != values:
+            self._json("PUT", "/injector", content=json.dumps({"values": values}))
+        body = self._json(
+            "POST",
+            "/deployments",
+            content=json.dumps(deployment),
+            params={"injection": Injection(injection).value, "pod": pod_name},
+        )
+        return Workload(deployment=body["deployment"], pod=body["pod"])
+
+    def install_interception(self, namespace: str, pod: Mapping[str, Any]) -> None:
+        """Istio's own istio-iptables (built into egress-istiod), with the arguments the
+        injector gave the pod's istio-init."""
+        args = istio_injection.init_args(pod)
+        if not args:
+            raise ClusterError(
+                f"the pod {pod['metadata']['name']} has no istio-init container: the injector "
+                "did not inject it"
+            )
+        iptables.run_istio_iptables(namespace, args, str(self.binary))
 
     def bootstrap(self, sidecar: Sidecar) -> dict[str, Any]:
         """ADS over the xds socket, as pilot-agent's bootstrap points Envoy at istiod."""
@@ -259,8 +294,9 @@ class IstiodControlPlane:
 
     def add_sidecar(self, sidecar: Sidecar) -> None:
         self._sidecar = sidecar
-        pod = kubeobjects.pod(sidecar.proxy, sidecar.labels, sidecar.annotations)
-        body = self._json("POST", "/kubernetes", content=pod)
+        body = self._json(
+            "POST", "/kubernetes", content=kubeobjects.running_pod(sidecar.pod, sidecar.proxy)
+        )
         self._expect(body["pushVersion"])
 
     def proxy_labels(self, sidecar: Sidecar) -> dict[str, str] | None:

@@ -3,7 +3,7 @@
 A real cluster with Istio's default profile and the page's sample has these Namespaces
 and Services; istiod turns them into listeners and clusters (the sleep Service on port
 80 is why plain HTTP to an unknown host meets ``block_all``). The pod object is the
-sample's, as sidecar injection leaves it. Addresses are the local mesh's
+sample's, as the control plane's sidecar injection left it. Addresses are the local mesh's
 (198.51.100.0/25 pods, 198.51.100.128/25 services).
 """
 
@@ -100,32 +100,13 @@ def cluster_objects() -> str:
     return yaml.safe_dump_all([*namespaces, *services, peer_authentication], sort_keys=False)
 
 
-def pod(proxy: ProxyInfo, labels: Mapping[str, str], annotations: Mapping[str, str]) -> str:
-    """The sample's Pod after injection, running with the pod IP, and the sleep Service's
-    EndpointSlice for it; JSON is YAML, and what the control API takes."""
-    injected_labels = {
-        **labels,
-        "security.istio.io/tlsMode": "istio",
-        "service.istio.io/canonical-name": labels.get("app", proxy.pod_name),
-        "service.istio.io/canonical-revision": "latest",
-    }
+def running_pod(admitted: Mapping[str, Any], proxy: ProxyInfo) -> str:
+    """The pod as admission left it (Istio's injector ran on it), now scheduled and
+    running with the pod IP, and the sleep Service's EndpointSlice for it; JSON is
+    YAML, and what the control API takes."""
     pod_object = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": proxy.pod_name,
-            "namespace": proxy.namespace,
-            "labels": injected_labels,
-            "annotations": dict(annotations),
-        },
-        "spec": {
-            "serviceAccountName": "sleep",
-            "nodeName": "local",
-            "containers": [
-                {"name": "sleep", "image": "curlimages/curl"},
-                {"name": "istio-proxy", "image": "istio/proxyv2"},
-            ],
-        },
+        **admitted,
+        "spec": {**(admitted.get("spec") or {}), "nodeName": "local"},
         "status": {
             "phase": "Running",
             "podIP": proxy.ip,

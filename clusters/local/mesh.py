@@ -19,7 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from clusters.istio import drift as drift_facts
+from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl
 from clusters.istio.kubectl import KindNames, load_documents
 from clusters.local import internet, processes, runstate, sourcepod
@@ -254,7 +257,8 @@ class LocalCluster:
         pod = self._pod()
         return Sidecar(
             proxy=sourcepod.proxy_info(pod),
-            labels=sourcepod.LABELS,
+            pod=pod.pod,
+            labels=sourcepod.labels(pod),
             annotations=sourcepod.annotations(pod),
             directory=self._pod_dir(),
             admin=self.admin,
@@ -264,7 +268,12 @@ class LocalCluster:
 
     def _create_pod(self, injection: Injection, include: Sequence[str] | None) -> None:
         self._remove_pod()
-        self.state.pod = sourcepod.new_pod_state(injection, include)
+        pod = sourcepod.new_pod_state(injection, include)
+        workload = self.plane.deploy(
+            injection_facts.sleep_deployment(), injection, pod.name, pod.include_ip_ranges
+        )
+        pod.deployment, pod.pod = workload.deployment, workload.pod
+        self.state.pod = pod
         self.state.save()
         pod_dir = self._pod_dir()
         sourcepod.create_pod_network(
@@ -407,19 +416,23 @@ class LocalCluster:
         return True
 
     def source_pod(self) -> PodStatus:
+        """The pod as its objects say (containers and istio-init's ranges as injection
+        left them, injection read from the Deployment and the pod), its sidecar's
+        state from the process, and its labels from istiod when it holds them."""
         pod = self._pod()
         running = self._proxy_running()
         labels = self.plane.proxy_labels(self._sidecar()) if running else None
+        containers = injection_facts.container_names(pod.pod)
+        if not running:
+            containers = tuple(c for c in containers if c != injection_facts.SIDECAR)
         return PodStatus(
             name=pod.name,
             namespace=DEFAULT_NAMESPACE,
-            labels=dict(sourcepod.LABELS) if labels is None else labels,
-            containers=("sleep", "istio-proxy") if running else ("sleep",),
+            labels=sourcepod.labels(pod) if labels is None else labels,
+            containers=containers,
             ready=running and self.admin.is_ready(),
-            injection=Injection(pod.injection),
-            include_ip_ranges=(
-                tuple(pod.include_ip_ranges) if pod.include_ip_ranges is not None else None
-            ),
+            injection=injection_facts.injected_by(pod.deployment, pod.pod),
+            include_ip_ranges=injection_facts.include_ip_ranges(pod.pod),
         )
 
     def exec_in_source_pod(self, argv: Sequence[str], timeout: float) -> ExecResult:
@@ -482,6 +495,20 @@ class LocalCluster:
 
         wait_for(logged, timeout=timeout, what="the sidecar did not log the barrier request")
         return marker
+
+    def sidecar_config_dump(self, resource: str) -> dict[str, Any]:
+        self._pod()
+        try:
+            response = self.admin.get("/config_dump", params={"resource": resource})
+        except httpx.TransportError as error:
+            self._check_alive()
+            raise ClusterError(f"the sidecar's admin API failed: {error}") from None
+        if response.status_code != 200:
+            raise ClusterError(
+                f"the sidecar's config_dump?resource={resource}: HTTP {response.status_code} "
+                f"{response.text.strip()[:200]}"
+            )
+        return response.json()
 
     def internal_ip_ranges(self) -> list[str]:
         return [sourcepod.POD_CIDR, sourcepod.SERVICE_CIDR]

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from clusters.istio import injection as istio_injection
 from clusters.istio.kubectl import KUBECTL_NAMES, NETWORKING_GROUP, PLURALS, KindNames
 from clusters.local import iptables, pilot
-from clusters.local.controlplane import Sidecar, Spawn, base_bootstrap
+from clusters.local.controlplane import Sidecar, Spawn, Workload, base_bootstrap
+from clusters.local.pilot import injection as model_injection
 from clusters.local.pilot.resources import (
     Resource,
     ServiceEntry,
@@ -25,7 +27,7 @@ from clusters.local.pilot.validation import OTHER_KINDS, VERSIONS
 from clusters.local.runstate import RunState
 from clusters.local.snapshot import ConfigSnapshot, KubernetesService, MeshConfig
 from clusters.local.xds import FileXds, rejected_updates
-from clusters.protocol import ClusterError, OutboundTrafficPolicy, ResourceRef
+from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy, ResourceRef
 
 MODEL_ISTIO_VERSION = "1.30.0"  # the Istio whose output the model imitates
 SLEEP_PORT = ServicePort(80, "http", "HTTP")
@@ -73,8 +75,20 @@ class ModelControlPlane:
         return kinds
 
     # The sidecar ---------------------------------------------------------------------
-    def install_interception(self, namespace: str, include: Sequence[str] | None) -> None:
-        """The model's own transcription of istio-iptables' rules (clusters/local/iptables)."""
+    def deploy(
+        self,
+        deployment: Mapping[str, Any],
+        injection: Injection,
+        pod_name: str,
+        include: Sequence[str] | None,
+    ) -> Workload:
+        """The model's imitation of kube-inject and the injection webhook."""
+        return model_injection.inject(deployment, injection, pod_name, include)
+
+    def install_interception(self, namespace: str, pod: Mapping[str, Any]) -> None:
+        """The model's own transcription of istio-iptables' rules (clusters/local/iptables),
+        for the ranges in the pod's istio-init arguments."""
+        include = istio_injection.include_ip_ranges(pod)
         iptables.install(namespace, iptables.InterceptionConfig(include_outbound_ip_ranges=include))
 
     def bootstrap(self, sidecar: Sidecar) -> dict[str, Any]:

@@ -70,8 +70,8 @@ class EnvoyAdmin:
             self._client.close()
             self._client = None
 
-    def get(self, path: str) -> httpx.Response:
-        return self.client.get(path)
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.get(path, **kwargs)
 
     def is_ready(self) -> bool:
         try:

@@ -29,9 +29,14 @@ LOCK_FILE = ".lock"
 
 @dataclass
 class PodState:
+    """The source pod: what was asked for (injection, ranges: reset compares them) and
+    what the control plane's admission made of it (the objects the checks read)."""
+
     name: str
     injection: str
     include_ip_ranges: list[str] | None
+    deployment: dict[str, Any] = field(default_factory=dict)  # as the API server stored it
+    pod: dict[str, Any] = field(default_factory=dict)  # the pod after admission
 
 
 @dataclass

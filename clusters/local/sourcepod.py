@@ -31,8 +31,6 @@ SOURCE_GID = 101
 PROXY_UID = iptables.PROXY_UID
 PROXY_GID = iptables.PROXY_GID
 NAMESPACE = "default"
-LABELS: Mapping[str, str] = {"app": "sleep"}
-INCLUDE_ANNOTATION = "traffic.sidecar.istio.io/includeOutboundIPRanges"
 
 __all__ = ["SLEEP_CLUSTER_IP"]
 
@@ -51,12 +49,14 @@ def proxy_info(pod: PodState) -> ProxyInfo:
     return ProxyInfo(pod_name=pod.name, namespace=NAMESPACE, ip=POD_IP)
 
 
+def labels(pod: PodState) -> dict[str, str]:
+    """The pod's labels as admission left them (the injector adds its own)."""
+    return dict((pod.pod.get("metadata") or {}).get("labels") or {})
+
+
 def annotations(pod: PodState) -> dict[str, str]:
-    """The annotations injection leaves on the pod (the include ranges among them)."""
-    result = {"sidecar.istio.io/status": json.dumps({"containers": ["istio-proxy"]})}
-    if pod.include_ip_ranges is not None:
-        result[INCLUDE_ANNOTATION] = ",".join(pod.include_ip_ranges)
-    return result
+    """The pod's annotations as admission left them (sidecar.istio.io/status...)."""
+    return dict((pod.pod.get("metadata") or {}).get("annotations") or {})
 
 
 def create_internet_namespace(net: str, addresses: Iterable[str]) -> None:
@@ -71,10 +71,11 @@ def create_pod_network(
     pod_dir: Path,
     *,
     ca_bundle: bytes,
-    interception: Callable[[str, Sequence[str] | None], None],
+    interception: Callable[[str, Mapping[str, Any]], None],
 ) -> None:
     """The pod's namespace with the page's DNS and CA, its veth, then istio-init's rules
-    (``interception``: Istio's own istio-iptables, or the model's transcription)."""
+    (``interception``: Istio's own istio-iptables with the pod's istio-init arguments,
+    or the model's transcription)."""
     network.create(
         pod_ns,
         etc_files={
@@ -83,7 +84,7 @@ def create_pod_network(
         },
     )
     network.connect(pod_ns, net, pod_ip=POD_IP, gateway_ip=GATEWAY_IP, prefix_len=POD_PREFIX_LEN)
-    interception(pod_ns, pod.include_ip_ranges)
+    interception(pod_ns, pod.pod)
     pod_dir.mkdir(parents=True)
     os.chown(pod_dir, PROXY_UID, PROXY_GID)  # the admin socket goes here
 

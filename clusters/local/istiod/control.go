@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"istio.io/istio/pilot/pkg/config/kube/crd"
@@ -27,6 +28,7 @@ type Control struct {
 	plane     *ControlPlane
 	apiserver *APIServer
 	webhook   *Webhook
+	injection *Injection
 	versions  Versions
 }
 
@@ -58,6 +60,9 @@ func (c *Control) Handler() http.Handler {
 	mux.HandleFunc("PUT /mesh/outboundTrafficPolicy", c.setMode)
 	mux.HandleFunc("POST /kubernetes", c.applyKubernetes)
 	mux.HandleFunc("DELETE /kubernetes/pods/{namespace}/{name}", c.deletePod)
+	mux.HandleFunc("GET /injector", c.getInjector)
+	mux.HandleFunc("PUT /injector", c.renderInjector)
+	mux.HandleFunc("POST /deployments", c.deploy)
 	mux.Handle("/debug/", c.plane.fds.DiscoveryDebug)
 	return mux
 }
@@ -250,6 +255,54 @@ func (c *Control) deletePod(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"found": found})
+}
+
+func (c *Control) getInjector(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"values": c.injection.Values()})
+}
+
+// renderInjector re-renders istio-sidecar-injector with the body's --set values.
+func (c *Control) renderInjector(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Values map[string]string `json:"values"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := c.injection.Render(body.Values); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"values": c.injection.Values()})
+}
+
+// deploy is `kubectl apply` of a Deployment (?injection=manual: piped through istioctl
+// kube-inject first) and the pod (?pod=NAME) its ReplicaSet creates, after admission.
+func (c *Control) deploy(w http.ResponseWriter, r *http.Request) {
+	var deployment appsv1.Deployment
+	decoder := json.NewDecoder(io.LimitReader(r.Body, maxRequestBytes))
+	decoder.DisallowUnknownFields()
+	if err := decoder.Decode(&deployment); err != nil {
+		writeError(w, http.StatusBadRequest, "decoding the Deployment: "+err.Error())
+		return
+	}
+	injection := r.URL.Query().Get("injection")
+	if injection != "manual" && injection != "automatic" {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("injection %q: manual or automatic", injection))
+		return
+	}
+	pod := r.URL.Query().Get("pod")
+	if pod == "" {
+		writeError(w, http.StatusBadRequest, "pod: the name of the pod to create is required")
+		return
+	}
+	workload, err := c.injection.Deploy(&deployment, injection == "manual", pod)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, workload)
 }
 
 func writeJSON(w http.ResponseWriter, code int, value any) {

@@ -60,7 +60,11 @@ func startControl(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	control := &Control{plane: plane, apiserver: apiServerForTest(t), webhook: webhook, versions: BuildVersions()}
+	injection, err := NewInjection(plane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	control := &Control{plane: plane, apiserver: apiServerForTest(t), webhook: webhook, injection: injection, versions: BuildVersions()}
 	server := httptest.NewServer(control.Handler())
 	t.Cleanup(server.Close)
 	return server

@@ -24,7 +24,9 @@ import (
 	"time"
 
 	// Imported first for its init: istiod's feature flags for a stock Envoy.
-	"egress-conformance/istiod/internal/stockenvoy"
+	"egress-conformance/istiod/internal/istiodflags"
+
+	"github.com/spf13/cobra"
 
 	meshconfig "istio.io/api/mesh/v1alpha1"
 	"istio.io/istio/pilot/pkg/config/kube/crd"
@@ -39,9 +41,14 @@ func main() {
 	// `egress-istiod istio-iptables ...` is Istio's own init container (istio-init):
 	// pilot-agent's istio-iptables command, run in the pod's network namespace.
 	if len(os.Args) > 1 && os.Args[1] == "istio-iptables" {
-		command := iptables.GetCommand(istiolog.DefaultOptions())
-		command.SetArgs(os.Args[2:])
-		if err := command.Execute(); err != nil {
+		// As in pilot-agent, the logging flags (--log_output_level, which the injection
+		// template passes) belong to the root command.
+		logOptions := istiolog.DefaultOptions()
+		root := &cobra.Command{Use: "egress-istiod", SilenceUsage: true}
+		logOptions.AttachCobraFlags(root)
+		root.AddCommand(iptables.GetCommand(logOptions))
+		root.SetArgs(os.Args[1:])
+		if err := root.Execute(); err != nil {
 			os.Exit(1)
 		}
 		return
@@ -68,7 +75,7 @@ func run() error {
 		return errors.New("--xds-socket and --control-socket are required")
 	}
 	if features.ALPNFilter || features.MetadataExchange {
-		return fmt.Errorf("istiod's Istio-only filters are still on (%v): a stock Envoy would NACK them", stockenvoy.Flags)
+		return fmt.Errorf("istiod's Istio-only filters are still on (%v): a stock Envoy would NACK them", istiodflags.StockEnvoy)
 	}
 	quietLogs()
 
@@ -97,6 +104,10 @@ func run() error {
 		return err
 	}
 	defer plane.Close()
+	injection, err := NewInjection(plane)
+	if err != nil {
+		return err
+	}
 	if *systemRoots != "" {
 		secrets, err := StartSDS(filepath.Dir(*xdsSocket), *systemRoots)
 		if err != nil {
@@ -112,7 +123,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	control := &Control{plane: plane, apiserver: apiserver, webhook: webhook, versions: versions}
+	control := &Control{plane: plane, apiserver: apiserver, webhook: webhook, injection: injection, versions: versions}
 	httpServer := &http.Server{Handler: control.Handler()}
 	go func() { _ = httpServer.Serve(controlListener) }()
 

@@ -1,0 +1,99 @@
+"""The readers of cluster objects and proxy config that the page's checks rely on:
+each must tell the cases apart, or a check built on it could not fail."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from clusters.istio import injection, proxyconfig
+from clusters.protocol import Injection, OutboundTrafficPolicy
+
+ISTIO_INIT = {"name": "istio-init", "args": ["istio-iptables", "-p", "15001", "-i", "*"]}
+STATUS = {"sidecar.istio.io/status": json.dumps({"containers": ["istio-proxy"]})}
+
+
+def pod(containers: list[str], annotations: dict[str, str] | None = None, **spec: Any) -> dict:
+    return {
+        "metadata": {"name": "sleep-1", "annotations": annotations or {}},
+        "spec": {"containers": [{"name": c} for c in containers], **spec},
+    }
+
+
+def deployment(containers: list[str]) -> dict:
+    return {"spec": {"template": pod(containers)}}
+
+
+def test_the_sample_is_istios_sleep_deployment() -> None:
+    sample = injection.sleep_deployment()
+    assert sample["kind"] == "Deployment" and sample["metadata"]["name"] == "sleep"
+    assert injection.container_names(injection.template(sample)) == ("sleep",)
+
+
+@pytest.mark.parametrize(
+    ("stored", "admitted", "expected"),
+    [
+        (["sleep", "istio-proxy"], pod(["sleep", "istio-proxy"], STATUS), Injection.MANUAL),
+        (["sleep"], pod(["sleep", "istio-proxy"], STATUS), Injection.AUTOMATIC),
+        (["sleep"], pod(["sleep"]), None),
+        # a sidecar container nobody's injection accounts for is not called injected
+        (["sleep"], pod(["sleep", "istio-proxy"]), None),
+    ],
+)
+def test_injection_is_told_from_the_objects(
+    stored: list[str], admitted: dict, expected: Injection | None
+) -> None:
+    assert injection.injected_by(deployment(stored), admitted) is expected
+
+
+def test_a_native_sidecar_counts_as_a_container() -> None:
+    native = pod(
+        ["sleep"], STATUS, initContainers=[{"name": "istio-proxy", "restartPolicy": "Always"}]
+    )
+    assert injection.container_names(native) == ("istio-proxy", "sleep")
+    assert injection.injected_by(deployment(["sleep"]), native) is Injection.AUTOMATIC
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("*", None), ("198.51.100.0/25,198.51.100.128/25", ("198.51.100.0/25", "198.51.100.128/25"))],
+)
+def test_include_ranges_are_istio_inits_argument(value: str, expected: object) -> None:
+    init = copy.deepcopy(ISTIO_INIT)
+    init["args"][-1] = value
+    assert injection.include_ip_ranges(pod(["sleep"], initContainers=[init])) == expected
+    assert injection.include_ip_ranges(pod(["sleep"])) == ()  # no istio-init, nothing redirected
+
+
+def dump(*chains: dict, name: str = "virtualOutbound") -> dict:
+    listener = {"name": name, "filter_chains": list(chains)}
+    return {"configs": [{"active_state": {"listener": listener}}]}
+
+
+def tcp_proxy(cluster: str, **match: Any) -> dict:
+    chain: dict[str, Any] = {
+        "filters": [
+            {"name": "envoy.filters.network.tcp_proxy", "typed_config": {"cluster": cluster}}
+        ]
+    }
+    if match:
+        chain["filter_chain_match"] = match
+    return chain
+
+
+@pytest.mark.parametrize("mode", list(OutboundTrafficPolicy))
+def test_the_mode_in_effect_is_the_catch_all_chains_cluster(mode: OutboundTrafficPolicy) -> None:
+    # istiod's listener: a matched chain to BlackHoleCluster (port 15001 itself) comes first
+    config = dump(
+        tcp_proxy("BlackHoleCluster", destination_port=15001),
+        tcp_proxy(proxyconfig.CLUSTER_OF_MODE[mode]),
+    )
+    assert proxyconfig.mode_in_effect(config) is mode
+
+
+def test_no_virtual_outbound_means_no_mode() -> None:
+    assert proxyconfig.mode_in_effect(dump(tcp_proxy("PassthroughCluster"), name="other")) is None
+    assert proxyconfig.mode_in_effect({"configs": []}) is None
