@@ -7,6 +7,8 @@ so they need root like the backend itself.
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import pytest
 
 from clusters.istio import injection, proxyconfig
 from clusters.istio.page_manifests import HTTPBIN_SERVICE_ENTRY
+from clusters.local import cli as cli_module
 from clusters.local import iptables, network, prerequisites, processes, runstate
 from clusters.local.internet import load_sites
 from clusters.local.mesh import LocalCluster
@@ -484,6 +487,48 @@ def test_cli_round_trip(run_root: Path, control_plane: str) -> None:
     finally:
         run("down")
     assert not network.list_namespaces(runstate.namespace_prefix(cli_root))
+
+
+def test_cli_takes_relative_paths_and_closed_pipes(run_root: Path, tmp_path: Path) -> None:
+    """`up --sites sites.yaml` keeps working from another directory (the path is
+    resolved at up), and `status | head -1` ends quietly, without a traceback."""
+    cli_root = run_root / "cli-root-paths"
+    cli = [sys.executable, "-m", "clusters.local.cli", "--run-root", str(cli_root)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    shutil.copy(Path(__file__).parent.parent / "clusters/local/sites.yaml", tmp_path / "sites.yaml")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*cli, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=60
+        )
+
+    try:
+        up = run("up", "--control-plane", "model", "--sites", "sites.yaml", cwd=tmp_path)
+        assert up.returncode == 0, up.stderr
+        assert run("status", cwd=elsewhere).returncode == 0
+        assert run("mode", "REGISTRY_ONLY", cwd=elsewhere).returncode == 0
+        piped = subprocess.run(
+            f"{shlex.join(cli)} status | head -1",
+            shell=True,
+            capture_output=True,
+            text=True,
+            cwd=elsewhere,
+            env=env,
+            timeout=60,
+        )
+        assert piped.stdout.count("\n") == 1 and piped.stderr == "", piped.stderr
+    finally:
+        run("down", cwd=elsewhere)
+
+
+def test_status_cuts_a_long_list_of_names_short() -> None:
+    names = [f"se-{i}" for i in range(10_000)]
+    line = cli_module.names_line(names, "ServiceEntry")
+    assert line.startswith("se-0, se-1,") and "(10000 in all: egress-mesh get serviceentry)" in line
+    assert len(line) < 400
+    assert cli_module.names_line([], "ServiceEntry") == "-"
 
 
 @pytest.mark.parametrize("control_plane", ["istiod", "model"])

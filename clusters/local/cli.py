@@ -25,6 +25,17 @@ from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy
 RUN_ID = "cli"
 
 
+STATUS_NAMES = 20  # status lists this many names of a kind; get lists them all
+
+
+def names_line(names: list[str], kind: str) -> str:
+    """A kind's names for status, cut short as kubectl's describe would not list 10,000."""
+    if len(names) <= STATUS_NAMES:
+        return ", ".join(names) or "-"
+    shown = ", ".join(names[:STATUS_NAMES])
+    return f"{shown}, ... ({len(names)} in all: egress-mesh get {kind.lower()})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -298,7 +309,7 @@ def _status(args: argparse.Namespace) -> int:
     print(f"pod: {pod.name} containers={','.join(pod.containers)} ready={pod.ready}")
     print(f"mode: {mesh.outbound_traffic_policy().value}")
     for kind in ("ServiceEntry", "VirtualService"):
-        print(f"{kind}: {', '.join(mesh.resources(kind)) or '-'}")
+        print(f"{kind}: {names_line(mesh.resources(kind), kind)}")
     return 0
 
 
