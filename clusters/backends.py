@@ -13,6 +13,26 @@ BACKENDS = ("local", "kind", "existing")
 
 
 @dataclass(frozen=True)
+class Waits:
+    """How long each kind of wait may take on a backend, in seconds. Every wait of the
+    protocol takes its bound as a parameter; these are the defaults per backend."""
+
+    propagation: float  # a config change until the sidecar runs it
+    exec: float  # one command in the source pod (the page's slowest takes 5 s)
+    ready: float  # a pod (re)created and Ready with its sidecar, the mesh's processes up
+
+
+# istio.io's own test of the page retries each check for up to 120 s on a real cluster;
+# the embedded mesh applies a change within milliseconds, so 30 s there only bounds a
+# broken run. A real cluster's pod needs its image loaded and its probes passed.
+DEFAULT_WAITS: dict[str, Waits] = {
+    "local": Waits(propagation=30.0, exec=60.0, ready=30.0),
+    "kind": Waits(propagation=120.0, exec=60.0, ready=300.0),
+    "existing": Waits(propagation=120.0, exec=60.0, ready=300.0),
+}
+
+
+@dataclass(frozen=True)
 class BackendOptions:
     """Settings a user may pass on the command line (pytest options, egress-mesh flags)."""
 
@@ -21,6 +41,7 @@ class BackendOptions:
     worker: str = "main"  # pytest-xdist worker id, so parallel meshes never collide
     control_plane: str = "istiod"  # local: istiod (Istio's own) or model (clusters/local/pilot)
     istio_version: str | None = None  # local: a pinned Istio build (None: the default)
+    waits: Waits | None = None  # None: the backend's DEFAULT_WAITS
 
 
 @contextmanager
@@ -36,6 +57,7 @@ def start_backend(name: str, options: BackendOptions | None = None) -> Iterator[
             owner=f"pytest:{options.worker}",
             control_plane=options.control_plane,
             istio_version=options.istio_version,
+            ready_timeout=(options.waits or DEFAULT_WAITS["local"]).ready,
         )
         try:
             yield cluster

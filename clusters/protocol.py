@@ -105,13 +105,18 @@ class AccessLogEntry:
 
 @dataclass(frozen=True)
 class LogCursor:
-    """An opaque position in the sidecar's log; lines after it are 'new'.
+    """A mark in the sidecar's log, in the terms ``kubectl logs`` offers: lines after it
+    are 'new'.
 
-    ``pod`` ties the cursor to one pod: a re-created pod's log starts afresh.
+    ``lines`` is how many complete lines the log held (skip them in ``kubectl logs``'
+    output); ``since`` is when the mark was taken (RFC 3339, for ``--since-time`` where
+    a backend cannot read the whole log). ``pod`` ties the cursor to one pod: a
+    re-created pod's log starts afresh.
     """
 
     pod: str
-    position: int
+    lines: int
+    since: str | None = None
 
 
 class ClusterError(Exception):
@@ -128,7 +133,13 @@ class PrerequisiteMissing(ClusterError):
 
 @runtime_checkable
 class Cluster(Protocol):
-    """A mesh with one source pod (the page's ``sleep``) in namespace ``default``."""
+    """A mesh with one source pod (the page's ``sleep``) in the suite's namespace.
+
+    Nothing here assumes the suite owns the mesh: on a cluster someone else runs, a
+    backend touches only what the suite created (its namespace, its resources) and puts
+    back what it changed (the mode it found) when it is torn down. Waits take their
+    bound as a parameter; each backend's defaults are in clusters/backends.py.
+    """
 
     name: str  # the backend's name: local, kind, existing
 
@@ -162,14 +173,6 @@ class Cluster(Protocol):
 
     def wait_for_proxy_config(self, timeout: float) -> None:
         """Block until the source pod's sidecar runs the latest config, or raise."""
-        ...
-
-    def drift(self, command: str) -> str | None:
-        """Why a command of the page cannot run on this mesh, or None if it can.
-
-        ``command`` names a page step that Istio changed ("mixer-logs",
-        "configmap-mode-line", "helm-template-x").
-        """
         ...
 
     # The source pod ------------------------------------------------------------
@@ -219,8 +222,9 @@ class Cluster(Protocol):
 
     # Lifecycle -----------------------------------------------------------------
     def reset(self) -> None:
-        """Back to the page's starting point: ALLOW_ANY, no ServiceEntry/VirtualService,
-        a source pod with automatic injection and full interception."""
+        """Back to the page's starting point: ALLOW_ANY, none of the ServiceEntries and
+        VirtualServices the suite applied, a source pod with automatic injection and full
+        interception. Only what the suite created is removed."""
         ...
 
 

@@ -1,10 +1,11 @@
 """Steps for the page's commands that Istio no longer has.
 
-A drift scenario starts by asking the mesh whether the page's step still exists there
-(``Cluster.drift``). If not, the scenario is skipped with the mesh's one-line reason,
-and the report counts it as drift rather than as a failure of the page's claim; if it
-does, the scenario goes on and checks the claim; a claim the Cluster protocol cannot
-check (Mixer's log) then fails, saying so, rather than passing unchecked.
+A drift scenario starts by asking whether the page's step still exists in the Istio the
+mesh runs (``clusters.istio.drift``: version data, the same for every backend). If not,
+the scenario is skipped with a one-line reason, and the report counts it as drift rather
+than as a failure of the page's claim; if it does, the scenario goes on and checks the
+claim; a claim the Cluster protocol cannot check (Mixer's log) then fails, saying so,
+rather than passing unchecked.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import given, parsers, then
 
+from clusters.istio.drift import drift_for
 from clusters.protocol import Cluster
 from fixtures.journal import Journal
 from fixtures.records import DRIFT
@@ -22,9 +24,14 @@ def page_step_applies(
     cluster: Cluster, journal: Journal, command: str, docstring: str | None = None
 ) -> None:
     """The docstring, when given, is the page's command verbatim (for the report)."""
-    journal.note(page_command=docstring, ran=f"cluster.drift({command!r})")
-    reason = cluster.drift(command)
-    if reason:
+    facts = cluster.describe()
+    journal.note(
+        page_command=docstring,
+        ran=f"drift_for({command!r}, istio={facts.get('istio', '(not reported)')!r})",
+    )
+    drift = drift_for(command, facts)
+    if drift is not None:
+        reason = drift.reason
         journal.note(observed=reason)
         journal.skip(DRIFT, reason)
         pytest.skip(f"drift: {reason}")

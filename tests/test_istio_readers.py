@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from clusters.istio import injection, proxyconfig
+from clusters.istio import drift, injection, proxyconfig
 from clusters.protocol import Injection, OutboundTrafficPolicy
 
 ISTIO_INIT = {"name": "istio-init", "args": ["istio-iptables", "-p", "15001", "-i", "*"]}
@@ -97,3 +97,28 @@ def test_the_mode_in_effect_is_the_catch_all_chains_cluster(mode: OutboundTraffi
 def test_no_virtual_outbound_means_no_mode() -> None:
     assert proxyconfig.mode_in_effect(dump(tcp_proxy("PassthroughCluster"), name="other")) is None
     assert proxyconfig.mode_in_effect({"configs": []}) is None
+
+
+@pytest.mark.parametrize(
+    ("istio", "drifted"),
+    [
+        ("1.31.0", {"mixer-logs", "configmap-mode-line", "helm-template-x"}),
+        (
+            "1.31-dev (istio.io/istio v0.0.0-20260827124520-eed52ebb66ad)",
+            {"mixer-logs", "configmap-mode-line", "helm-template-x"},
+        ),
+        ("1.4.6", {"configmap-mode-line"}),
+        ("1.7.0", {"configmap-mode-line", "helm-template-x"}),
+        ("1.2.10", set()),
+        (None, {"mixer-logs", "configmap-mode-line", "helm-template-x"}),  # a current Istio
+    ],
+)
+def test_drift_is_a_fact_of_the_istio_release(istio: str | None, drifted: set[str]) -> None:
+    facts = {"istio": istio} if istio else {}
+    found = {command for command in drift.DRIFTS if drift.drift_for(command, facts)}
+    assert found == drifted
+
+
+def test_an_unknown_page_step_fails_loudly() -> None:
+    with pytest.raises(ValueError, match="unknown page step 'mixer'"):
+        drift.drift_for("mixer", {"istio": "1.31.0"})

@@ -28,13 +28,14 @@ pytest_plugins = {PLUGINS!r}
 
 
 class StandIn:
-    """Answers like a mesh in ALLOW_ANY where Mixer is gone and curl always fails."""
+    """Answers like a mesh in ALLOW_ANY on a current Istio (Mixer gone) where curl
+    always fails."""
 
     name = "stand-in"
     resets = 0
 
     def describe(self):
-        return {{"backend": "stand-in", "platform": "none"}}
+        return {{"backend": "stand-in", "platform": "none", "istio": "1.31.0"}}
 
     def reset(self):
         StandIn.resets += 1
@@ -51,11 +52,8 @@ class StandIn:
         listener = {{"name": "virtualOutbound", "filter_chains": [chain]}}
         return {{"configs": [{{"active_state": {{"listener": listener}}}}]}}
 
-    def drift(self, command):
-        return "Mixer was removed in Istio 1.8" if command == "mixer-logs" else None
-
     def sidecar_log_cursor(self):
-        return LogCursor(pod="sleep-1", position=0)
+        return LogCursor(pod="sleep-1", lines=0)
 
     def apply(self, manifest):
         raise InvalidResource('spec.resolution: Unsupported value: "DSN"')
@@ -169,12 +167,13 @@ pytest_plugins = {[*PLUGINS, "steps.platform"]!r}
 
 
 class OldIstio:
-    """A mesh that still has every step of the page and does not say where it runs."""
+    """A mesh on an Istio that still has every step of the page (1.2, before Mixer went
+    and the mode line left the configmap) and that does not say where it runs."""
 
     name = "old-istio"
 
     def describe(self):
-        return {{"backend": "old-istio"}}
+        return {{"backend": "old-istio", "istio": "1.2.10"}}
 
     def reset(self):
         pass
@@ -182,8 +181,6 @@ class OldIstio:
     def wait_for_proxy_config(self, timeout):
         pass
 
-    def drift(self, command):
-        return None
 
 
 @pytest.fixture(scope="session")

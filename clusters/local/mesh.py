@@ -16,12 +16,13 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from clusters.istio import drift as drift_facts
+from clusters.backends import DEFAULT_WAITS
 from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl
 from clusters.istio.kubectl import KindNames, load_documents
@@ -42,7 +43,7 @@ from clusters.protocol import (
 )
 from clusters.waiting import NotYet, wait_for
 
-READY_TIMEOUT_S = 30.0
+READY_TIMEOUT_S = DEFAULT_WAITS["local"].ready  # the default; up(ready_timeout=...) sets it
 DEFAULT_NAMESPACE = "default"  # where the page works, and kubectl's default
 POD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
 
@@ -71,8 +72,9 @@ class LocalCluster:
 
     name = "local"
 
-    def __init__(self, state: RunState) -> None:
+    def __init__(self, state: RunState, *, ready_timeout: float = READY_TIMEOUT_S) -> None:
         self.state = state
+        self.ready_timeout = ready_timeout  # the mesh's processes, a new pod and its sidecar
         self.internet = internet.FakeInternet(
             internet.load_sites(Path(state.sites_file) if state.sites_file else None),
             state.directory / "internet",
@@ -94,12 +96,13 @@ class LocalCluster:
         owner: str = "pytest",
         control_plane: str = ControlPlaneName.ISTIOD,
         istio_version: str | None = None,
+        ready_timeout: float = READY_TIMEOUT_S,
     ) -> LocalCluster:
         """Build a fresh mesh; first remove whatever crashed runs left behind."""
         started = time.perf_counter()
         check_prerequisites()
         state = _new_run(run_root, sites_file, owner, control_plane, istio_version)
-        mesh = cls(state)
+        mesh = cls(state, ready_timeout=ready_timeout)
         try:
             for action, run in mesh.creation_actions():
                 begun = time.perf_counter()
@@ -161,7 +164,7 @@ class LocalCluster:
         if self.internet.has_static_sites():
             command = envoy_command(self.internet.envoy_config(), concurrency=1)
             self._spawn("sites-envoy", processes.in_namespace(net, command), logs)
-        self.internet.wait_ready(net, READY_TIMEOUT_S, self._check_alive)
+        self.internet.wait_ready(net, self.ready_timeout, self._check_alive)
 
     def _start_control_plane(self) -> None:
         self.plane.start(lambda name, argv, logs: self._spawn(name, argv, logs))
@@ -298,8 +301,8 @@ class LocalCluster:
             pod_dir,
             owner_uid=sourcepod.PROXY_UID,
         )
-        self.admin.wait_ready(READY_TIMEOUT_S, self._check_alive)
-        self.wait_for_proxy_config(READY_TIMEOUT_S)
+        self.admin.wait_ready(self.ready_timeout, self._check_alive)
+        self.wait_for_proxy_config(self.ready_timeout)
 
     def _remove_pod(self) -> None:
         proxies = [r for r in self.state.processes if r.name == "istio-proxy"]
@@ -394,10 +397,6 @@ class LocalCluster:
             return
         self.plane.wait_synced(timeout)
 
-    def drift(self, command: str) -> str | None:
-        # Both control planes reproduce a current Istio: every drift applies.
-        return drift_facts.known_drift(command).reason
-
     # Cluster protocol: the source pod ---------------------------------------------------
     def deploy_source_pod(
         self,
@@ -462,25 +461,27 @@ class LocalCluster:
     def _access_log(self) -> Path:
         return self._pod_dir() / "istio-proxy.log"
 
-    def sidecar_log_cursor(self) -> LogCursor:
-        pod = self._pod()
+    def _log_lines(self) -> list[str]:
+        """The complete lines of the sidecar's log (a line still being flushed is not
+        there yet), as ``kubectl logs`` prints them."""
         try:
-            size = self._access_log().stat().st_size
-        except OSError:
-            size = 0
-        return LogCursor(pod=pod.name, position=size)
-
-    def sidecar_log(self, since: LogCursor | None = None) -> list[str]:
-        start = since.position if since and since.pod == self._pod().name else 0
-        try:
-            with self._access_log().open("rb") as handle:
-                handle.seek(start)
-                data = handle.read()
+            data = self._access_log().read_bytes()
         except OSError:
             return []
         text = data.decode(errors="replace")
-        complete = text[: text.rfind("\n") + 1]  # a line still being flushed is not new yet
-        return complete.splitlines()
+        return text[: text.rfind("\n") + 1].splitlines()
+
+    def sidecar_log_cursor(self) -> LogCursor:
+        pod = self._pod()
+        return LogCursor(
+            pod=pod.name,
+            lines=len(self._log_lines()),
+            since=datetime.now(UTC).isoformat(timespec="microseconds"),
+        )
+
+    def sidecar_log(self, since: LogCursor | None = None) -> list[str]:
+        skip = since.lines if since and since.pod == self._pod().name else 0
+        return self._log_lines()[skip:]
 
     def sidecar_log_barrier(self, timeout: float) -> str:
         """A request to the sleep Service's ClusterIP: inside the service range, so the
@@ -524,7 +525,7 @@ class LocalCluster:
         ):
             self._create_pod(Injection.AUTOMATIC, None)  # waits for the new state
             return
-        self.wait_for_proxy_config(READY_TIMEOUT_S)
+        self.wait_for_proxy_config(self.ready_timeout)
 
 
 def check_served_locally(document: Mapping[str, object]) -> None:

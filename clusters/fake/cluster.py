@@ -1,0 +1,257 @@
+"""An in-memory Cluster, for tests of steps and reports that need no root, no network
+and no Istio: the protocol's bookkeeping is real, what a command in the pod does is a
+handler's (as httpx's MockTransport hands each request to a function).
+
+It admits resources with the model's validation (clusters/local/pilot/validation, which
+is measured against Istio's own answers), keeps them per kind and name, reports the mode
+in a config dump the way a sidecar shows it, and keeps an access log that the handler
+writes to. The default handler answers the commands the contract tests run; a test
+passes its own to script any outcome.
+"""
+
+from __future__ import annotations
+
+import copy
+import shlex
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from clusters.istio import injection as injection_facts
+from clusters.istio import kubectl, proxyconfig
+from clusters.istio.kubectl import KindNames, load_documents
+from clusters.local.pilot import injection as model_injection
+from clusters.local.pilot.validation import VERSIONS, validate
+from clusters.protocol import (
+    ClusterError,
+    ExecResult,
+    Injection,
+    LogCursor,
+    OutboundTrafficPolicy,
+    PodStatus,
+    ResourceRef,
+)
+
+NAMESPACE = "default"
+INTERNAL_IP_RANGES = ("198.51.100.0/25", "198.51.100.128/25")
+KINDS = [
+    KindNames(kind, kubectl.NETWORKING_GROUP, plural, (short,), VERSIONS)
+    for kind, plural, short in (
+        ("ServiceEntry", "serviceentries", "se"),
+        ("VirtualService", "virtualservices", "vs"),
+    )
+]
+
+
+@dataclass
+class FakePod:
+    name: str
+    deployment: dict[str, Any]
+    pod: dict[str, Any]
+    log: list[str] = field(default_factory=list)
+
+
+# What a command in the source pod does: given the cluster (its state) and argv, the
+# result; it may append to ``cluster.pod.log`` as the sidecar would.
+Handler = Callable[["FakeCluster", tuple[str, ...]], ExecResult]
+
+
+class FakeCluster:
+    name = "fake"
+
+    def __init__(
+        self,
+        handler: Handler | None = None,
+        *,
+        istio: str = "1.31.0",
+        installed_mode: OutboundTrafficPolicy = OutboundTrafficPolicy.ALLOW_ANY,
+    ) -> None:
+        self.handler = handler or default_handler
+        self.istio = istio
+        self.installed_mode = installed_mode
+        self.mode = installed_mode
+        self.resources_by_key: dict[tuple[str, str], dict[str, Any]] = {}
+        self.pod: FakePod | None = None
+        self.reset()
+
+    # Facts ---------------------------------------------------------------------------
+    def describe(self) -> Mapping[str, str]:
+        return {
+            "backend": "fake",
+            "platform": "none",
+            "istio": self.istio,
+            "control_plane": "none (in memory)",
+            "installed_outbound_traffic_policy": self.installed_mode.value,
+            "internal_ip_ranges": ",".join(INTERNAL_IP_RANGES),
+        }
+
+    def internal_ip_ranges(self) -> list[str]:
+        return list(INTERNAL_IP_RANGES)
+
+    # Istio configuration -------------------------------------------------------------
+    def apply(self, manifest: str) -> list[ResourceRef]:
+        documents = load_documents(manifest)
+        for document in documents:  # all or nothing, as the other backends
+            kubectl.check_document(document, KINDS)
+            validate(document)
+        refs = []
+        for document in documents:
+            metadata = document.get("metadata") or {}
+            ref = ResourceRef(
+                document["kind"], metadata["name"], metadata.get("namespace") or NAMESPACE
+            )
+            self.resources_by_key[(ref.kind, ref.name)] = copy.deepcopy(document)
+            refs.append(ref)
+        return refs
+
+    def _kind(self, name: str) -> KindNames:
+        found = kubectl.resolve(name, KINDS)
+        if found is None:
+            raise ClusterError(kubectl.unknown_resource_type(name))
+        return found
+
+    def delete(self, kind: str, name: str, *, ignore_not_found: bool = False) -> bool:
+        names = self._kind(kind)
+        if self.resources_by_key.pop((names.kind, name), None) is None:
+            if ignore_not_found:
+                return False
+            raise ClusterError(f'{names.plural}.{names.group} "{name}" not found')
+        return True
+
+    def resources(self, kind: str) -> list[str]:
+        found = kubectl.resolve(kind, KINDS)
+        if found is None:
+            return []
+        return sorted(name for k, name in self.resources_by_key if k == found.kind)
+
+    def outbound_traffic_policy(self) -> OutboundTrafficPolicy:
+        return self.mode
+
+    def set_outbound_traffic_policy(self, mode: OutboundTrafficPolicy) -> None:
+        self.mode = OutboundTrafficPolicy(mode)
+
+    def wait_for_proxy_config(self, timeout: float) -> None:
+        del timeout  # an in-memory change is in effect at once
+
+    def sidecar_config_dump(self, resource: str) -> Mapping[str, Any]:
+        if resource != proxyconfig.LISTENERS:
+            return {"configs": []}
+        chain = {
+            "filters": [
+                {
+                    "name": proxyconfig.TCP_PROXY,
+                    "typed_config": {"cluster": proxyconfig.CLUSTER_OF_MODE[self.mode]},
+                }
+            ]
+        }
+        listener = {"name": proxyconfig.VIRTUAL_OUTBOUND, "filter_chains": [chain]}
+        return {"configs": [{"active_state": {"listener": listener}}]}
+
+    # The source pod ------------------------------------------------------------------
+    def deploy_source_pod(
+        self,
+        injection: Injection = Injection.AUTOMATIC,
+        include_ip_ranges: Sequence[str] | None = None,
+    ) -> PodStatus:
+        kind = Injection(injection)
+        name = f"sleep-{uuid.uuid4().hex[:10]}-{uuid.uuid4().hex[:5]}"
+        workload = model_injection.inject(
+            injection_facts.sleep_deployment(), kind, name, include_ip_ranges
+        )
+        self.pod = FakePod(name, workload.deployment, workload.pod)
+        return self.source_pod()
+
+    def delete_source_pod(self) -> bool:
+        existed, self.pod = self.pod is not None, None
+        return existed
+
+    def _pod(self) -> FakePod:
+        if self.pod is None:
+            raise ClusterError('no pod matches label "app=sleep": deploy it first')
+        return self.pod
+
+    def source_pod(self) -> PodStatus:
+        pod = self._pod()
+        return PodStatus(
+            name=pod.name,
+            namespace=NAMESPACE,
+            labels=dict((pod.pod.get("metadata") or {}).get("labels") or {}),
+            containers=injection_facts.container_names(pod.pod),
+            ready=True,
+            injection=injection_facts.injected_by(pod.deployment, pod.pod),
+            include_ip_ranges=injection_facts.include_ip_ranges(pod.pod),
+        )
+
+    def exec_in_source_pod(self, argv: Sequence[str], timeout: float) -> ExecResult:
+        del timeout
+        self._pod()
+        return self.handler(self, tuple(argv))
+
+    def sidecar_log_cursor(self) -> LogCursor:
+        pod = self._pod()
+        return LogCursor(pod.name, len(pod.log), datetime.now(UTC).isoformat())
+
+    def sidecar_log(self, since: LogCursor | None = None) -> list[str]:
+        pod = self._pod()
+        skip = since.lines if since and since.pod == pod.name else 0
+        return pod.log[skip:]
+
+    def sidecar_log_barrier(self, timeout: float) -> str:
+        del timeout
+        marker = f"egress-conformance-barrier-{uuid.uuid4().hex[:12]}"
+        self._pod().log.append(access_log_line("GET", f"/{marker}", 200, "sleep", "inbound"))
+        return marker
+
+    # Lifecycle -----------------------------------------------------------------------
+    def reset(self) -> None:
+        self.resources_by_key.clear()
+        self.mode = OutboundTrafficPolicy.ALLOW_ANY
+        pod = self.pod
+        if (
+            pod is None
+            or self.source_pod().injection is not Injection.AUTOMATIC
+            or (injection_facts.include_ip_ranges(pod.pod) is not None)
+        ):
+            self.deploy_source_pod()
+
+
+def access_log_line(method: str, path: str, code: int, host: str, cluster: str) -> str:
+    """A line in Istio's default access-log format (clusters/istio/accesslog.py parses it)."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return (
+        f'[{now}] "{method} {path} HTTP/1.1" {code} - via_upstream - "-" 0 0 1 1 "-" '
+        f'"curl/8.16.0" "{uuid.uuid4()}" "{host}" "198.51.100.50:80" {cluster} '
+        "198.51.100.10:40000 198.51.100.50:80 198.51.100.10:39999 - default"
+    )
+
+
+def default_handler(cluster: FakeCluster, argv: tuple[str, ...]) -> ExecResult:
+    """``sh -c 'exit N'`` exits N; ``curl URL`` reaches any host with 200 and the sidecar
+    logs it (through PassthroughCluster, or the host's ServiceEntry cluster); anything
+    else exits 127, as a missing command does."""
+    started = time.perf_counter()
+    if argv[:2] == ("sh", "-c") and len(argv) == 3 and argv[2].startswith("exit "):
+        return ExecResult(argv, int(argv[2].split()[1]), "", "", time.perf_counter() - started)
+    if argv[:1] == ("curl",):
+        url = next((a for a in argv[1:] if "://" in a), None)
+        if url is None:
+            return ExecResult(argv, 2, "", "curl: no URL specified", 0.0)
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        known = any(
+            host in (doc.get("spec") or {}).get("hosts", ())
+            for (kind, _), doc in cluster.resources_by_key.items()
+            if kind == "ServiceEntry"
+        )
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        upstream = f"outbound|{port}||{host}" if known else "PassthroughCluster"
+        assert cluster.pod is not None
+        cluster.pod.log.append(access_log_line("GET", parts.path or "/", 200, host, upstream))
+        return ExecResult(argv, 0, "", "", time.perf_counter() - started)
+    return ExecResult(
+        argv, 127, "", f"{shlex.join(argv)}: command not found", time.perf_counter() - started
+    )

@@ -1,0 +1,175 @@
+"""The Cluster protocol, stated once as tests, run on every backend.
+
+Each test is a promise a backend makes to the steps (clusters/protocol.py says the same
+in words). ``fake`` runs everywhere; ``local`` needs root; ``kind`` and ``existing`` run
+when EGRESS_CONTRACT_BACKENDS names them (``kind,existing``), since they need a cluster.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clusters.backends import BackendOptions, start_backend
+from clusters.fake import FakeCluster
+from clusters.istio import proxyconfig
+from clusters.protocol import (
+    Cluster,
+    ClusterError,
+    Injection,
+    InvalidResource,
+    OutboundTrafficPolicy,
+    sidecar_log_before_barrier,
+)
+
+REQUESTED = set(filter(None, os.environ.get("EGRESS_CONTRACT_BACKENDS", "").split(",")))
+EXEC_TIMEOUT = 60.0
+PROPAGATION = 120.0
+
+
+def _skip_reason(name: str) -> str | None:
+    if name == "local" and os.geteuid() != 0:
+        return "the local backend needs root"
+    if name in ("kind", "existing") and name not in REQUESTED:
+        return f"set EGRESS_CONTRACT_BACKENDS={name} to run the contract on a real cluster"
+    return None
+
+
+@pytest.fixture(scope="module", params=["fake", "local", "kind", "existing"])
+def cluster(request: pytest.FixtureRequest, run_root: Path) -> Iterator[Cluster]:
+    name = request.param
+    if reason := _skip_reason(name):
+        pytest.skip(reason)
+    if name == "fake":
+        yield FakeCluster()
+        return
+    with start_backend(name, BackendOptions(run_root=run_root, worker="contract")) as backend:
+        yield backend
+
+
+@pytest.fixture(autouse=True)
+def page_start(cluster: Cluster) -> Iterator[None]:
+    cluster.reset()
+    yield
+
+
+SE = """\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: {name}
+spec:
+  hosts: [{host}]
+  ports: [{{number: 80, name: http, protocol: HTTP}}]
+  resolution: DNS
+  location: MESH_EXTERNAL
+"""
+BAD_SE = SE.replace("resolution: DNS", "resolution: DSN")
+
+
+def test_describe_names_the_backend_istio_and_ranges(cluster: Cluster) -> None:
+    facts = cluster.describe()
+    for key in ("backend", "platform", "istio", "internal_ip_ranges"):
+        assert facts.get(key), f"describe() has no {key!r}: {dict(facts)}"
+    assert facts["backend"] == cluster.name
+    assert facts["internal_ip_ranges"].split(",") == cluster.internal_ip_ranges()
+
+
+def test_apply_returns_what_it_applied_and_resources_lists_it(cluster: Cluster) -> None:
+    refs = cluster.apply(
+        SE.format(name="b", host="b.example") + "---\n" + SE.format(name="a", host="a.example")
+    )
+    assert [(r.kind, r.name) for r in refs] == [("ServiceEntry", "b"), ("ServiceEntry", "a")]
+    assert cluster.resources("ServiceEntry") == ["a", "b"]
+    assert cluster.resources("se") == ["a", "b"]  # kubectl's names for the kind
+    again = cluster.apply(SE.format(name="a", host="a.example"))  # apply is idempotent
+    assert [r.name for r in again] == ["a"] and cluster.resources("serviceentries") == ["a", "b"]
+
+
+def test_a_stream_with_an_invalid_document_applies_nothing(cluster: Cluster) -> None:
+    with pytest.raises(InvalidResource, match="resolution"):
+        cluster.apply(
+            SE.format(name="good", host="good.example")
+            + "---\n"
+            + BAD_SE.format(name="bad", host="bad.example")
+        )
+    assert cluster.resources("ServiceEntry") == []
+
+
+def test_delete_says_whether_there_was_something(cluster: Cluster) -> None:
+    cluster.apply(SE.format(name="gone", host="gone.example"))
+    assert cluster.delete("serviceentry", "gone") is True
+    assert cluster.resources("ServiceEntry") == []
+    with pytest.raises(ClusterError, match='"gone" not found'):
+        cluster.delete("serviceentry", "gone")
+    assert cluster.delete("se", "gone", ignore_not_found=True) is False
+
+
+@pytest.mark.parametrize("mode", list(OutboundTrafficPolicy))
+def test_the_mode_is_set_and_the_sidecar_enforces_it(
+    cluster: Cluster, mode: OutboundTrafficPolicy
+) -> None:
+    cluster.set_outbound_traffic_policy(mode)
+    cluster.wait_for_proxy_config(PROPAGATION)
+    assert cluster.outbound_traffic_policy() is mode
+    assert proxyconfig.mode_in_effect(cluster.sidecar_config_dump(proxyconfig.LISTENERS)) is mode
+
+
+@pytest.mark.parametrize("injection", list(Injection))
+def test_the_pod_shows_how_its_sidecar_was_injected(cluster: Cluster, injection: Injection) -> None:
+    pod = cluster.deploy_source_pod(injection=injection)
+    assert pod == cluster.source_pod()
+    assert pod.ready and pod.has_sidecar and pod.injection is injection
+    assert pod.labels.get("app") == "sleep"
+    assert pod.include_ip_ranges is None  # every destination intercepted
+
+
+def test_include_ranges_are_read_back_from_the_pod(cluster: Cluster) -> None:
+    ranges = cluster.internal_ip_ranges()
+    pod = cluster.deploy_source_pod(include_ip_ranges=ranges)
+    assert pod.include_ip_ranges == tuple(ranges)
+    cluster.reset()
+    assert cluster.source_pod().include_ip_ranges is None  # reset brings full interception
+
+
+def test_exec_returns_the_commands_exit_code(cluster: Cluster) -> None:
+    result = cluster.exec_in_source_pod(["sh", "-c", "exit 3"], EXEC_TIMEOUT)
+    assert result.exit_code == 3 and result.argv == ("sh", "-c", "exit 3")
+    assert result.elapsed >= 0
+
+
+def test_the_log_after_a_cursor_has_only_newer_lines(cluster: Cluster) -> None:
+    cluster.exec_in_source_pod(
+        ["curl", "-sS", "-o", "/dev/null", "http://httpbin.org/status/200"], EXEC_TIMEOUT
+    )
+    cursor = cluster.sidecar_log_cursor()
+    cluster.exec_in_source_pod(
+        ["curl", "-sS", "-o", "/dev/null", "http://httpbin.org/headers"], EXEC_TIMEOUT
+    )
+    lines, marker = sidecar_log_before_barrier(cluster, cursor, PROPAGATION)
+    assert any("/headers" in line for line in lines), lines
+    assert not any("/status/200" in line for line in lines), lines
+    assert any(marker in line for line in cluster.sidecar_log(cursor))
+
+
+def test_reset_returns_to_the_pages_starting_point(cluster: Cluster) -> None:
+    cluster.apply(SE.format(name="left", host="left.example"))
+    cluster.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY)
+    cluster.deploy_source_pod(injection=Injection.MANUAL)
+    cluster.reset()
+    assert cluster.resources("ServiceEntry") == []
+    assert cluster.outbound_traffic_policy() is OutboundTrafficPolicy.ALLOW_ANY
+    pod = cluster.source_pod()
+    assert pod.injection is Injection.AUTOMATIC and pod.include_ip_ranges is None
+
+
+def test_a_deleted_pod_is_gone_until_reset(cluster: Cluster) -> None:
+    assert cluster.delete_source_pod() is True
+    with pytest.raises(ClusterError):
+        cluster.source_pod()
+    assert cluster.delete_source_pod() is False
+    cluster.reset()
+    assert cluster.source_pod().ready
