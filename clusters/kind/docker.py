@@ -1,0 +1,350 @@
+"""A Docker daemon for the kit and for kind, started by the project when none answers.
+
+kind and the image builds need a Docker engine; this machine has none running and no
+registry. If a daemon already answers (``$DOCKER_HOST`` or the default socket), it is
+used as it is and never stopped. Otherwise Debian's ``docker.io`` (installed with
+apt-get when dockerd is missing) is started with its own data root, exec root, pid file
+and socket, and with every feature that would touch the host's network turned off
+(``--iptables=false --ip-forward=false --ip-masq=false --bridge=none``). Its default OCI
+runtime is ``runtime_wrapper.py``, which drops the capabilities this VM cannot grant.
+The host state it could disturb is recorded before it starts and restored when it stops.
+
+The data root is ``~/.cache/egress-conformance/kind/docker``: its images are the kit's
+cache and survive between runs. The socket, pid file and host record live under
+``/run/egress-conformance-docker``.
+
+There is no default bridge network: pass ``--network none`` (or a network you create)
+to ``docker run`` and ``docker build``; builds need ``DOCKER_BUILDKIT=0`` (in ``env``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from clusters.kind import hoststate
+from clusters.kind.kit import cache
+from clusters.protocol import ClusterError, PrerequisiteMissing
+
+RUN_DIR = Path("/run/egress-conformance-docker")
+SOCKET = RUN_DIR / "docker.sock"
+PIDFILE = RUN_DIR / "docker.pid"
+HOST_RECORD = RUN_DIR / "host-state.json"
+DAEMON_LOG = RUN_DIR / "dockerd.log"
+RUNTIME_NAME = "egress-runc"
+RUNTIME_PATH = RUN_DIR / "runtime" / RUNTIME_NAME
+WRAPPER_SOURCE = Path(__file__).resolve().parent / "runtime_wrapper.py"
+DEFAULT_SOCKET = Path("/var/run/docker.sock")
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 60.0
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def data_root() -> Path:
+    """Docker's data root, under the kit cache so that built images persist."""
+    return cache.cache_root() / "docker"
+
+
+def docker_cli() -> str:
+    """The docker client: whichever is on PATH (a newer CLI talks to 20.10 fine)."""
+    found = shutil.which("docker", path=f"{os.environ.get('PATH', '')}:{SYSTEM_PATH}")
+    if not found:
+        raise PrerequisiteMissing("the docker client is missing: apt-get install docker.io")
+    return found
+
+
+def answers(host: str) -> bool:
+    """True when a Docker daemon answers at ``host`` (``unix://...``)."""
+    if host.startswith("unix://") and not Path(host.removeprefix("unix://")).is_socket():
+        return False
+    try:
+        completed = subprocess.run(
+            [docker_cli(), "version", "--format", "{{.Server.Version}}"],
+            env={**os.environ, "DOCKER_HOST": host},
+            capture_output=True,
+            timeout=20,
+            check=False,
+        )
+    except (subprocess.TimeoutExpired, PrerequisiteMissing):
+        return False
+    return completed.returncode == 0
+
+
+@dataclass
+class DockerDaemon:
+    """A Docker daemon to talk to; ``owned`` when this process started it (then only
+    ``stop()`` ends it, by its pid, and restores the host state)."""
+
+    host: str
+    owned: bool = False
+    pid: int | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        """os.environ plus DOCKER_HOST for this daemon and the classic builder."""
+        return {**os.environ, "DOCKER_HOST": self.host, "DOCKER_BUILDKIT": "0"}
+
+    def docker(
+        self,
+        *args: str,
+        what: str | None = None,
+        stdin: bytes | None = None,
+        timeout: float = 600.0,
+    ) -> str:
+        """Run ``docker ARGS`` against this daemon; stdout, or ClusterError."""
+        return cache.run(
+            [docker_cli(), *args],
+            what=what or f"docker {' '.join(args[:2])}",
+            env=self.env,
+            stdin=stdin,
+            timeout=timeout,
+        )
+
+    def image_id(self, image: str) -> str | None:
+        """The id of a local image, or None when the daemon does not have it."""
+        completed = subprocess.run(
+            [docker_cli(), "image", "inspect", "--format", "{{.Id}}", image],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return completed.stdout.strip() if completed.returncode == 0 else None
+
+    @classmethod
+    def ensure(cls) -> DockerDaemon:
+        """A daemon that answers: ``$DOCKER_HOST``, the default socket, the project's
+        daemon if it runs already, or the project's daemon started now (owned)."""
+        configured = os.environ.get("DOCKER_HOST")
+        if configured and configured != f"unix://{SOCKET}":
+            if answers(configured):
+                return cls(configured)
+            raise PrerequisiteMissing(
+                f"DOCKER_HOST={configured} does not answer: start that daemon or unset "
+                "DOCKER_HOST to let the project start its own"
+            )
+        if answers(f"unix://{DEFAULT_SOCKET}"):
+            return cls(f"unix://{DEFAULT_SOCKET}")
+        with _daemon_lock():
+            if answers(f"unix://{SOCKET}"):
+                return cls(f"unix://{SOCKET}", pid=_read_pid())
+            return _start()
+
+    @classmethod
+    def running(cls) -> DockerDaemon | None:
+        """The project's daemon as its owner, from its pid file (for ``daemon-down``)."""
+        pid = _read_pid()
+        if pid is None or not _is_our_dockerd(pid):
+            return None
+        return cls(f"unix://{SOCKET}", owned=True, pid=pid)
+
+    def stop(self) -> list[str]:
+        """Stop the daemon if this handle started it, then restore the host state.
+
+        Returns what was restored, one line each. A daemon not owned is left running.
+        """
+        if not self.owned:
+            return []
+        with _daemon_lock():
+            return self._stop_locked()
+
+    def _stop_locked(self) -> list[str]:
+        """Stop by pid (SIGTERM, then SIGKILL), unmount leftovers, restore the host."""
+        bridges = self._bridge_names()
+        if self.pid is not None and _is_our_dockerd(self.pid):
+            _terminate(self.pid, STOP_TIMEOUT_S)
+        _terminate_managed_containerd()
+        _unmount_leftovers()
+        done = []
+        if HOST_RECORD.is_file():
+            recorded = hoststate.HostState.from_json(HOST_RECORD.read_text())
+            done = hoststate.restore(recorded, docker_links=bridges)
+            HOST_RECORD.unlink()
+        for leftover in (SOCKET, PIDFILE):
+            leftover.unlink(missing_ok=True)
+        self.owned = False
+        return done
+
+    def _bridge_names(self) -> set[str]:
+        """The host bridges of this daemon's networks (removed from the host at stop)."""
+        try:
+            ids = self.docker("network", "ls", "--quiet", "--filter", "driver=bridge").split()
+        except ClusterError:
+            return set()
+        return {f"br-{network_id[:12]}" for network_id in ids}
+
+
+def ensure_dockerd() -> str:
+    """The dockerd binary, installing Debian's docker.io when it is missing."""
+    found = shutil.which("dockerd", path=SYSTEM_PATH)
+    if found:
+        return found
+    cache.say("dockerd is missing: apt-get install docker.io (Debian's, 20.10)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "PATH": SYSTEM_PATH}
+    policy = Path("/usr/sbin/policy-rc.d")
+    guard = not policy.exists()
+    if guard:  # never let the package start the system dockerd with its default flags
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        for argv in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "docker.io"],
+        ):
+            try:
+                cache.run(argv, what=" ".join(argv[:2]), env=env, timeout=1200)
+            except ClusterError as error:
+                raise PrerequisiteMissing(
+                    f"Docker is missing and {error}: install docker.io yourself "
+                    "(apt-get install docker.io) or point DOCKER_HOST at a daemon"
+                ) from None
+    finally:
+        if guard:
+            policy.unlink(missing_ok=True)
+    found = shutil.which("dockerd", path=SYSTEM_PATH)
+    if not found:
+        raise PrerequisiteMissing("apt-get installed docker.io but dockerd is not on PATH")
+    return found
+
+
+def install_runtime_wrapper() -> Path:
+    """Copy runtime_wrapper.py to where dockerd runs it (outside the project tree)."""
+    cache.atomic_write(RUNTIME_PATH, WRAPPER_SOURCE.read_bytes(), mode=0o755)
+    return RUNTIME_PATH
+
+
+def dockerd_argv(dockerd: str) -> list[str]:
+    """dockerd's command line: own roots and socket, nothing that touches the host's
+    network, the capability-dropping runtime as the default."""
+    config = RUN_DIR / "daemon.json"  # empty: never read the host's /etc/docker/daemon.json
+    return [
+        dockerd,
+        f"--data-root={data_root()}",
+        f"--exec-root={RUN_DIR / 'exec'}",
+        f"--pidfile={PIDFILE}",
+        f"--host=unix://{SOCKET}",
+        f"--config-file={config}",
+        "--iptables=false",
+        "--ip-forward=false",
+        "--ip-masq=false",
+        "--bridge=none",
+        f"--add-runtime={RUNTIME_NAME}={RUNTIME_PATH}",
+        f"--default-runtime={RUNTIME_NAME}",
+        "--log-level=warn",
+    ]
+
+
+def _start() -> DockerDaemon:
+    if os.geteuid() != 0:
+        raise PrerequisiteMissing(
+            "starting a Docker daemon needs root: run as root, or start Docker yourself "
+            "and set DOCKER_HOST"
+        )
+    dockerd = ensure_dockerd()
+    if not Path("/usr/sbin/runc").is_file():
+        raise PrerequisiteMissing("runc is missing: apt-get install runc")
+    RUN_DIR.mkdir(mode=0o700, exist_ok=True)
+    data_root().mkdir(parents=True, exist_ok=True)
+    install_runtime_wrapper()
+    cache.atomic_write(RUN_DIR / "daemon.json", "{}\n")
+    if not HOST_RECORD.is_file():  # a record left by a crash is older, so truer
+        cache.atomic_write(HOST_RECORD, hoststate.HostState.record().to_json())
+    SOCKET.unlink(missing_ok=True)
+    with DAEMON_LOG.open("ab") as log:
+        process = subprocess.Popen(
+            dockerd_argv(dockerd),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PATH": SYSTEM_PATH},
+            start_new_session=True,  # a Ctrl-C of the caller does not kill it mid-stop
+        )
+    daemon = DockerDaemon(f"unix://{SOCKET}", owned=True, pid=process.pid)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not answers(daemon.host):
+        if process.poll() is not None or time.monotonic() > deadline:
+            daemon._stop_locked()
+            tail = DAEMON_LOG.read_text(errors="replace").strip().splitlines()[-2:]
+            raise ClusterError(f"dockerd did not start: {' | '.join(tail)} (see {DAEMON_LOG})")
+        time.sleep(0.5)
+    cache.say(f"started dockerd (pid {process.pid}) at {daemon.host}")
+    return daemon
+
+
+@contextlib.contextmanager
+def _daemon_lock() -> Iterator[None]:
+    RUN_DIR.mkdir(mode=0o700, exist_ok=True)
+    with (RUN_DIR / "daemon.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _read_pid(pidfile: Path = PIDFILE) -> int | None:
+    try:
+        return int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def _is_our_dockerd(pid: int) -> bool:
+    """Is ``pid`` the dockerd this module starts (its command names our pid file)?"""
+    return f"--pidfile={PIDFILE}" in _cmdline(pid)
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    """SIGTERM ``pid``, wait, SIGKILL after ``timeout``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _terminate_managed_containerd() -> None:
+    """dockerd stops the containerd it started; if it died first, stop that one too."""
+    pidfile = RUN_DIR / "exec" / "containerd" / "containerd.pid"
+    pid = _read_pid(pidfile)
+    if pid is not None and any(str(RUN_DIR) in arg for arg in _cmdline(pid)):
+        _terminate(pid, 20)
+
+
+def _unmount_leftovers() -> None:
+    """Unmount what a killed daemon left mounted under its own roots."""
+    roots = (str(RUN_DIR), str(data_root()))
+    mounts = [
+        line.split()[1] for line in Path("/proc/mounts").read_text().splitlines() if line.strip()
+    ]
+    for mountpoint in sorted(mounts, key=len, reverse=True):
+        if mountpoint.startswith(roots):
+            subprocess.run(["umount", "-l", mountpoint], check=False, capture_output=True)

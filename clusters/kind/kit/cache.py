@@ -1,0 +1,218 @@
+"""The kit's cache: where artefacts live, one lock each, progress lines, version stamps.
+
+Every artefact of the offline kit (Go binaries, the debootstrap rootfs, docker images) is
+expensive to make and cheap to keep, so each one is built once per version under
+``~/.cache/egress-conformance/kind/`` and found again by a stamp. Builds write to a
+temporary path and rename it into place, so an interrupted build leaves nothing that a
+later run could mistake for a finished one; a lock per artefact keeps two processes
+(pytest workers, the Istio images helper) from building the same thing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+from clusters.protocol import ClusterError
+
+PREFIX = "egress-conformance:"
+PROGRESS_EVERY_S = 15.0
+
+
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/egress-conformance/kind`` (``~/.cache`` when unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "egress-conformance" / "kind"
+
+
+def say(message: str) -> None:
+    """One progress line on stderr, prefixed like the rest of the project's."""
+    print(f"{PREFIX} {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def locked(name: str) -> Iterator[None]:
+    """Hold the lock of artefact ``name`` (an flock on ``locks/NAME.lock``).
+
+    The lock is per artefact, not global, so independent builds run in parallel.
+    """
+    directory = cache_root() / "locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    with (directory / f"{name.replace('/', '_')}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Stamps:
+    """Which version of an artefact was built last: ``stamps/NAME.json`` holds its key.
+
+    A warm build compares keys and does nothing; the stamp is written (atomically) only
+    after the artefact is complete, so a failed build is simply rebuilt next time.
+    """
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = (root or cache_root()) / "stamps"
+
+    def _path(self, name: str) -> Path:
+        return self.root / f"{name.replace('/', '_')}.json"
+
+    def read(self, name: str) -> dict[str, str] | None:
+        try:
+            data = json.loads(self._path(name).read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def fresh(self, name: str, key: Mapping[str, str]) -> bool:
+        """True when ``name`` was last built with exactly ``key``."""
+        stamp = self.read(name)
+        return stamp is not None and stamp.get("key") == dict(key)
+
+    def write(self, name: str, key: Mapping[str, str], **facts: str) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        target = self._path(name)
+        atomic_write(target, json.dumps({"key": dict(key), **facts}, sort_keys=True) + "\n")
+
+    def clear(self, name: str) -> None:
+        self._path(name).unlink(missing_ok=True)
+
+
+def atomic_write(target: Path, text: str | bytes, mode: int = 0o644) -> None:
+    """Write ``target`` through a temporary sibling and a rename: never half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    data = text.encode() if isinstance(text, str) else text
+    try:
+        temporary.write_bytes(data)
+        temporary.chmod(mode)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def staging_dir(target: Path) -> Iterator[Path]:
+    """A fresh temporary directory next to ``target``, renamed onto it on success.
+
+    On any error (or Ctrl-C) the temporary directory is removed and ``target`` is left as
+    it was, which is how "no half-written cache entry" is kept.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir()
+    try:
+        yield temporary
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(temporary, target)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def progress(what: str, *, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """Announce a long step, repeat ``building WHAT ... (N s)`` every 15 s, and say how
+    long it took: compiles and debootstrap print nothing useful for minutes.
+
+    Yields a function that records the latest output line, shown in the next report.
+    """
+    started = time.monotonic()
+    latest: list[str] = []
+    done = threading.Event()
+
+    def report() -> None:
+        while not done.wait(PROGRESS_EVERY_S):
+            doing = f": {latest[-1][:100]}" if latest else ""
+            say(f"building {what} ... ({time.monotonic() - started:.0f} s){doing}")
+
+    if not quiet:
+        say(f"building {what} ...")
+        threading.Thread(target=report, daemon=True).start()
+    try:
+        yield latest.append
+    except BaseException:
+        done.set()
+        if not quiet:
+            say(f"building {what} failed after {time.monotonic() - started:.0f} s")
+        raise
+    done.set()
+    if not quiet:
+        say(f"built {what} in {time.monotonic() - started:.0f} s")
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    what: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    stdin: bytes | None = None,
+    timeout: float = 3600.0,
+    note: Callable[[str], None] | None = None,
+) -> str:
+    """Run ``argv`` to completion and return its stdout; on failure raise ClusterError
+    with the command's last lines, so the one-line error names what went wrong."""
+    try:
+        process = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError as error:
+        raise ClusterError(f"{what}: {argv[0]} not found ({error})") from None
+    errors: list[str] = []
+    chunks: list[bytes] = []
+
+    def follow_stderr() -> None:
+        assert process.stderr is not None
+        for raw in process.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                errors.append(line)
+                if note:
+                    note(line)
+
+    def collect_stdout() -> None:
+        assert process.stdout is not None
+        chunks.extend(iter(lambda: process.stdout.read(65536), b""))  # type: ignore[union-attr]
+
+    readers = [threading.Thread(target=f, daemon=True) for f in (follow_stderr, collect_stdout)]
+    for reader in readers:
+        reader.start()
+    try:
+        if stdin is not None:
+            assert process.stdin is not None
+            with contextlib.suppress(BrokenPipeError):
+                process.stdin.write(stdin)
+            process.stdin.close()
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise ClusterError(f"{what}: timed out after {timeout:.0f} s") from None
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    for reader in readers:
+        reader.join(timeout=10)
+    if process.returncode != 0:
+        last = " | ".join(errors[-3:]) or f"exit {process.returncode}"
+        raise ClusterError(f"{what} failed: {last}")
+    return b"".join(chunks).decode(errors="replace")
