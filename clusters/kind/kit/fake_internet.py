@@ -1,0 +1,466 @@
+"""The page's external sites for a kind cluster: containers on the docker network ``kind``.
+
+The kind cluster has no internet, so httpbin.org, www.google.com and edition.cnn.com are
+served next to the node, as the local mesh serves them in its own namespace. The site
+list is the local mesh's (``clusters/local/sites.yaml``, or the file the user passes),
+read by the same code, so both backends serve the same sites; only the addresses differ:
+on the ``kind`` network (198.18.0.0/24, benchmarking space) each site gets a fixed address
+from 198.18.0.50 on, in the order of the file.
+
+- ``app: httpbin`` is go-httpbin (the same binary as Istio's httpbin sample), one
+  container per port;
+- ``app: static`` is Envoy answering every request with the site's status, terminating
+  TLS with a certificate from the kit's CA and offering h2 and http/1.1, exactly the
+  listeners the local mesh runs (``clusters.local.internet``).
+
+Several containers of one site share its address (``--network container:NAME``). The CA
+lives in the kit cache and is made once: the sample curl image trusts it in its system
+bundle, so it must outlive any one cluster. Pods find the sites through a ``hosts`` block
+in CoreDNS's Corefile (CoreDNS would otherwise forward to the docker network's gateway,
+where nothing answers); ``patched_corefile`` returns it and the kind backend applies it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trustme
+
+from clusters.kind.docker import DockerDaemon
+from clusters.kind.kit import cache, imagekit, samples
+from clusters.kind.kit.imagekit import KIT_HUB, ImageSpec
+from clusters.local.internet import Site, _static_listener, load_sites
+from clusters.protocol import ClusterError, PrerequisiteMissing
+from clusters.waiting import NotYet, wait_for
+
+KIND_NETWORK = "kind"
+KIND_SUBNET = ipaddress.ip_network("198.18.0.0/24")
+FIRST_ADDRESS = ipaddress.ip_address("198.18.0.50")
+LAST_ADDRESS = ipaddress.ip_address("198.18.0.99")  # 50 sites; kind's node takes .2 on
+CONTAINER_PREFIX = "egress-kit-site-"
+OWNER_LABEL = "egress-conformance.kit"
+OWNER_VALUE = "fake-internet"
+MOUNT = "/etc/fake-internet"  # certificates and Envoy's config, read-only in containers
+COREFILE_BEGIN = "# egress-conformance fake internet (begin)"
+COREFILE_END = "# egress-conformance fake internet (end)"
+CA_ORGANIZATION = "egress-conformance fake internet (kind)"
+READY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class KindSite:
+    """A site of the shared list, at its address on the kind network."""
+
+    site: Site  # as clusters.local.internet reads it (its address is the local one)
+    address: str  # on the kind network
+
+    @property
+    def host(self) -> str:
+        return self.site.host
+
+    def at_kind_address(self) -> Site:
+        """The same site with the kind address, for the listeners the local code writes."""
+        return dataclasses.replace(self.site, address=self.address)
+
+
+def kind_sites(path: Path | None = None) -> list[KindSite]:
+    """The local mesh's site list (or ``path``) with addresses on the kind network."""
+    sites = load_sites(path)
+    capacity = int(LAST_ADDRESS) - int(FIRST_ADDRESS) + 1
+    if len(sites) > capacity:
+        raise ClusterError(
+            f"sites file {path or 'clusters/local/sites.yaml'}: {len(sites)} sites, but the "
+            f"kind network has addresses for {capacity} ({FIRST_ADDRESS}-{LAST_ADDRESS})"
+        )
+    return [
+        KindSite(site, str(ipaddress.ip_address(int(FIRST_ADDRESS) + index)))
+        for index, site in enumerate(sites)
+    ]
+
+
+# --- DNS: CoreDNS's hosts block -----------------------------------------------------
+
+
+def hosts_block(sites: Sequence[KindSite], indent: str = "    ") -> str:
+    """A CoreDNS ``hosts`` plugin block naming every site, between marker comments.
+
+    ``fallthrough`` keeps every other name going to the plugins after it, as before.
+    """
+    inner = indent * 2
+    lines = [f"{indent}{COREFILE_BEGIN}", f"{indent}hosts {{"]
+    lines += [f"{inner}{site.address} {site.host}" for site in sites]
+    lines += [f"{inner}ttl 30", f"{inner}fallthrough", f"{indent}}}", f"{indent}{COREFILE_END}"]
+    return "\n".join(lines) + "\n"
+
+
+def patched_corefile(corefile: str, sites: Sequence[KindSite]) -> str:
+    """``corefile`` with the sites' ``hosts`` block in its root server block (``.:53``),
+    before ``forward``; a block from an earlier call is replaced, so it is idempotent.
+
+    The block goes before ``forward`` for readability; CoreDNS orders plugins itself
+    (``hosts`` runs before ``forward`` wherever it is written).
+    """
+    text = _without_block(corefile)
+    lines = text.splitlines(keepends=True)
+    start = next(
+        (i for i, line in enumerate(lines) if re.match(r"^\s*\.(:53)?\s*\{\s*$", line)), None
+    )
+    if start is None:
+        raise ClusterError("CoreDNS's Corefile has no root server block '.:53 {'")
+    depth = 0
+    insert_at = None
+    for index in range(start, len(lines)):
+        stripped = lines[index].split("#", 1)[0]
+        if depth == 1 and insert_at is None and re.match(r"^\s*forward\s", stripped):
+            insert_at = index
+        depth += stripped.count("{") - stripped.count("}")
+        if depth == 0:
+            if insert_at is None:
+                insert_at = index  # no forward: just before the block's closing brace
+            break
+    else:
+        raise ClusterError("CoreDNS's Corefile: the root server block is not closed")
+    indent = re.match(r"^(\s*)", lines[start + 1]).group(1) if start + 1 < len(lines) else ""
+    block = hosts_block(sites, indent=indent or "    ")
+    return "".join([*lines[:insert_at], block, *lines[insert_at:]])
+
+
+def _without_block(corefile: str) -> str:
+    pattern = re.compile(
+        rf"^[ \t]*{re.escape(COREFILE_BEGIN)}\n.*?^[ \t]*{re.escape(COREFILE_END)}\n",
+        re.MULTILINE | re.DOTALL,
+    )
+    return pattern.sub("", corefile)
+
+
+def coredns_configmap_patch(corefile: str, sites: Sequence[KindSite]) -> dict[str, Any]:
+    """The merge patch for ``kubectl -n kube-system patch configmap coredns --type merge
+    -p JSON``, from the cluster's current Corefile. CoreDNS's ``reload`` plugin picks it
+    up within about 45 s; restarting the coredns Deployment applies it at once."""
+    return {"data": {"Corefile": patched_corefile(corefile, sites)}}
+
+
+# --- the CA and the sites' files ----------------------------------------------------
+
+
+def ca_dir() -> Path:
+    return cache.cache_root() / "fake-internet-ca"
+
+
+def ca_bundle() -> Path:
+    """The kit CA's certificate (PEM), made on first use; what sample images trust."""
+    return ensure_ca()[0]
+
+
+def ensure_ca() -> tuple[Path, Path]:
+    """The kit's CA (certificate, private key), created once and kept in the cache.
+
+    It is written to a staging directory and renamed into place, so a crash leaves either
+    a complete CA or none; the key is readable by its owner only.
+    """
+    directory = ca_dir()
+    cert, key = directory / "ca.pem", directory / "ca.key"
+    if cert.is_file() and key.is_file():
+        return cert, key
+    with cache.locked("fake-internet-ca"):
+        if not (cert.is_file() and key.is_file()):
+            with cache.staging_dir(directory) as staging:
+                ca = trustme.CA(organization_name=CA_ORGANIZATION)
+                (staging / "ca.pem").write_bytes(ca.cert_pem.bytes())
+                (staging / "ca.key").write_bytes(ca.private_key_pem.bytes())
+                (staging / "ca.key").chmod(0o600)
+    return cert, key
+
+
+def load_ca() -> trustme.CA:
+    cert, key = ensure_ca()
+    return trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
+
+
+def write_site_files(sites: Sequence[KindSite], directory: Path) -> None:
+    """Into ``directory`` (mounted at /etc/fake-internet): each TLS site's certificate
+    chain and key, and Envoy's static config for the ``static`` endpoints."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = load_ca()
+    for kind_site in sites:
+        if any(endpoint.protocol == "HTTPS" for endpoint in kind_site.site.serve):
+            leaf = ca.issue_cert(kind_site.host)
+            chain = b"".join(pem.bytes() for pem in leaf.cert_chain_pems)
+            (directory / f"{kind_site.host}.crt").write_bytes(chain)
+            key = directory / f"{kind_site.host}.key"
+            key.write_bytes(leaf.private_key_pem.bytes())
+            key.chmod(0o644)  # read by Envoy in the container, a throwaway key for a fake site
+        config = envoy_config(kind_site)
+        if config is not None:
+            (directory / f"{kind_site.host}.envoy.json").write_text(json.dumps(config))
+
+
+def envoy_config(kind_site: KindSite) -> dict[str, Any] | None:
+    """Envoy's bootstrap for a site's ``static`` endpoints (None when it has none): the
+    local mesh's listeners at the kind address, with paths inside the container."""
+    site = kind_site.at_kind_address()
+    listeners = [
+        _static_listener(
+            site,
+            endpoint,
+            Path(MOUNT) / f"{site.host}.crt",
+            Path(MOUNT) / f"{site.host}.key",
+        )
+        for endpoint in site.serve
+        if endpoint.app == "static"
+    ]
+    if not listeners:
+        return None
+    return {
+        "node": {"id": f"fake-{site.host}", "cluster": "fake-internet"},
+        "static_resources": {"listeners": listeners},
+    }
+
+
+# --- the image and the containers ---------------------------------------------------
+
+
+def image_spec(docker: DockerDaemon) -> ImageSpec:
+    """Envoy and go-httpbin on the kit's slim base: one image serves every site."""
+    from clusters.kind.kit import istio_images  # Envoy's binary lives there
+
+    base = samples.slim_base(docker)
+    dockerfile = (
+        f"FROM {base}\n"
+        "COPY envoy /usr/local/bin/envoy\n"
+        "COPY go-httpbin /usr/local/bin/go-httpbin\n"
+        "LABEL org.opencontainers.image.description="
+        '"egress-conformance fake internet: Envoy (static sites) and go-httpbin"\n'
+    )
+    return ImageSpec(
+        tag=image_tag(),
+        dockerfile=dockerfile,
+        files={
+            "envoy": Path(istio_images.envoy_binary()),
+            "go-httpbin": samples.go_httpbin_binary(),
+        },
+        what="fake internet",
+    )
+
+
+def image_tag() -> str:
+    return f"{KIT_HUB}/fake-internet:{samples.GO_HTTPBIN_VERSION}"
+
+
+@dataclass(frozen=True)
+class SiteContainer:
+    """One container of a site: its name and ``docker run`` arguments after ``run``."""
+
+    name: str
+    args: tuple[str, ...]
+
+
+def container_name(host: str, role: str) -> str:
+    return f"{CONTAINER_PREFIX}{host}-{role}"
+
+
+def container_plan(sites: Sequence[KindSite], image: str, directory: Path) -> list[SiteContainer]:
+    """The containers that serve ``sites``, in start order. The first container of a site
+    holds its address on the kind network; the others join its network namespace."""
+    plan = []
+    for kind_site in sites:
+        site = kind_site.site
+        roles: list[tuple[str, list[str]]] = []
+        if any(endpoint.app == "static" for endpoint in site.serve):
+            roles.append(
+                (
+                    "envoy",
+                    [
+                        "/usr/local/bin/envoy",
+                        "--config-path",
+                        f"{MOUNT}/{site.host}.envoy.json",
+                        "--disable-hot-restart",
+                        "--concurrency",
+                        "1",
+                        "--log-level",
+                        "warning",
+                    ],
+                )
+            )
+        for endpoint in site.serve:
+            if endpoint.app == "httpbin":
+                roles.append(
+                    (
+                        f"httpbin-{endpoint.port}",
+                        [
+                            "/usr/local/bin/go-httpbin",
+                            "-host",
+                            kind_site.address,
+                            "-port",
+                            str(endpoint.port),
+                        ],
+                    )
+                )
+        first = None
+        for role, command in roles:
+            name = container_name(site.host, role)
+            args = [
+                "--detach",
+                "--name",
+                name,
+                "--label",
+                f"{OWNER_LABEL}={OWNER_VALUE}",
+                "--label",
+                f"{OWNER_LABEL}.site={site.host}",
+                "--restart",
+                "no",
+                "--volume",
+                f"{directory}:{MOUNT}:ro",
+            ]
+            if first is None:
+                args += [
+                    "--network",
+                    KIND_NETWORK,
+                    "--ip",
+                    kind_site.address,
+                    "--hostname",
+                    site.host,
+                ]
+                first = name
+            else:
+                args += ["--network", f"container:{first}"]
+            args += ["--entrypoint", command[0], image, *command[1:]]
+            plan.append(SiteContainer(name, tuple(args)))
+    return plan
+
+
+def check_network(docker: DockerDaemon) -> None:
+    """The ``kind`` network exists and is the run's 198.18.0.0/24, so the sites' fixed
+    addresses are inside it and nowhere else."""
+    try:
+        out = docker.docker(
+            "network",
+            "inspect",
+            "--format",
+            "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+            KIND_NETWORK,
+            what=f"docker network inspect {KIND_NETWORK}",
+            timeout=60,
+        )
+    except ClusterError:
+        raise PrerequisiteMissing(
+            f"the docker network {KIND_NETWORK!r} is missing: create it (subnet "
+            f"{KIND_SUBNET}) or the kind cluster first"
+        ) from None
+    subnets = out.split()
+    if str(KIND_SUBNET) not in subnets:
+        raise ClusterError(
+            f"the docker network {KIND_NETWORK!r} has subnets {subnets or 'none'}, not "
+            f"{KIND_SUBNET}: the fake internet's addresses would be outside the run"
+        )
+
+
+def state_dir() -> Path:
+    return cache.cache_root() / "fake-internet"
+
+
+def start(
+    docker: DockerDaemon,
+    sites: Sequence[KindSite] | None = None,
+    *,
+    directory: Path | None = None,
+    quiet: bool = False,
+) -> list[KindSite]:
+    """Serve ``sites`` (the shared list by default) on the kind network, replacing any
+    site containers from before; returns once every port accepts connections."""
+    sites = list(sites) if sites is not None else kind_sites()
+    check_network(docker)
+    image = imagekit.ensure_image(docker, image_spec(docker), quiet=quiet)
+    stop(docker)
+    directory = directory or state_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    write_site_files(sites, directory)
+    started: list[str] = []
+    try:
+        for container in container_plan(sites, image, directory):
+            docker.docker("run", *container.args, what=f"docker run {container.name}", timeout=120)
+            started.append(container.name)
+        wait_ready(docker, sites)
+    except BaseException:
+        stop(docker)
+        raise
+    if not quiet:
+        cache.say(
+            "fake internet on the kind network: "
+            + ", ".join(f"{site.host}={site.address}" for site in sites)
+        )
+    return sites
+
+
+def running(docker: DockerDaemon) -> list[str]:
+    """Names of the fake internet's containers (ours only, found by their label)."""
+    out = docker.docker(
+        "ps",
+        "--all",
+        "--filter",
+        f"label={OWNER_LABEL}={OWNER_VALUE}",
+        "--format",
+        "{{.Names}}",
+        what="docker ps",
+        timeout=60,
+    )
+    return sorted(name for name in out.split() if name.startswith(CONTAINER_PREFIX))
+
+
+def stop(docker: DockerDaemon) -> list[str]:
+    """Remove the fake internet's containers; returns their names. Helpers (which join a
+    site's network namespace) go before the site's first container."""
+    names = running(docker)
+    if names:
+        docker.docker(
+            "rm", "--force", *reversed(names), what="docker rm fake internet", timeout=120
+        )
+    return names
+
+
+def wait_ready(
+    docker: DockerDaemon, sites: Sequence[KindSite], timeout: float = READY_TIMEOUT_S
+) -> None:
+    """Until every site's ports accept connections, probed from a throwaway container on
+    the kind network (the host has no route into it: dockerd runs with --bridge=none)."""
+    targets = [(site.address, endpoint.port) for site in sites for endpoint in site.site.serve]
+    script = "; ".join(
+        f"(exec 3<>/dev/tcp/{address}/{port}) 2>/dev/null && echo {address}:{port}"
+        for address, port in targets
+    )
+    image = image_tag()
+
+    def up() -> None:
+        out = docker.docker(
+            "run",
+            "--rm",
+            "--network",
+            KIND_NETWORK,
+            "--label",
+            f"{OWNER_LABEL}=probe",
+            "--entrypoint",
+            "/bin/bash",
+            image,
+            "-c",
+            script,
+            what="probe the fake internet",
+            timeout=60,
+        )
+        missing = sorted({f"{a}:{p}" for a, p in targets} - set(out.split()))
+        if missing:
+            raise NotYet(", ".join(missing))
+
+    wait_for(
+        up,
+        timeout=timeout,
+        what="the fake internet's sites did not accept connections",
+        interval=0.5,
+        max_interval=2.0,
+    )
