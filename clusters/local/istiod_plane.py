@@ -23,6 +23,7 @@ import httpx
 
 from clusters.istio import injection as istio_injection
 from clusters.istio.kubectl import KindNames
+from clusters.istio.syncz import push_counter, sync_lag
 from clusters.local import gobuild, iptables, kubeobjects
 from clusters.local.controlplane import Sidecar, Spawn, Workload, base_bootstrap
 from clusters.local.runstate import RunState
@@ -36,7 +37,6 @@ from clusters.protocol import (
 from clusters.waiting import NotYet, wait_for
 
 READY_TIMEOUT_S = 60.0
-UUID_LENGTH = 36  # istiod's nonce is the push version followed by a UUID
 PROCESS_NAME = "istiod"
 HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 INCLUDE_IP_RANGES_VALUE = "global.proxy.includeIPRanges"  # the page's helm --set
@@ -398,37 +398,6 @@ class IstiodControlPlane:
         wait_for(
             synced, timeout=timeout, what=f"the sidecar did not ACK istiod's push {self._pending}"
         )
-
-
-def push_counter(version: str) -> int:
-    """The push number of an istiod version ``<RFC3339 time>/<n>``."""
-    try:
-        return int(version.rsplit("/", 1)[1])
-    except (IndexError, ValueError):
-        return -1
-
-
-def sync_lag(status: Mapping[str, Any] | None, pending: int) -> list[str]:
-    """What keeps a proxy from being in sync with push ``pending``, per istiod's syncz.
-
-    In sync: connected; every watched type ACKed (acked == sent); clusters and listeners
-    sent by push ``pending`` or later. A NACK raises, with Envoy's words.
-    """
-    if status is None:
-        return ["the proxy to connect to istiod"]
-    lagging = []
-    resources: Mapping[str, Any] = status.get("resources") or {}
-    for type_url in ("envoy.config.cluster.v3.Cluster", "envoy.config.listener.v3.Listener"):
-        sent = (resources.get(f"type.googleapis.com/{type_url}") or {}).get("sent", "")
-        if push_counter(sent[:-UUID_LENGTH]) < pending:
-            lagging.append(f"{type_url.rsplit('.', 1)[1]} push {pending}")
-    for type_url, item in resources.items():
-        short = type_url.rsplit(".", 1)[1]
-        if item.get("lastError"):
-            raise ClusterError(f"the sidecar rejected istiod's {short} push: {item['lastError']}")
-        if item.get("sent") != item.get("acked"):
-            lagging.append(f"{short} ACK")
-    return lagging
 
 
 def _warming(sidecar: Sidecar) -> list[str]:

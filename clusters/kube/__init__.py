@@ -1,0 +1,1 @@
+"""Backends on a real Kubernetes cluster with Istio (kind, existing)."""

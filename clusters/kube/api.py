@@ -1,0 +1,205 @@
+"""A Kubernetes API server as the suite uses it, through the ``kubernetes`` client:
+server-side apply with a dry run first (so a stream is all or nothing), delete, get,
+exec over the exec stream with the command's real exit code, pod logs, and GETs to a
+pod's port through the API server's proxy (istiod's debug endpoints).
+
+Errors come back as one line in kubectl's words: a refusal as InvalidResource, the rest
+as ClusterError.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+from kubernetes.stream import stream
+
+from clusters.protocol import ClusterError, ExecResult, InvalidResource
+
+FIELD_MANAGER = "egress-conformance"
+
+
+def status_message(error: ApiException | DynamicApiError) -> str:
+    """The API server's own sentence from a failed call (its Status.message)."""
+    body = getattr(error, "body", None) or ""
+    try:
+        status = json.loads(body)
+    except (TypeError, ValueError):
+        status = {}
+    message = status.get("message") if isinstance(status, dict) else None
+    return str(message or getattr(error, "reason", None) or error).strip().splitlines()[0]
+
+
+class KubeApi:
+    """One cluster, reached with a kubeconfig (a file and optionally a context)."""
+
+    def __init__(self, kubeconfig: Path | None = None, context: str | None = None) -> None:
+        try:
+            self.api_client = k8s_config.new_client_from_config(
+                config_file=str(kubeconfig) if kubeconfig else None, context=context
+            )
+        except (k8s_config.ConfigException, OSError, TypeError) as error:
+            where = f"{kubeconfig}" if kubeconfig else "the current kubeconfig"
+            raise ClusterError(
+                f"cannot use {where}{f' context {context}' if context else ''}: {error}"
+            ) from None
+        self.core = k8s.CoreV1Api(self.api_client)
+        self.apps = k8s.AppsV1Api(self.api_client)
+        self._dynamic: DynamicClient | None = None
+
+    @property
+    def dynamic(self) -> DynamicClient:
+        if self._dynamic is None:
+            try:
+                self._dynamic = DynamicClient(self.api_client)
+            except Exception as error:  # discovery failed: the server is not reachable
+                raise ClusterError(f"the API server does not answer: {error}") from None
+        return self._dynamic
+
+    def close(self) -> None:
+        self.api_client.close()
+
+    # Objects -------------------------------------------------------------------------
+    def _resource(self, api_version: str, kind: str) -> Any:
+        try:
+            return self.dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            raise InvalidResource(
+                f'resource mapping not found for kind "{kind}" in version "{api_version}": '
+                "ensure CRDs are installed first"
+            ) from None
+
+    def apply(self, documents: Sequence[Mapping[str, Any]], namespace: str) -> list[dict]:
+        """``kubectl apply --server-side`` of every document, or of none: each is first
+        applied with ``dryRun=All``, which runs the API server's validation and every
+        admission webhook, so a refusal leaves the cluster as it was."""
+        for dry_run in (True, False):
+            applied = []
+            for document in documents:
+                applied.append(self._apply_one(document, namespace, dry_run=dry_run))
+        return applied
+
+    def _apply_one(self, document: Mapping[str, Any], namespace: str, *, dry_run: bool) -> dict:
+        resource = self._resource(document["apiVersion"], document["kind"])
+        metadata = document.get("metadata") or {}
+        target = metadata.get("namespace") or namespace if resource.namespaced else None
+        body = {**document, "metadata": {**metadata, **({"namespace": target} if target else {})}}
+        try:
+            result = self.dynamic.server_side_apply(
+                resource,
+                body=body,
+                name=metadata.get("name"),
+                namespace=target,
+                field_manager=FIELD_MANAGER,
+                force_conflicts=True,
+                dry_run="All" if dry_run else None,
+            )
+        except DynamicApiError as error:
+            message = status_message(error)
+            if error.status in (400, 403, 409, 422):
+                raise InvalidResource(f"Error from server: {message}") from None
+            raise ClusterError(
+                f"applying {document['kind']} {metadata.get('name')}: {message}"
+            ) from None
+        return result.to_dict()
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool:
+        """False when there was nothing to delete."""
+        resource = self._resource(api_version, kind)
+        try:
+            self.dynamic.delete(resource, name=name, namespace=namespace)
+        except DynamicApiError as error:
+            if error.status == 404:
+                return False
+            raise ClusterError(f"deleting {kind} {name}: {status_message(error)}") from None
+        return True
+
+    def list(
+        self, api_version: str, kind: str, namespace: str | None, label_selector: str = ""
+    ) -> list[dict]:
+        resource = self._resource(api_version, kind)
+        try:
+            found = self.dynamic.get(
+                resource, namespace=namespace, label_selector=label_selector or None
+            )
+        except DynamicApiError as error:
+            raise ClusterError(f"listing {kind}: {status_message(error)}") from None
+        return [item.to_dict() for item in found.items]
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> dict | None:
+        resource = self._resource(api_version, kind)
+        try:
+            return self.dynamic.get(resource, name=name, namespace=namespace).to_dict()
+        except DynamicApiError as error:
+            if error.status == 404:
+                return None
+            raise ClusterError(f"reading {kind} {name}: {status_message(error)}") from None
+
+    # Pods ----------------------------------------------------------------------------
+    def exec(
+        self, namespace: str, pod: str, container: str, argv: Sequence[str], timeout: float
+    ) -> ExecResult:
+        """``kubectl exec POD -c CONTAINER -- argv``: stdout, stderr and the command's own
+        exit code (from the exec stream's status channel)."""
+        started = time.perf_counter()
+        try:
+            session = stream(
+                self.core.connect_get_namespaced_pod_exec,
+                pod,
+                namespace,
+                container=container,
+                command=list(argv),
+                stderr=True,
+                stdin=False,
+                stdout=True,
+                tty=False,
+                _preload_content=False,
+            )
+        except ApiException as error:
+            raise ClusterError(f"exec in {pod} ({container}): {status_message(error)}") from None
+        stdout, stderr = [], []
+        deadline = started + timeout
+        try:
+            while session.is_open():
+                if time.perf_counter() > deadline:
+                    raise ClusterError(f"`{' '.join(argv)}` did not finish within {timeout:g}s")
+                session.update(timeout=min(1.0, max(0.05, deadline - time.perf_counter())))
+                if session.peek_stdout():
+                    stdout.append(session.read_stdout())
+                if session.peek_stderr():
+                    stderr.append(session.read_stderr())
+            code = session.returncode
+        finally:
+            session.close()
+        return ExecResult(
+            argv=tuple(argv),
+            exit_code=int(code if code is not None else -1),
+            stdout="".join(stdout),
+            stderr="".join(stderr),
+            elapsed=time.perf_counter() - started,
+        )
+
+    def logs(self, namespace: str, pod: str, container: str) -> str:
+        try:
+            return self.core.read_namespaced_pod_log(pod, namespace, container=container)
+        except ApiException as error:
+            raise ClusterError(f"logs of {pod} ({container}): {status_message(error)}") from None
+
+    def pod_get(self, namespace: str, pod: str, port: int, path: str) -> str:
+        """GET http://POD:PORT/PATH through the API server's proxy (no port-forward)."""
+        try:
+            return self.core.connect_get_namespaced_pod_proxy_with_path(
+                f"{pod}:{port}", namespace, path.lstrip("/")
+            )
+        except ApiException as error:
+            raise ClusterError(
+                f"GET {path} on {namespace}/{pod}:{port}: {status_message(error)}"
+            ) from None

@@ -1,0 +1,410 @@
+"""The Cluster protocol on a real Kubernetes cluster with Istio (kind, or one that
+someone else runs): everything goes through the API server, as kubectl would.
+
+The suite works in one namespace and remembers what it applied; ``reset()`` and
+``close()`` remove only that, and ``close()`` puts back the mode it found. The source
+pod is Istio's sleep sample (clusters/istio/samples); a manual injection goes through
+``istioctl kube-inject``, include ranges through the pod annotation
+``traffic.sidecar.istio.io/includeOutboundIPRanges`` (what Istio offers since the
+page's ``helm template -x`` went away).
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clusters.backends import Waits
+from clusters.istio import injection as injection_facts
+from clusters.istio import kubectl
+from clusters.istio.kubectl import load_documents
+from clusters.kube import istio
+from clusters.kube.api import KubeApi
+from clusters.protocol import (
+    ClusterError,
+    ExecResult,
+    Injection,
+    LogCursor,
+    OutboundTrafficPolicy,
+    PodStatus,
+    ResourceRef,
+)
+from clusters.waiting import NotYet, wait_for
+
+ISTIO_API_VERSION = f"{kubectl.NETWORKING_GROUP}/v1"
+INCLUDE_ANNOTATION = "traffic.sidecar.istio.io/includeOutboundIPRanges"
+SAMPLE_LABEL = "app=sleep"
+
+
+@dataclass
+class KubeSettings:
+    backend: str  # kind or existing
+    platform: str  # kind, or what the user's cluster is
+    waits: Waits
+    namespace: str = "default"
+    istio_namespace: str = istio.SYSTEM_NAMESPACE
+    istioctl: Path | None = None  # for istioctl kube-inject (manual injection)
+    kubeconfig: Path | None = None
+    context: str | None = None
+    extra_facts: dict[str, str] = field(default_factory=dict)
+
+
+class KubeCluster:
+    """One namespace of a cluster with Istio, driven through the API server."""
+
+    def __init__(self, api: KubeApi, settings: KubeSettings) -> None:
+        self.api = api
+        self.settings = settings
+        self.name = settings.backend
+        install = istio.find_istio(api, settings.istio_namespace)
+        if install is None:
+            raise ClusterError(
+                f"no Running istiod (label {istio.ISTIOD_LABEL}) in namespace "
+                f"{settings.istio_namespace}: install Istio first (istioctl install)"
+            )
+        self.install = install
+        self.found_mode = istio.outbound_traffic_policy(api, install.namespace)
+        self.applied: dict[tuple[str, str, str], str] = {}  # (kind, ns, name) -> apiVersion
+        self._pending = -1  # the push the proxy must have ACKed
+
+    # Facts ---------------------------------------------------------------------------
+    def describe(self) -> Mapping[str, str]:
+        facts = {
+            "backend": self.settings.backend,
+            "platform": self.settings.platform,
+            "istio": self.install.version,
+            "control_plane": f"istiod {self.install.version} ({self.install.namespace})",
+            "installed_outbound_traffic_policy": self.found_mode.value,
+            "internal_ip_ranges": ",".join(self.internal_ip_ranges()),
+            "namespace": self.settings.namespace,
+            **self.settings.extra_facts,
+        }
+        try:
+            facts["kubernetes"] = _server_version(self.api)
+        except ClusterError:
+            facts["kubernetes"] = "unknown"
+        return facts
+
+    def internal_ip_ranges(self) -> list[str]:
+        """The pod and service CIDRs kubeadm set up (its ClusterConfiguration)."""
+        configmap = self.api.get("v1", "ConfigMap", "kubeadm-config", "kube-system")
+        text = ((configmap or {}).get("data") or {}).get("ClusterConfiguration")
+        networking = ((yaml.safe_load(text) if text else None) or {}).get("networking") or {}
+        ranges = [
+            cidr.strip()
+            for key in ("podSubnet", "serviceSubnet")
+            for cidr in str(networking.get(key) or "").split(",")
+            if cidr.strip()
+        ]
+        if not ranges:
+            raise ClusterError(
+                "cannot read the cluster's pod and service ranges (no kubeadm-config "
+                "ClusterConfiguration): pass them with the page's per-platform command"
+            )
+        return ranges
+
+    # Istio configuration -------------------------------------------------------------
+    def _mark_change(self) -> None:
+        """The next push istiod makes after now carries the change."""
+        pod = self._pod_or_none()
+        if pod is None:
+            return
+        status = istio.proxy_status(
+            istio.syncz(self.api, self.install), pod, self.settings.namespace
+        )
+        self._pending = max(self._pending, istio.newest_push(status) + 1)
+
+    def apply(self, manifest: str) -> list[ResourceRef]:
+        documents = load_documents(manifest)
+        for document in documents:
+            kubectl.check_kind_set(document)
+        before = self._pending
+        versions = [self._resource_version(d) for d in documents]
+        self._mark_change()
+        applied = self.api.apply(documents, self.settings.namespace)
+        if versions == [d["metadata"].get("resourceVersion") for d in applied]:
+            self._pending = before  # nothing changed (kubectl's "unchanged"): no push comes
+        refs = []
+        for document in applied:
+            metadata = document["metadata"]
+            namespace = metadata.get("namespace") or self.settings.namespace
+            self.applied[(document["kind"], namespace, metadata["name"])] = document["apiVersion"]
+            refs.append(ResourceRef(document["kind"], metadata["name"], namespace))
+        return refs
+
+    def _resource_version(self, document: Mapping[str, Any]) -> str | None:
+        metadata = document.get("metadata") or {}
+        try:
+            found = self.api.get(
+                document["apiVersion"],
+                document["kind"],
+                metadata["name"],
+                metadata.get("namespace") or self.settings.namespace,
+            )
+        except ClusterError:
+            return None
+        return (found or {}).get("metadata", {}).get("resourceVersion")
+
+    def _kind(self, name: str) -> str:
+        kind = kubectl.canonical_kind(name)
+        if kind is None:
+            raise ClusterError(kubectl.unknown_resource_type(name))
+        return kind
+
+    def delete(self, kind: str, name: str, *, ignore_not_found: bool = False) -> bool:
+        canonical = self._kind(kind)
+        self._mark_change()
+        if self.api.delete(ISTIO_API_VERSION, canonical, name, self.settings.namespace):
+            self.applied.pop((canonical, self.settings.namespace, name), None)
+            return True
+        if ignore_not_found:
+            return False
+        plural = kubectl.PLURALS.get(canonical, f"{canonical.lower()}s")
+        raise ClusterError(f'{plural}.{kubectl.NETWORKING_GROUP} "{name}" not found')
+
+    def resources(self, kind: str) -> list[str]:
+        canonical = kubectl.canonical_kind(kind)
+        if canonical is None:
+            return []
+        items = self.api.list(ISTIO_API_VERSION, canonical, self.settings.namespace)
+        return sorted(item["metadata"]["name"] for item in items)
+
+    def outbound_traffic_policy(self) -> OutboundTrafficPolicy:
+        return istio.outbound_traffic_policy(self.api, self.install.namespace)
+
+    def set_outbound_traffic_policy(self, mode: OutboundTrafficPolicy) -> None:
+        before = self._pending
+        self._mark_change()
+        if not istio.set_outbound_traffic_policy(
+            self.api, OutboundTrafficPolicy(mode), self.install.namespace
+        ):
+            self._pending = before  # it already was that mode: no push comes
+
+    def wait_for_proxy_config(self, timeout: float) -> None:
+        pod = self._pod_or_none()
+        if pod is None:
+            return
+
+        def synced() -> None:
+            status = istio.proxy_status(
+                istio.syncz(self.api, self.install), pod, self.settings.namespace
+            )
+            lagging = istio.sync_lag(status, self._pending)
+            if lagging:
+                raise NotYet(", ".join(lagging))
+
+        wait_for(
+            synced, timeout=timeout, what=f"the sidecar did not ACK istiod's push {self._pending}"
+        )
+
+    def sidecar_config_dump(self, resource: str) -> Mapping[str, Any]:
+        pod = self._pod()
+        result = self.api.exec(
+            self.settings.namespace,
+            pod,
+            injection_facts.SIDECAR,
+            ["pilot-agent", "request", "GET", f"config_dump?resource={resource}"],
+            self.settings.waits.exec,
+        )
+        if result.exit_code != 0:
+            raise ClusterError(f"pilot-agent request GET config_dump: {result.stderr.strip()}")
+        return yaml.safe_load(result.stdout) or {}
+
+    # The source pod ------------------------------------------------------------------
+    def _sample(self) -> list[dict[str, Any]]:
+        return [d for d in yaml.safe_load_all(injection_facts.sleep_sample_text()) if d]
+
+    def _label_namespace(self) -> None:
+        namespace = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": self.settings.namespace,
+                "labels": {"istio-injection": "enabled"},  # the page's kubectl label
+            },
+        }
+        self.api.apply([namespace], self.settings.namespace)
+
+    def deploy_source_pod(
+        self,
+        injection: Injection = Injection.AUTOMATIC,
+        include_ip_ranges: Sequence[str] | None = None,
+    ) -> PodStatus:
+        self.delete_source_pod()
+        self._label_namespace()
+        documents = copy.deepcopy(self._sample())
+        for document in documents:
+            if document["kind"] == "Deployment" and include_ip_ranges is not None:
+                template = document["spec"]["template"]["metadata"]
+                template.setdefault("annotations", {})[INCLUDE_ANNOTATION] = ",".join(
+                    include_ip_ranges
+                )
+        if Injection(injection) is Injection.MANUAL:
+            documents = self._kube_inject(documents)
+        self.api.apply(documents, self.settings.namespace)
+        self._wait_for_pod()
+        self._pending = -1
+        self.wait_for_proxy_config(self.settings.waits.ready)
+        return self.source_pod()
+
+    def _kube_inject(self, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``istioctl kube-inject -f -`` against this cluster's injector config."""
+        if self.settings.istioctl is None:
+            raise ClusterError("manual injection needs istioctl (istioctl kube-inject)")
+        command = [str(self.settings.istioctl), "kube-inject", "-f", "-"]
+        if self.settings.kubeconfig:
+            command += ["--kubeconfig", str(self.settings.kubeconfig)]
+        if self.settings.context:
+            command += ["--context", self.settings.context]
+        completed = subprocess.run(
+            command,
+            input=yaml.safe_dump_all(documents),
+            capture_output=True,
+            text=True,
+            timeout=self.settings.waits.exec,
+            check=False,
+        )
+        if completed.returncode != 0:
+            lines = completed.stderr.strip().splitlines() or ["no output"]
+            raise ClusterError(f"istioctl kube-inject failed: {lines[-1]}")
+        return [d for d in yaml.safe_load_all(completed.stdout) if d]
+
+    def _pods(self) -> list[dict[str, Any]]:
+        """The sample's pods that are not on their way out."""
+        pods = self.api.list("v1", "Pod", self.settings.namespace, label_selector=SAMPLE_LABEL)
+        return [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+
+    def _wait_for_pod(self) -> None:
+        def ready() -> None:
+            pods = self._pods()
+            if len(pods) != 1:
+                raise NotYet(f"{len(pods)} sleep pods")
+            conditions = (pods[0].get("status") or {}).get("conditions") or []
+            if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+                raise NotYet(f"pod {pods[0]['metadata']['name']} Ready")
+
+        wait_for(
+            ready, timeout=self.settings.waits.ready, what="the sleep pod did not become Ready"
+        )
+
+    def delete_source_pod(self) -> bool:
+        existed = False
+        for document in reversed(self._sample()):
+            namespace = self.settings.namespace
+            existed |= self.api.delete(
+                document["apiVersion"], document["kind"], document["metadata"]["name"], namespace
+            )
+
+        def gone() -> None:
+            if pods := self.api.list("v1", "Pod", self.settings.namespace, SAMPLE_LABEL):
+                raise NotYet(f"{len(pods)} sleep pods terminating")
+
+        wait_for(gone, timeout=self.settings.waits.ready, what="the sleep pod did not go away")
+        return existed
+
+    def _pod_or_none(self) -> str | None:
+        pods = self._pods()
+        return pods[0]["metadata"]["name"] if pods else None
+
+    def _pod(self) -> str:
+        name = self._pod_or_none()
+        if name is None:
+            raise ClusterError(f'no pod matches label "{SAMPLE_LABEL}": deploy it first')
+        return name
+
+    def source_pod(self) -> PodStatus:
+        pods = self._pods()
+        if not pods:
+            raise ClusterError(f'no pod matches label "{SAMPLE_LABEL}": deploy it first')
+        pod = pods[0]
+        deployment = self.api.get("apps/v1", "Deployment", "sleep", self.settings.namespace)
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        running = {s["name"] for s in statuses if (s.get("state") or {}).get("running")}
+        return PodStatus(
+            name=pod["metadata"]["name"],
+            namespace=pod["metadata"]["namespace"],
+            labels=dict(pod["metadata"].get("labels") or {}),
+            containers=tuple(c for c in injection_facts.container_names(pod) if c in running),
+            ready=any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions),
+            injection=injection_facts.injected_by(deployment, pod),
+            include_ip_ranges=injection_facts.include_ip_ranges(pod),
+        )
+
+    def exec_in_source_pod(self, argv: Sequence[str], timeout: float) -> ExecResult:
+        return self.api.exec(self.settings.namespace, self._pod(), "sleep", argv, timeout)
+
+    def _log_lines(self, pod: str) -> list[str]:
+        text = self.api.logs(self.settings.namespace, pod, injection_facts.SIDECAR)
+        return text[: text.rfind("\n") + 1].splitlines()
+
+    def sidecar_log_cursor(self) -> LogCursor:
+        pod = self._pod()
+        return LogCursor(pod, len(self._log_lines(pod)), datetime.now(UTC).isoformat())
+
+    def sidecar_log(self, since: LogCursor | None = None) -> list[str]:
+        pod = self._pod()
+        skip = since.lines if since and since.pod == pod else 0
+        return self._log_lines(pod)[skip:]
+
+    def sidecar_log_barrier(self, timeout: float) -> str:
+        """A request the sidecar surely intercepts and logs: to the sleep Service itself."""
+        marker = f"egress-conformance-barrier-{uuid.uuid4().hex[:12]}"
+        url = f"http://sleep.{self.settings.namespace}/{marker}"
+        self.exec_in_source_pod(["curl", "-s", "-o", "/dev/null", "--max-time", "5", url], timeout)
+
+        def logged() -> None:
+            if not any(marker in line for line in self.sidecar_log()):
+                raise NotYet(f"the line of GET /{marker}")
+
+        wait_for(logged, timeout=timeout, what="the sidecar did not log the barrier request")
+        return marker
+
+    # Lifecycle -----------------------------------------------------------------------
+    def _remove_applied(self) -> None:
+        for (kind, namespace, name), api_version in list(self.applied.items()):
+            self.api.delete(api_version, kind, name, namespace)
+            del self.applied[(kind, namespace, name)]
+
+    def reset(self) -> None:
+        self._mark_change()
+        self._remove_applied()
+        istio.set_outbound_traffic_policy(
+            self.api, OutboundTrafficPolicy.ALLOW_ANY, self.install.namespace
+        )
+        try:
+            pod = self.source_pod()
+        except ClusterError:
+            pod = None
+        if (
+            pod is None
+            or pod.injection is not Injection.AUTOMATIC
+            or (pod.include_ip_ranges is not None)
+        ):
+            self.deploy_source_pod()
+            return
+        self.wait_for_proxy_config(self.settings.waits.propagation)
+
+    def close(self) -> None:
+        """Undo what the suite did: its resources, the mode it found."""
+        try:
+            self._remove_applied()
+            istio.set_outbound_traffic_policy(self.api, self.found_mode, self.install.namespace)
+        finally:
+            self.api.close()
+
+
+def _server_version(api: KubeApi) -> str:
+    try:
+        info = api.dynamic.version.get("kubernetes") or {}
+    except Exception as error:
+        raise ClusterError(f"the API server's version: {error}") from None
+    return str(info.get("gitVersion", "unknown"))
