@@ -42,6 +42,8 @@ class BackendOptions:
     control_plane: str = "istiod"  # local: istiod (Istio's own) or model (clusters/local/pilot)
     istio_version: str | None = None  # local: a pinned Istio build (None: the default)
     waits: Waits | None = None  # None: the backend's DEFAULT_WAITS
+    kubeconfig: Path | None = None  # existing: the kubeconfig file (None: KUBECONFIG/default)
+    kube_context: str | None = None  # existing: a context of it (None: the current one)
 
 
 @contextmanager
@@ -64,9 +66,20 @@ def start_backend(name: str, options: BackendOptions | None = None) -> Iterator[
         finally:
             cluster.down()
         return
-    if name in ("kind", "existing"):
+    if name == "existing":
+        from clusters.kube.existing import existing_cluster
+
+        with existing_cluster(
+            kubeconfig=options.kubeconfig,
+            context=options.kube_context,
+            worker=options.worker,
+            waits=options.waits,
+        ) as cluster:
+            yield cluster
+        return
+    if name == "kind":
         raise ClusterError(
-            f"backend {name!r} is not available yet (it lands with the kind/existing issue); "
-            "use --cluster local"
+            "backend 'kind' is not available yet (the offline image kit is being built); "
+            "use --cluster local, or --cluster existing with a cluster that has Istio"
         )
     raise ClusterError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")

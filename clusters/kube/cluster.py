@@ -393,11 +393,14 @@ class KubeCluster:
             return
         self.wait_for_proxy_config(self.settings.waits.propagation)
 
-    def close(self) -> None:
+    def close_keeping_api(self) -> None:
         """Undo what the suite did: its resources, the mode it found."""
+        self._remove_applied()
+        istio.set_outbound_traffic_policy(self.api, self.found_mode, self.install.namespace)
+
+    def close(self) -> None:
         try:
-            self._remove_applied()
-            istio.set_outbound_traffic_policy(self.api, self.found_mode, self.install.namespace)
+            self.close_keeping_api()
         finally:
             self.api.close()
 

@@ -1,0 +1,69 @@
+"""``existing``: a cluster someone else runs, with Istio already installed.
+
+The suite uses the kubeconfig's current context (or ``--kube-context``), says which
+Istio it found (or that it found none), works in a namespace of its own, and never
+installs or removes Istio. At the end it removes its namespace and what it applied, and
+puts back the outbound traffic policy it found.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from clusters.backends import DEFAULT_WAITS, Waits
+from clusters.kube.api import KubeApi
+from clusters.kube.cluster import KubeCluster, KubeSettings
+from clusters.waiting import NotYet, wait_for
+
+NAMESPACE_PREFIX = "egress-conformance-"
+
+
+def own_namespace(worker: str) -> str:
+    """A namespace no one else uses: the prefix, the worker and a random suffix."""
+    safe = "".join(c if c.isalnum() else "-" for c in worker.lower())[:20].strip("-")
+    return f"{NAMESPACE_PREFIX}{safe}-{secrets.token_hex(3)}"
+
+
+@contextmanager
+def existing_cluster(
+    *,
+    kubeconfig: Path | None = None,
+    context: str | None = None,
+    worker: str = "main",
+    waits: Waits | None = None,
+    istioctl: Path | None = None,
+) -> Iterator[KubeCluster]:
+    api = KubeApi(kubeconfig, context)
+    namespace = own_namespace(worker)
+    waits = waits or DEFAULT_WAITS["existing"]
+    found = shutil.which("istioctl")
+    settings = KubeSettings(
+        backend="existing",
+        platform="existing",
+        waits=waits,
+        namespace=namespace,
+        istioctl=istioctl or (Path(found) if found else None),
+        kubeconfig=kubeconfig,
+        context=context,
+    )
+    cluster = KubeCluster(api, settings)  # says in one line when there is no Istio
+    try:
+        yield cluster
+    finally:
+        try:
+            cluster.close_keeping_api()
+        finally:
+            api.delete("v1", "Namespace", namespace, None)
+
+            def gone() -> None:
+                if api.get("v1", "Namespace", namespace, None) is not None:
+                    raise NotYet(f"namespace {namespace} terminating")
+
+            try:
+                wait_for(gone, timeout=waits.ready, what=f"namespace {namespace} was not removed")
+            finally:
+                api.close()
