@@ -29,11 +29,11 @@ from typing import Any
 import yaml
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import gobuild, imagekit
+from clusters.kind.kit import gobuild, imagekit, rootfs
 from clusters.kind.kit.gobuild import GoProgram
 from clusters.kind.kit.imagekit import KIT_HUB, ImageSpec
 from clusters.local.gobuild import istio_build
-from clusters.protocol import ClusterError, PrerequisiteMissing
+from clusters.protocol import ClusterError
 
 SLEEP_MANIFEST = Path(__file__).resolve().parents[2] / "istio" / "samples" / "sleep.yaml"
 HTTPBIN_SAMPLE = "samples/httpbin/httpbin.yaml"  # inside the istio.io/istio module
@@ -42,6 +42,9 @@ GO_HTTPBIN_MODULE = "github.com/mccutchen/go-httpbin"
 GO_HTTPBIN_VERSION = "v2.15.0"  # what the pinned samples name; checked against them
 SLIM_BASE = f"{KIT_HUB}/slim-base:bookworm"
 SLIM_PACKAGES = ("ca-certificates", "curl", "iptables", "iproute2")
+SLIM_ROOTFS = rootfs.Rootfs("slim", SLIM_PACKAGES)
+# docker import leaves an image without PATH; pilot-agent finds iptables through it.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ISTIO_PROXY_UID = 1337
 CURL_UID, CURL_GID = 100, 101  # curlimages/curl's curl_user and curl_group
 CA_FILE = "egress-conformance-fake-internet.crt"
@@ -134,6 +137,7 @@ def slim_base_dockerfile(rootfs_image: str) -> str:
     network here: useradd is in every Debian rootfs."""
     return (
         f"FROM {rootfs_image}\n"
+        f"ENV PATH={DEFAULT_PATH}\n"
         f"RUN useradd --uid {ISTIO_PROXY_UID} --user-group --create-home "
         "--shell /bin/sh istio-proxy\n"
         'CMD ["/bin/bash"]\n'
@@ -148,14 +152,9 @@ def slim_base(docker: DockerDaemon, *, quiet: bool = False) -> str:
 
 
 def _rootfs_image(docker: DockerDaemon, *, quiet: bool) -> str:
-    """The debootstrap bookworm rootfs with SLIM_PACKAGES, imported into docker."""
-    try:
-        from clusters.kind.kit import rootfs
-    except ImportError:
-        raise PrerequisiteMissing(
-            "the kit's debootstrap rootfs (clusters/kind/kit/rootfs.py) is not there yet"
-        ) from None
-    return rootfs.ensure_rootfs_image(docker, packages=SLIM_PACKAGES, quiet=quiet)
+    """The debootstrap bookworm minbase rootfs with SLIM_PACKAGES, imported into docker
+    (part A's ``rootfs`` module, a variant of its own next to the node's)."""
+    return rootfs.ensure_image(docker, SLIM_ROOTFS, quiet=quiet)
 
 
 # --- the sample images --------------------------------------------------------------
