@@ -1,0 +1,93 @@
+"""``python -m clusters.kind.kit``: build the offline kit ahead of a run, by hand or by make.
+
+- ``node``: build what is missing of the kind node image (progress on stderr) and print
+  its name; a daemon started for it is stopped again unless ``--keep-daemon``.
+- ``kind``: print the path of the ``kind`` binary (built when missing).
+- ``config PATH --image IMAGE``: write the kind cluster config.
+- ``daemon-up`` / ``daemon-down``: start the project's Docker daemon and print its
+  DOCKER_HOST / stop it and restore the host state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from clusters.kind import docker
+from clusters.kind.kit import cache, config, node, programs
+from clusters.protocol import ClusterError
+
+
+def _node(args: argparse.Namespace) -> None:
+    started = time.monotonic()
+    daemon = docker.DockerDaemon.ensure()
+    try:
+        built = node.ensure_node_image(daemon, args.kubernetes_version)
+        node.kind_binary()
+    finally:
+        if not args.keep_daemon:
+            for line in daemon.stop():
+                cache.say(f"restored: {line}")
+    cache.say(f"node image ready in {time.monotonic() - started:.0f} s")
+    print(built.image)
+
+
+def _daemon_up(_: argparse.Namespace) -> None:
+    daemon = docker.DockerDaemon.ensure()
+    print(f"DOCKER_HOST={daemon.host}")
+
+
+def _daemon_down(_: argparse.Namespace) -> None:
+    daemon = docker.DockerDaemon.running()
+    if daemon is None:
+        cache.say("the project's Docker daemon is not running")
+        return
+    for line in daemon.stop():
+        cache.say(f"restored: {line}")
+    cache.say("stopped the project's Docker daemon")
+
+
+def _config(args: argparse.Namespace) -> None:
+    path = config.write_cluster_config(
+        Path(args.path), args.image, kubernetes_version=args.kubernetes_version
+    )
+    print(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m clusters.kind.kit", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("node", help="build the kind node image; print its name")
+    build.add_argument("--kubernetes-version", default=programs.KUBERNETES_VERSION)
+    build.add_argument("--keep-daemon", action="store_true", help="leave the daemon running")
+    build.set_defaults(run=_node)
+    commands.add_parser("kind", help="print the kind binary").set_defaults(
+        run=lambda _: print(node.kind_binary())
+    )
+    write = commands.add_parser("config", help="write the kind cluster config")
+    write.add_argument("path")
+    write.add_argument("--image", required=True)
+    write.add_argument("--kubernetes-version", default=programs.KUBERNETES_VERSION)
+    write.set_defaults(run=_config)
+    commands.add_parser("daemon-up", help="start the project's Docker daemon").set_defaults(
+        run=_daemon_up
+    )
+    commands.add_parser("daemon-down", help="stop it, restore the host").set_defaults(
+        run=_daemon_down
+    )
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except ClusterError as error:
+        print(f"egress-conformance: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("egress-conformance: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
