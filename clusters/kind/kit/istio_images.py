@@ -317,3 +317,11 @@ def ensure_images(
         imagekit.ensure_image(docker, pilot_spec(docker, istio, quiet=quiet), quiet=quiet),
         imagekit.ensure_image(docker, proxyv2_spec(docker, istio, quiet=quiet), quiet=quiet),
     ]
+
+
+if __name__ == "__main__":  # python -m clusters.kind.kit.istio_images [--print flags]
+    import sys
+
+    from clusters.kind.kit.images_cli import main
+
+    sys.exit(main(["istio", *sys.argv[1:]]))
