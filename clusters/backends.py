@@ -44,6 +44,11 @@ class BackendOptions:
     waits: Waits | None = None  # None: the backend's DEFAULT_WAITS
     kubeconfig: Path | None = None  # existing: the kubeconfig file (None: KUBECONFIG/default)
     kube_context: str | None = None  # existing: a context of it (None: the current one)
+    images: str = "kit"  # kind: the kit's images built here (kit) or official ones (pull)
+    external: str = "fake"  # kind: the kit's fake sites (fake) or the real internet
+    reuse_cluster: str | None = None  # kind: use this kind cluster as it is
+    keep_cluster: bool = False  # kind: leave the cluster up at the end
+    logs_dir: Path = Path("reports/kind-logs")  # kind: kind's logs when creation fails
 
 
 @contextmanager
@@ -78,8 +83,19 @@ def start_backend(name: str, options: BackendOptions | None = None) -> Iterator[
             yield cluster
         return
     if name == "kind":
-        raise ClusterError(
-            "backend 'kind' is not available yet (the offline image kit is being built); "
-            "use --cluster local, or --cluster existing with a cluster that has Istio"
-        )
+        from clusters.kind.backend import KindOptions, kind_cluster
+
+        with kind_cluster(
+            KindOptions(
+                istio_version=options.istio_version,
+                images=options.images,
+                external=options.external,
+                reuse_cluster=options.reuse_cluster,
+                keep_cluster=options.keep_cluster,
+                logs_dir=options.logs_dir,
+                waits=options.waits or DEFAULT_WAITS["kind"],
+            )
+        ) as cluster:
+            yield cluster
+        return
     raise ClusterError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")

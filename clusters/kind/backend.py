@@ -1,0 +1,276 @@
+"""``kind``: a kind cluster with Istio, built and run offline from the kit's images.
+
+Creation is an ordered list of actions, as kind's own cluster creation is; each one
+records what it created, and teardown undoes exactly those, in reverse order, whatever
+failed. Nothing the run did not create is touched: a daemon that already answered, a
+cluster reused with ``--reuse-cluster``, the host's iptables and sysctls (recorded
+first and restored at the end).
+
+``--images pull`` uses the official images from a registry instead of the kit, and
+``--external internet`` the real sites instead of the fake internet (nightly CI).
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clusters.backends import DEFAULT_WAITS, Waits
+from clusters.kind import hoststate
+from clusters.kind.docker import DockerDaemon
+from clusters.kind.kit import cache, config, fake_internet, istio_images, node, samples
+from clusters.kube.api import KubeApi
+from clusters.kube.cluster import KubeCluster, KubeSettings
+from clusters.protocol import ClusterError
+from clusters.waiting import NotYet, wait_for
+
+IMAGES = ("kit", "pull")
+EXTERNAL = ("fake", "internet")
+
+
+@dataclass(frozen=True)
+class KindOptions:
+    """What a user chooses on the command line."""
+
+    istio_version: str | None = None  # the kit's pinned Istio build (or a release to pull)
+    images: str = "kit"  # kit (built here, offline) or pull (official, from a registry)
+    external: str = "fake"  # fake (the kit's sites on the kind network) or internet
+    reuse_cluster: str | None = None  # an existing kind cluster to use as it is
+    keep_cluster: bool = False  # leave the cluster (and daemon) up at the end
+    logs_dir: Path = Path("reports/kind-logs")  # kind's logs when creation fails
+    waits: Waits = field(default_factory=lambda: DEFAULT_WAITS["kind"])
+
+
+@dataclass
+class KindRun:
+    """What this run created, in the order it created it (teardown reverses it)."""
+
+    options: KindOptions
+    name: str
+    directory: Path
+    host: hoststate.HostState | None = None
+    daemon: DockerDaemon | None = None
+    images: list[str] = field(default_factory=list)
+    node_image: str | None = None
+    created_cluster: bool = False
+    started_sites: bool = False
+    cluster: KubeCluster | None = None
+    undo: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.directory / "kubeconfig"
+
+    def kind(self, *args: str, timeout: float = 600.0) -> str:
+        """``kind ARGS`` against this run's daemon."""
+        assert self.daemon is not None
+        return cache.run(
+            [str(node.kind_binary(quiet=True)), *args],
+            what=f"kind {args[0]}",
+            env=self.daemon.env,
+            timeout=timeout,
+        )
+
+    # The actions -----------------------------------------------------------------
+    def record_host(self) -> None:
+        self.host = hoststate.HostState.record()
+
+    def start_daemon(self) -> None:
+        self.daemon = DockerDaemon.ensure()
+        if self.daemon.owned and not self.options.keep_cluster:
+            self.undo.append(("stop the project's Docker daemon", self._stop_daemon))
+
+    def build_images(self) -> None:
+        assert self.daemon is not None
+        if self.options.images == "pull":
+            return  # the nodes pull the official images themselves
+        built = node.ensure_node_image(self.daemon)
+        self.node_image = built.image
+        self.images = [
+            *istio_images.ensure_images(
+                self.daemon, istio_images.release(self.options.istio_version)
+            ),
+            *samples.ensure_images(self.daemon, self.options.istio_version),
+        ]
+
+    def create_cluster(self) -> None:
+        assert self.daemon is not None
+        if self.options.reuse_cluster:
+            self.kind(
+                "export", "kubeconfig", "--name", self.name, "--kubeconfig", str(self.kubeconfig)
+            )
+            return
+        config.ensure_network(self.daemon)
+        config_file = config.write_cluster_config(
+            self.directory / "kind.yaml",
+            self.node_image or "",
+            kubernetes_version=node.programs.KUBERNETES_VERSION,
+        )
+        self.created_cluster = True
+        if not self.options.keep_cluster:
+            self.undo.append((f"kind delete cluster {self.name}", self._delete_cluster))
+        try:
+            self.kind(
+                "create",
+                "cluster",
+                "--name",
+                self.name,
+                "--config",
+                str(config_file),
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "--wait",
+                f"{int(self.options.waits.ready)}s",
+                timeout=self.options.waits.ready + 120,
+            )
+        except ClusterError:
+            self._export_logs()
+            raise
+
+    def load_images(self) -> None:
+        for image in self.images:
+            self.kind("load", "docker-image", image, "--name", self.name)
+
+    def start_sites(self) -> None:
+        assert self.daemon is not None
+        if self.options.external == "internet":
+            return
+        sites = fake_internet.start(self.daemon)
+        self.started_sites = True
+        if not self.options.keep_cluster:
+            self.undo.append(("remove the fake internet", self._stop_sites))
+        api = KubeApi(self.kubeconfig)
+        try:
+            corefile = api.get("v1", "ConfigMap", "coredns", "kube-system")
+            if corefile is None:
+                raise ClusterError('configmaps "coredns" not found in kube-system')
+            text = (corefile.get("data") or {}).get("Corefile", "")
+            api.apply([fake_internet.coredns_configmap_patch(text, sites)], "kube-system")
+        finally:
+            api.close()
+
+    def install_istio(self) -> None:
+        istio = istio_images.release(self.options.istio_version)
+        command = istio_images.install_command(istio)
+        command += ["--set", "meshConfig.accessLogFile=/dev/stdout"]
+        completed = subprocess.run(
+            [*command, "--kubeconfig", str(self.kubeconfig)],
+            capture_output=True,
+            text=True,
+            timeout=self.options.waits.ready * 2,
+            check=False,
+        )
+        if completed.returncode != 0:
+            lines = (completed.stderr or completed.stdout).strip().splitlines() or ["no output"]
+            raise ClusterError(f"istioctl install failed: {lines[-1]}")
+
+    def connect(self) -> None:
+        api = KubeApi(self.kubeconfig)
+
+        def serviceaccount() -> None:  # kube-controller-manager makes it shortly after create
+            if api.get("v1", "ServiceAccount", "default", "default") is None:
+                raise NotYet('serviceaccount "default"')
+
+        wait_for(serviceaccount, timeout=60, what='serviceaccount "default" did not appear')
+        settings = KubeSettings(
+            backend="kind",
+            platform="kind",
+            waits=self.options.waits,
+            istioctl=istio_images.istioctl(istio_images.release(self.options.istio_version)),
+            kubeconfig=self.kubeconfig,
+            extra_facts={
+                "kind_cluster": self.name,
+                "images": self.options.images,
+                "external": self.options.external,
+            },
+        )
+        self.cluster = KubeCluster(api, settings)
+        self.cluster.reset()  # the page's starting point: sleep deployed, ALLOW_ANY
+
+    def actions(self) -> list[tuple[str, Callable[[], None]]]:
+        """Creation, in order (kind's own create is such a list)."""
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("record the host's state", self.record_host),
+            ("start Docker", self.start_daemon),
+            ("build the kit's images", self.build_images),
+            ("create the kind cluster", self.create_cluster),
+        ]
+        if not self.options.reuse_cluster:
+            steps += [
+                ("load the images into the node", self.load_images),
+                ("start the fake internet", self.start_sites),
+                ("install Istio", self.install_istio),
+            ]
+        steps.append(("deploy the sleep sample", self.connect))
+        return steps
+
+    # Undo ------------------------------------------------------------------------
+    def _delete_cluster(self) -> None:
+        self.kind("delete", "cluster", "--name", self.name, timeout=300)
+
+    def _stop_sites(self) -> None:
+        assert self.daemon is not None
+        fake_internet.stop(self.daemon)
+
+    def _stop_daemon(self) -> None:
+        assert self.daemon is not None
+        self.daemon.stop()
+
+    def _export_logs(self) -> None:
+        target = self.options.logs_dir / self.name
+        try:
+            self.kind("export", "logs", str(target), "--name", self.name, timeout=300)
+            cache.say(f"kind's logs of the failed creation: {target}")
+        except ClusterError as error:
+            cache.say(f"kind export logs failed too: {error}")
+
+    def teardown(self) -> list[str]:
+        """Undo in reverse order; every step runs even if one fails. Returns problems."""
+        problems: list[str] = []
+        if self.cluster is not None:
+            try:
+                self.cluster.close()
+            except Exception as error:  # the cluster is going away anyway
+                problems.append(f"closing the cluster: {error}")
+        for what, undo in reversed(self.undo):
+            try:
+                undo()
+            except Exception as error:
+                problems.append(f"{what}: {error}")
+        if self.host is not None and not self.options.keep_cluster:
+            try:
+                for done in hoststate.restore(self.host):
+                    cache.say(f"host state: {done}")
+            except ClusterError as error:
+                problems.append(str(error))
+        return problems
+
+
+@contextmanager
+def kind_cluster(options: KindOptions | None = None) -> Iterator[KubeCluster]:
+    """A kind cluster with Istio and the page's sample for the ``with`` block."""
+    options = options or KindOptions()
+    for value, allowed, flag in (
+        (options.images, IMAGES, "--images"),
+        (options.external, EXTERNAL, "--external"),
+    ):
+        if value not in allowed:
+            raise ClusterError(f"{flag} {value}: choose one of {', '.join(allowed)}")
+    name = options.reuse_cluster or f"egress-{secrets.token_hex(3)}"
+    directory = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=cache.cache_root()))
+    run = KindRun(options, name, directory)
+    try:
+        for what, action in run.actions():
+            with cache.progress(what):
+                action()
+        assert run.cluster is not None
+        yield run.cluster
+    finally:
+        problems = run.teardown()
+        if problems:
+            cache.say("teardown left problems: " + "; ".join(problems))
