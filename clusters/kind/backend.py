@@ -13,6 +13,7 @@ first and restored at the end).
 from __future__ import annotations
 
 import secrets
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -26,10 +27,11 @@ from clusters.kind.docker import DockerDaemon
 from clusters.kind.kit import cache, config, fake_internet, istio_images, node, samples
 from clusters.kube.api import KubeApi
 from clusters.kube.cluster import KubeCluster, KubeSettings
-from clusters.protocol import ClusterError
+from clusters.protocol import ClusterError, PrerequisiteMissing
 from clusters.waiting import NotYet, wait_for
 
 IMAGES = ("kit", "pull")
+OFFICIAL_NODE_IMAGE = "kindest/node"  # kind's published node images, tagged by version
 EXTERNAL = ("fake", "internet")
 
 
@@ -106,10 +108,11 @@ class KindRun:
             )
             return
         config.ensure_network(self.daemon)
+        version = node.programs.KUBERNETES_VERSION
         config_file = config.write_cluster_config(
             self.directory / "kind.yaml",
-            self.node_image or "",
-            kubernetes_version=node.programs.KUBERNETES_VERSION,
+            self.node_image or f"{OFFICIAL_NODE_IMAGE}:{version}",  # pull: kind's own
+            kubernetes_version=version,
         )
         self.created_cluster = True
         if not self.options.keep_cluster:
@@ -154,9 +157,23 @@ class KindRun:
         finally:
             api.close()
 
+    def _istioctl(self) -> Path:
+        """The kit's istioctl, or with ``--images pull`` the release's own on PATH."""
+        if self.options.images == "pull":
+            found = shutil.which("istioctl")
+            if found is None:
+                raise PrerequisiteMissing(
+                    "--images pull needs the release's istioctl on PATH "
+                    "(curl -L https://istio.io/downloadIstio | ISTIO_VERSION=X sh -)"
+                )
+            return Path(found)
+        return istio_images.istioctl(istio_images.release(self.options.istio_version))
+
     def install_istio(self) -> None:
-        istio = istio_images.release(self.options.istio_version)
-        command = istio_images.install_command(istio)
+        if self.options.images == "pull":
+            command = [str(self._istioctl()), "install", "-y", "--set", "profile=default"]
+        else:
+            command = istio_images.install_command(istio_images.release(self.options.istio_version))
         command += ["--set", "meshConfig.accessLogFile=/dev/stdout"]
         completed = subprocess.run(
             [*command, "--kubeconfig", str(self.kubeconfig)],
@@ -181,7 +198,7 @@ class KindRun:
             backend="kind",
             platform="kind",
             waits=self.options.waits,
-            istioctl=istio_images.istioctl(istio_images.release(self.options.istio_version)),
+            istioctl=self._istioctl(),
             kubeconfig=self.kubeconfig,
             extra_facts={
                 "kind_cluster": self.name,
