@@ -2,6 +2,7 @@
 
 - ``node``: build what is missing of the kind node image (progress on stderr) and print
   its name; a daemon started for it is stopped again unless ``--keep-daemon``.
+- ``smoke``: build, create a kind cluster, wait for the node and CoreDNS, delete it.
 - ``kind``: print the path of the ``kind`` binary (built when missing).
 - ``config PATH --image IMAGE``: write the kind cluster config.
 - ``daemon-up`` / ``daemon-down``: start the project's Docker daemon and print its
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 from clusters.kind import docker
-from clusters.kind.kit import cache, config, node, programs
+from clusters.kind.kit import cache, config, node, programs, smoke
 from clusters.protocol import ClusterError
 
 
@@ -32,6 +33,19 @@ def _node(args: argparse.Namespace) -> None:
                 cache.say(f"restored: {line}")
     cache.say(f"node image ready in {time.monotonic() - started:.0f} s")
     print(built.image)
+
+
+def _smoke(args: argparse.Namespace) -> None:
+    daemon = docker.DockerDaemon.ensure()
+    try:
+        built = node.ensure_node_image(daemon, args.kubernetes_version)
+        result = smoke.run_smoke(daemon, built)
+    finally:
+        for line in daemon.stop():
+            cache.say(f"restored: {line}")
+    print(result.pods)
+    for step, seconds in result.timings.items():
+        print(f"{step}: {seconds:.1f} s")
 
 
 def _daemon_up(_: argparse.Namespace) -> None:
@@ -63,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--kubernetes-version", default=programs.KUBERNETES_VERSION)
     build.add_argument("--keep-daemon", action="store_true", help="leave the daemon running")
     build.set_defaults(run=_node)
+    check = commands.add_parser("smoke", help="create a cluster, check it, delete it")
+    check.add_argument("--kubernetes-version", default=programs.KUBERNETES_VERSION)
+    check.set_defaults(run=_smoke)
     commands.add_parser("kind", help="print the kind binary").set_defaults(
         run=lambda _: print(node.kind_binary())
     )
