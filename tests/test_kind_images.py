@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import fake_internet, imagekit, istio_images, samples
+from clusters.kind.kit import config, fake_internet, imagekit, istio_images, samples
 from clusters.kind.kit.imagekit import ImageSpec
 from clusters.local import gobuild as local_gobuild
 from clusters.local import internet
@@ -460,9 +460,8 @@ def test_sample_images_run(daemon: DockerDaemon) -> None:
 def test_fake_internet_serves_the_sites(daemon: DockerDaemon) -> None:
     """The sites answer from the kind network, over TLS trusted by the curl image."""
     existing = daemon.docker("network", "ls", "--format", "{{.Name}}").split()
-    created = "kind" not in existing
-    if created:
-        daemon.docker("network", "create", "--subnet", "198.18.0.0/24", "kind")
+    created = config.NETWORK_NAME not in existing
+    config.ensure_network(daemon)
     try:
         sites = fake_internet.start(daemon)
         curl = samples.ensure_images(daemon)[0]
@@ -484,4 +483,4 @@ def test_fake_internet_serves_the_sites(daemon: DockerDaemon) -> None:
     finally:
         fake_internet.stop(daemon)
         if created:
-            daemon.docker("network", "rm", "kind")
+            daemon.docker("network", "rm", config.NETWORK_NAME)

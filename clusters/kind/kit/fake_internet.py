@@ -34,14 +34,14 @@ from typing import Any
 import trustme
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache, imagekit, samples
+from clusters.kind.kit import cache, config, imagekit, samples
 from clusters.kind.kit.imagekit import KIT_HUB, ImageSpec
 from clusters.local.internet import Site, _static_listener, load_sites
 from clusters.protocol import ClusterError, PrerequisiteMissing
 from clusters.waiting import NotYet, wait_for
 
-KIND_NETWORK = "kind"
-KIND_SUBNET = ipaddress.ip_network("198.18.0.0/24")
+KIND_NETWORK = config.NETWORK_NAME  # created by part A's config.ensure_network
+KIND_SUBNET = ipaddress.ip_network(config.NODE_SUBNET)
 FIRST_ADDRESS = ipaddress.ip_address("198.18.0.50")
 LAST_ADDRESS = ipaddress.ip_address("198.18.0.99")  # 50 sites; kind's node takes .2 on
 CONTAINER_PREFIX = "egress-kit-site-"
