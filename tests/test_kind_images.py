@@ -323,10 +323,12 @@ def test_corefile_without_a_root_block_is_one_line() -> None:
         fake_internet.patched_corefile("example.org:53 {\n    whoami\n}\n", [])
 
 
-def test_configmap_patch_is_a_merge_patch_of_the_corefile() -> None:
+def test_configmap_patch_is_the_whole_configmap_with_the_corefile() -> None:
     sites = fake_internet.kind_sites()
     patch = fake_internet.coredns_configmap_patch(KUBEADM_COREFILE, sites)
-    assert list(patch) == ["data"]
+    assert patch["apiVersion"] == "v1" and patch["kind"] == "ConfigMap"
+    assert patch["metadata"] == {"name": "coredns", "namespace": "kube-system"}
+    assert list(patch["data"]) == ["Corefile"]
     assert patch["data"]["Corefile"] == fake_internet.patched_corefile(KUBEADM_COREFILE, sites)
 
 

@@ -52,6 +52,8 @@ COREFILE_BEGIN = "# egress-conformance fake internet (begin)"
 COREFILE_END = "# egress-conformance fake internet (end)"
 CA_ORGANIZATION = "egress-conformance fake internet (kind)"
 READY_TIMEOUT_S = 30.0
+COREDNS_CONFIGMAP = "coredns"
+COREDNS_NAMESPACE = "kube-system"
 
 
 @dataclass(frozen=True)
@@ -141,10 +143,20 @@ def _without_block(corefile: str) -> str:
 
 
 def coredns_configmap_patch(corefile: str, sites: Sequence[KindSite]) -> dict[str, Any]:
-    """The merge patch for ``kubectl -n kube-system patch configmap coredns --type merge
-    -p JSON``, from the cluster's current Corefile. CoreDNS's ``reload`` plugin picks it
-    up within about 45 s; restarting the coredns Deployment applies it at once."""
-    return {"data": {"Corefile": patched_corefile(corefile, sites)}}
+    """CoreDNS's ConfigMap with the patched Corefile, from the cluster's current one.
+
+    It names the object in full (apiVersion, kind, metadata), so the same document works
+    as a server-side apply (only ``data.Corefile`` is claimed; other keys stay) and as a
+    merge patch (``kubectl -n kube-system patch configmap coredns --type merge -p``).
+    CoreDNS's ``reload`` plugin picks it up within about 45 s; restarting the coredns
+    Deployment applies it at once.
+    """
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": COREDNS_CONFIGMAP, "namespace": COREDNS_NAMESPACE},
+        "data": {"Corefile": patched_corefile(corefile, sites)},
+    }
 
 
 # --- the CA and the sites' files ----------------------------------------------------
