@@ -338,7 +338,8 @@ def test_container_plan_gives_each_site_its_address(tmp_path: Path) -> None:
     by_name = {c.name: c.args for c in plan}
     httpbin = by_name["egress-kit-site-httpbin.org-httpbin-80"]
     assert ("--ip", sites[0].address) == httpbin[httpbin.index("--ip") :][:2]
-    assert httpbin[-4:] == ("-host", sites[0].address, "-port", "80")
+    assert httpbin[-3:] == (f"--listen={sites[0].address}:80", "--threads=16", "httpbin:app")
+    assert "waitress" in httpbin
     google = by_name["egress-kit-site-www.google.com-envoy"]
     assert "--network" in google and fake_internet.KIND_NETWORK in google
     assert f"{tmp_path}:{fake_internet.MOUNT}:ro" in google
@@ -379,6 +380,14 @@ def test_envoy_config_is_the_local_listeners_at_the_kind_address() -> None:
     assert context["alpn_protocols"] == ["h2", "http/1.1"]
     chain = context["tls_certificates"][0]["certificate_chain"]["filename"]
     assert chain == f"{fake_internet.MOUNT}/www.google.com.crt"
+
+
+def test_httpbin_is_pinned_to_the_venvs_versions() -> None:
+    pins = fake_internet.httpbin_constraints()
+    names = {pin.split("==")[0].lower() for pin in pins}
+    assert {"httpbin", "waitress", "flask", "werkzeug"} <= names
+    assert all("==" in pin for pin in pins)
+    assert "egress-conformance" not in names
 
 
 def test_ca_is_made_once_and_signs_the_sites(kit_cache: Path, tmp_path: Path) -> None:
@@ -474,8 +483,12 @@ def test_fake_internet_serves_the_sites(daemon: DockerDaemon) -> None:
 
         assert "HTTP/2 200" in curl_in_kind("-sSI", "https://www.google.com")
         assert "HTTP/2 200" in curl_in_kind("-sSI", "https://edition.cnn.com")
-        headers = json.loads(curl_in_kind("-sS", "http://httpbin.org/headers"))
-        assert "headers" in headers
+        headers = json.loads(curl_in_kind("-sS", "http://httpbin.org/headers"))["headers"]
+        assert headers["Host"] == "httpbin.org"  # a string, as httpbin.org echoes it
+        timed = curl_in_kind(
+            "-s", "-o", "/dev/null", "-w", "%{time_total}", "http://httpbin.org/delay/1"
+        )
+        assert 1.0 <= float(timed) < 5.0
         assert (
             curl_in_kind(
                 "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://httpbin.org/status/418"

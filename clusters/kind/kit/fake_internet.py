@@ -7,8 +7,11 @@ read by the same code, so both backends serve the same sites; only the addresses
 on the ``kind`` network (198.18.0.0/24, benchmarking space) each site gets a fixed address
 from 198.18.0.50 on, in the order of the file.
 
-- ``app: httpbin`` is go-httpbin (the same binary as Istio's httpbin sample), one
-  container per port;
+- ``app: httpbin`` is the real httpbin application under waitress, exactly as the local
+  mesh runs it (the same versions, pinned from this venv and installed by pip into
+  bookworm's python3), one container per port. go-httpbin (Istio's httpbin sample)
+  would not do: its ``/headers`` echoes each value as a list, and the page's steps
+  compare ``Host: httpbin.org`` as httpbin.org writes it;
 - ``app: static`` is Envoy answering every request with the site's status, terminating
   TLS with a certificate from the kit's CA and offering h2 and http/1.1, exactly the
   listeners the local mesh runs (``clusters.local.internet``).
@@ -23,18 +26,25 @@ where nothing answers); ``patched_corefile`` returns it and the kind backend app
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import ipaddress
 import json
+import os
 import re
+import shutil
+import sys
+import tarfile
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import trustme
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache, config, imagekit, samples
+from clusters.kind.kit import cache, config, imagekit, rootfs, samples
 from clusters.kind.kit.imagekit import KIT_HUB, ImageSpec
 from clusters.local.internet import Site, _static_listener, load_sites
 from clusters.protocol import ClusterError, PrerequisiteMissing
@@ -239,31 +249,118 @@ def envoy_config(kind_site: KindSite) -> dict[str, Any] | None:
 # --- the image and the containers ---------------------------------------------------
 
 
-def image_spec(docker: DockerDaemon) -> ImageSpec:
-    """Envoy and go-httpbin on the kit's slim base: one image serves every site."""
+INTERNET_ROOTFS = rootfs.Rootfs("internet", ("ca-certificates", "curl", "python3"))
+HTTPBIN_DISTRIBUTIONS = ("httpbin", "waitress")  # what clusters.local.internet runs
+PYTHON_TARGET = "/usr/local/lib/python3.11/dist-packages"  # bookworm's python3 reads it
+
+
+def httpbin_constraints() -> list[str]:
+    """``name==version`` of every distribution in this interpreter's environment: pip
+    then installs httpbin and waitress with exactly the versions the local mesh runs."""
+    pins = {}
+    for distribution in metadata.distributions():
+        name = distribution.metadata["Name"]
+        if name and distribution.version and name.lower() != "egress-conformance":
+            pins[name.lower()] = f"{name}=={distribution.version}"
+    missing = [name for name in HTTPBIN_DISTRIBUTIONS if name not in pins]
+    if missing:
+        raise PrerequisiteMissing(
+            f"{', '.join(missing)} missing from the venv: pip install -e . (make setup does it)"
+        )
+    return sorted(pins.values(), key=str.lower)
+
+
+def httpbin_archive(*, quiet: bool = False) -> Path:
+    """A tar of httpbin, waitress and their dependencies, installed for Python 3.11 by
+    pip (wheels from PyPI, pinned to this venv's versions); the image ADDs it into
+    bookworm's python3. Cached per set of versions."""
+    if sys.version_info[:2] != (3, 11):
+        raise PrerequisiteMissing(
+            f"the fake internet's httpbin is installed for Debian bookworm's Python 3.11; "
+            f"this venv runs {sys.version_info[0]}.{sys.version_info[1]}"
+        )
+    constraints = httpbin_constraints()
+    wanted = [pin for pin in constraints if pin.split("==")[0].lower() in HTTPBIN_DISTRIBUTIONS]
+    digest = hashlib.sha256("\n".join(constraints).encode()).hexdigest()[:12]
+    target = cache.cache_root() / "python" / f"httpbin-{digest}.tar"
+    if target.is_file():
+        return target
+    with cache.locked("python-httpbin"):
+        if target.is_file():
+            return target
+        with (
+            cache.progress("httpbin for the fake internet (pip)", quiet=quiet) as note,
+            tempfile.TemporaryDirectory(dir=target.parent.parent) as work,
+        ):
+            site = Path(work) / "site"
+            (Path(work) / "constraints.txt").write_text("\n".join(constraints) + "\n")
+            cache.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-compile",
+                    "--only-binary=:all:",
+                    "--target",
+                    str(site),
+                    "--constraint",
+                    str(Path(work) / "constraints.txt"),
+                    *wanted,
+                ],
+                what="pip install httpbin for the fake internet",
+                note=note,
+                timeout=900,
+            )
+            for leftover in site.glob("bin"):
+                shutil.rmtree(leftover)
+            temporary = Path(work) / "httpbin.tar"
+            with tarfile.open(temporary, "w") as archive:
+                for path in sorted(site.rglob("*")):
+                    info = archive.gettarinfo(str(path), str(path.relative_to(site)))
+                    info.uid = info.gid = 0
+                    info.uname = info.gname = "root"
+                    info.mtime = 0
+                    if path.is_file():
+                        with path.open("rb") as handle:
+                            archive.addfile(info, handle)
+                    else:
+                        archive.addfile(info)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temporary, target)
+    return target
+
+
+def image_spec(docker: DockerDaemon, *, quiet: bool = False) -> ImageSpec:
+    """Envoy (static sites) and the httpbin application under waitress (httpbin), on a
+    bookworm rootfs with python3: the same programs as the local mesh's fake internet."""
     from clusters.kind.kit import istio_images  # Envoy's binary lives there
 
-    base = samples.slim_base(docker)
+    base = rootfs.ensure_image(docker, INTERNET_ROOTFS, quiet=quiet)
     dockerfile = (
         f"FROM {base}\n"
+        f"ENV PATH={samples.DEFAULT_PATH}\n"
         "COPY envoy /usr/local/bin/envoy\n"
-        "COPY go-httpbin /usr/local/bin/go-httpbin\n"
+        f"ADD httpbin.tar {PYTHON_TARGET}/\n"
+        "RUN python3 -c 'import httpbin, waitress'\n"
         "LABEL org.opencontainers.image.description="
-        '"egress-conformance fake internet: Envoy (static sites) and go-httpbin"\n'
+        '"egress-conformance fake internet: Envoy (static sites) and httpbin (waitress)"\n'
     )
     return ImageSpec(
         tag=image_tag(),
         dockerfile=dockerfile,
         files={
             "envoy": Path(istio_images.envoy_binary()),
-            "go-httpbin": samples.go_httpbin_binary(),
+            "httpbin.tar": httpbin_archive(quiet=quiet),
         },
         what="fake internet",
     )
 
 
 def image_tag() -> str:
-    return f"{KIT_HUB}/fake-internet:{samples.GO_HTTPBIN_VERSION}"
+    return f"{KIT_HUB}/fake-internet:bookworm"
 
 
 @dataclass(frozen=True)
@@ -307,11 +404,12 @@ def container_plan(sites: Sequence[KindSite], image: str, directory: Path) -> li
                     (
                         f"httpbin-{endpoint.port}",
                         [
-                            "/usr/local/bin/go-httpbin",
-                            "-host",
-                            kind_site.address,
-                            "-port",
-                            str(endpoint.port),
+                            "/usr/bin/python3",
+                            "-m",
+                            "waitress",
+                            f"--listen={kind_site.address}:{endpoint.port}",
+                            "--threads=16",
+                            "httpbin:app",
                         ],
                     )
                 )
@@ -389,7 +487,7 @@ def start(
     site containers from before; returns once every port accepts connections."""
     sites = list(sites) if sites is not None else kind_sites()
     check_network(docker)
-    image = imagekit.ensure_image(docker, image_spec(docker), quiet=quiet)
+    image = imagekit.ensure_image(docker, image_spec(docker, quiet=quiet), quiet=quiet)
     stop(docker)
     directory = directory or state_dir()
     directory.mkdir(parents=True, exist_ok=True)
