@@ -12,6 +12,7 @@ import json
 import os
 import ssl
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 import yaml
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import config, fake_internet, imagekit, istio_images, samples
+from clusters.kind.kit import cache, config, fake_internet, imagekit, istio_images, samples
 from clusters.kind.kit.imagekit import ImageSpec
 from clusters.local import gobuild as local_gobuild
 from clusters.local import internet
@@ -498,4 +499,147 @@ def test_fake_internet_serves_the_sites(daemon: DockerDaemon) -> None:
     finally:
         fake_internet.stop(daemon)
         if created:
+            daemon.docker("network", "rm", config.NETWORK_NAME)
+
+
+@pytest.mark.kind
+@kind_e2e
+def test_sleep_reaches_the_fake_internet_through_its_sidecar(
+    daemon: DockerDaemon, tmp_path: Path
+) -> None:
+    """The kit end to end on a real kind cluster: load the images, install Istio with the
+    kit's flags, deploy the sleep sample with injection, and curl the fake internet from
+    it through stock Envoy (the access log shows the sidecar carried the request)."""
+    from clusters.kind.kit import node, programs
+    from clusters.kind.kit.gobuild import ensure_go_program
+
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+
+    def mark(step: str) -> None:
+        timings[step] = round(time.monotonic() - started, 1)
+
+    istio = istio_images.release()
+    built = node.ensure_node_image(daemon)
+    images = [*istio_images.ensure_images(daemon, istio), *samples.ensure_images(daemon)]
+    kind = str(node.kind_binary(quiet=True))
+    kubectl = str(
+        ensure_go_program(programs.kubernetes(built.kubernetes_version), quiet=True) / "kubectl"
+    )
+    kubeconfig = tmp_path / "kubeconfig"
+    env = {**daemon.env, "KUBECONFIG": str(kubeconfig)}
+    name = "egress-part-b"
+    mark("images")
+
+    def run(*argv: str, timeout: float = 300, stdin: str | None = None) -> str:
+        return cache.run(
+            list(argv),
+            what=" ".join(argv[:3]),
+            env=env,
+            timeout=timeout,
+            stdin=stdin.encode() if stdin is not None else None,
+        )
+
+    existing = daemon.docker("network", "ls", "--format", "{{.Name}}").split()
+    created_network = config.NETWORK_NAME not in existing
+    config.ensure_network(daemon)
+    cluster_config = config.write_cluster_config(
+        tmp_path / "kind.yaml", built.image, kubernetes_version=built.kubernetes_version
+    )
+    try:
+        run(
+            kind,
+            "create",
+            "cluster",
+            f"--name={name}",
+            f"--config={cluster_config}",
+            f"--kubeconfig={kubeconfig}",
+            "--wait=180s",
+            timeout=400,
+        )
+        mark("kind create")
+        for image in images:
+            run(kind, "load", "docker-image", image, f"--name={name}")
+        mark("kind load")
+        sites = fake_internet.start(daemon)
+        corefile = run(
+            kubectl,
+            "-n",
+            "kube-system",
+            "get",
+            "configmap",
+            "coredns",
+            "-o",
+            "jsonpath={.data.Corefile}",
+        )
+        patch = fake_internet.coredns_configmap_patch(corefile, sites)
+        run(
+            kubectl,
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            "-",
+            stdin=json.dumps(patch),
+        )
+        run(kubectl, "-n", "kube-system", "rollout", "restart", "deployment/coredns")
+        mark("fake internet + CoreDNS")
+        run(*istio_images.install_command(istio), f"--kubeconfig={kubeconfig}", timeout=600)
+        mark("istioctl install")
+        run(kubectl, "label", "namespace", "default", "istio-injection=enabled")
+        for _ in range(30):  # the default serviceaccount appears shortly after create
+            if "default" in run(kubectl, "get", "serviceaccount", "-o", "name"):
+                break
+            time.sleep(1)
+        run(kubectl, "apply", "-f", str(samples.SLEEP_MANIFEST))
+        run(kubectl, "rollout", "status", "deployment/sleep", "--timeout=180s", timeout=200)
+        ready = run(
+            kubectl,
+            "get",
+            "pod",
+            "-l",
+            "app=sleep",
+            "-o",
+            "jsonpath={.items[0].status.containerStatuses[*].ready}",
+        )
+        mark("sleep 2/2")
+        assert ready.split() == ["true", "true"], ready
+        run(
+            kubectl,
+            "-n",
+            "kube-system",
+            "rollout",
+            "status",
+            "deployment/coredns",
+            "--timeout=120s",
+            timeout=150,
+        )
+
+        def curl(*args: str) -> str:
+            return run(kubectl, "exec", "deploy/sleep", "-c", "sleep", "--", "curl", *args)
+
+        code = ""
+        for _ in range(30):  # until the restarted CoreDNS answers for httpbin.org
+            try:
+                code = curl(
+                    "-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://httpbin.org/headers"
+                )
+            except ClusterError:
+                time.sleep(2)
+                continue
+            break
+        mark("first curl")
+        assert code == "200"
+        headers = json.loads(curl("-sS", "http://httpbin.org/headers"))["headers"]
+        assert headers["Host"] == "httpbin.org"
+        assert any(key.lower().startswith("x-envoy") for key in headers), headers
+        assert "HTTP/2 200" in curl("-sSI", "https://www.google.com")
+        log = run(kubectl, "logs", "deploy/sleep", "-c", "istio-proxy")
+        assert "httpbin.org" in log and "PassthroughCluster" in log, log[-2000:]
+        mark("checks")
+    finally:
+        print("timings (s from start):", timings)
+        run(kind, "delete", "cluster", f"--name={name}", f"--kubeconfig={kubeconfig}")
+        fake_internet.stop(daemon)
+        if created_network:
             daemon.docker("network", "rm", config.NETWORK_NAME)
