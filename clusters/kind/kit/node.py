@@ -274,8 +274,12 @@ def _import_images(daemon: DockerDaemon, container: str, images: list[str]) -> N
         _exec(
             daemon,
             container,
+            # `sleep` is the container's pid 1 and reaps nothing: a stopped containerd
+            # stays a zombie, so wait for state Z (or no process), not for kill -0.
             "pid=$(cat /run/containerd-build.pid); kill $pid;"
-            " while kill -0 $pid 2>/dev/null; do sleep 0.2; done;"
+            " for i in $(seq 1 150); do [ -e /proc/$pid ] || break;"
+            " [ \"$(awk '/^State:/{print $2}' /proc/$pid/status)\" = Z ] && break;"
+            " sleep 0.2; done;"
             " rm -f /run/containerd-build.pid /var/log/containerd-build.log",
         )
 
