@@ -216,6 +216,16 @@ class Cluster(Protocol):
         ... -o json`` reads the same): what the proxy runs, not what was asked of it."""
         ...
 
+    def proxy_sync_status(self) -> Mapping[str, Any] | None:
+        """The control plane's view of the sidecar's sync state (istiod's ``/debug/syncz``
+        entry, as ``istioctl proxy-status`` shows it), or None when it has none."""
+        ...
+
+    def interception_rules(self) -> str:
+        """The source pod's traffic interception as installed (istio-init's iptables
+        rules, or what istio-init printed when it installed them)."""
+        ...
+
     def internal_ip_ranges(self) -> list[str]:
         """The cluster's pod and service CIDRs (the page's per-platform ranges)."""
         ...

@@ -151,6 +151,14 @@ class FakeCluster:
         listener = {"name": proxyconfig.VIRTUAL_OUTBOUND, "filter_chains": [chain]}
         return {"configs": [{"active_state": {"listener": listener}}]}
 
+    def proxy_sync_status(self) -> Mapping[str, Any] | None:
+        self._pod()
+        return {"proxy": f"{self._pod().name}.{NAMESPACE}", "in_sync": True}
+
+    def interception_rules(self) -> str:
+        args = injection_facts.init_args(self._pod().pod) or []
+        return " ".join(args) or "(no istio-init)"
+
     # The source pod ------------------------------------------------------------------
     def deploy_source_pod(
         self,

@@ -218,6 +218,21 @@ class KubeCluster:
             raise ClusterError(f"pilot-agent request GET config_dump: {result.stderr.strip()}")
         return yaml.safe_load(result.stdout) or {}
 
+    def proxy_sync_status(self) -> Mapping[str, Any] | None:
+        pod = self._pod()
+        return istio.proxy_status(istio.syncz(self.api, self.install), pod, self.settings.namespace)
+
+    def interception_rules(self) -> str:
+        """What istio-init printed when it installed the pod's rules (its container log
+        holds the iptables-restore input), else its arguments."""
+        pod = self._pod()
+        try:
+            return self.api.logs(self.settings.namespace, pod, injection_facts.INIT)
+        except ClusterError:
+            found = self.api.get("v1", "Pod", pod, self.settings.namespace) or {}
+            args = injection_facts.init_args(found)
+            return " ".join(args) if args else "(the pod has no istio-init container)"
+
     # The source pod ------------------------------------------------------------------
     def _sample(self) -> list[dict[str, Any]]:
         return [d for d in yaml.safe_load_all(injection_facts.sleep_sample_text()) if d]

@@ -132,6 +132,10 @@ class ControlPlane(Protocol):
         """Back to no applied resources and ALLOW_ANY; True if that changed anything."""
         ...
 
+    def sync_status(self) -> dict[str, Any] | None:
+        """The sidecar's sync state as the control plane sees it, for diagnostics."""
+        ...
+
     def wait_synced(self, timeout: float) -> None:
         """Block until the sidecar runs everything submitted so far, or raise ClusterError."""
         ...

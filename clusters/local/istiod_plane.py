@@ -381,6 +381,15 @@ class IstiodControlPlane:
     def _expect(self, push_version: str) -> None:
         self._pending = max(self._pending, push_counter(push_version))
 
+    def sync_status(self) -> dict[str, Any] | None:
+        """istiod's /debug/syncz entry for the sidecar."""
+        sidecar = self._sidecar
+        if sidecar is None:
+            return None
+        proxy_id = f"{sidecar.proxy.pod_name}.{sidecar.proxy.namespace}"
+        syncz = self._json("GET", "/debug/syncz")
+        return next((dict(s) for s in syncz if s.get("proxy") == proxy_id), None)
+
     def wait_synced(self, timeout: float) -> None:
         sidecar = self._sidecar
         if sidecar is None:

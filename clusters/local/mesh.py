@@ -26,7 +26,7 @@ from clusters.backends import DEFAULT_WAITS
 from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl
 from clusters.istio.kubectl import KindNames, load_documents
-from clusters.local import internet, processes, runstate, sourcepod
+from clusters.local import internet, iptables, processes, runstate, sourcepod
 from clusters.local.controlplane import ControlPlane, ControlPlaneName, Sidecar
 from clusters.local.prerequisites import check_prerequisites
 from clusters.local.proxy import EnvoyAdmin, envoy_command
@@ -510,6 +510,15 @@ class LocalCluster:
                 f"{response.text.strip()[:200]}"
             )
         return response.json()
+
+    def proxy_sync_status(self) -> Mapping[str, Any] | None:
+        self._pod()
+        return self.plane.sync_status()
+
+    def interception_rules(self) -> str:
+        """``iptables-save -t nat`` in the pod's namespace: what istio-init installed."""
+        self._pod()
+        return iptables.dump(self.state.namespace("pod"))
 
     def internal_ip_ranges(self) -> list[str]:
         return [sourcepod.POD_CIDR, sourcepod.SERVICE_CIDR]

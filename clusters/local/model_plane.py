@@ -202,6 +202,19 @@ class ModelControlPlane:
         self.state.route_names = xds.write(resources, str(self.state.version))
         self.state.save()
 
+    def sync_status(self) -> dict[str, Any] | None:
+        """The version written to the file xDS and what Envoy reports it applied."""
+        sidecar = self._sidecar
+        if sidecar is None:
+            return None
+        applied = sidecar.admin.stats_or_death(
+            r"\.(cds|lds)\.(version_text|update_rejected)$", sidecar.alive
+        )
+        return {
+            "written_version": str(self.state.version),
+            **{k: str(v) for k, v in applied.items()},
+        }
+
     def wait_synced(self, timeout: float) -> None:
         sidecar = self._sidecar
         if sidecar is None:
