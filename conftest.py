@@ -10,6 +10,7 @@ pytest_plugins = [
     "fixtures.cluster",
     "fixtures.outputs",
     "fixtures.report",
+    "fixtures.literal",
     "fixtures.scheduling",
     "steps.state",
     "steps.pod",

@@ -12,7 +12,9 @@ page's ``helm template -x`` went away).
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +76,7 @@ class KubeCluster:
         self.found_mode = istio.outbound_traffic_policy(api, install.namespace)
         self.applied: dict[tuple[str, str, str], str] = {}  # (kind, ns, name) -> apiVersion
         self._pending = -1  # the push the proxy must have ACKed
+        self._shell_kubeconfig: Path | None = None  # --literal's kubeconfig copy
 
     # Facts ---------------------------------------------------------------------------
     def describe(self) -> Mapping[str, str]:
@@ -383,6 +386,32 @@ class KubeCluster:
         wait_for(logged, timeout=timeout, what="the sidecar did not log the barrier request")
         return marker
 
+    # For --literal: the page's commands run by a user's kubectl ---------------------------
+    def shell_env(self) -> dict[str, str]:
+        """KUBECONFIG for a kubectl that works in the suite's namespace (a private copy
+        of the kubeconfig whose context names it), and istioctl on PATH."""
+        if self._shell_kubeconfig is None:
+            source = (
+                self.settings.kubeconfig
+                or Path(
+                    os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config"
+                ).expanduser()
+            )
+            config = yaml.safe_load(source.read_text()) or {}
+            current = self.settings.context or config.get("current-context")
+            for entry in config.get("contexts") or ():
+                if entry.get("name") == current:
+                    entry.setdefault("context", {})["namespace"] = self.settings.namespace
+            config["current-context"] = current
+            handle, name = tempfile.mkstemp(prefix="egress-literal-", suffix=".kubeconfig")
+            with os.fdopen(handle, "w") as out:
+                yaml.safe_dump(config, out)
+            self._shell_kubeconfig = Path(name)
+        env = {"KUBECONFIG": str(self._shell_kubeconfig)}
+        if self.settings.istioctl is not None:
+            env["PATH"] = f"{self.settings.istioctl.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        return env
+
     # Lifecycle -----------------------------------------------------------------------
     def _remove_applied(self) -> None:
         for (kind, namespace, name), api_version in list(self.applied.items()):
@@ -418,6 +447,8 @@ class KubeCluster:
             self.close_keeping_api()
         finally:
             self.api.close()
+            if self._shell_kubeconfig is not None:
+                self._shell_kubeconfig.unlink(missing_ok=True)
 
 
 def _server_version(api: KubeApi) -> str:
