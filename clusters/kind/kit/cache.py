@@ -34,9 +34,15 @@ def cache_root() -> Path:
     return Path(base) / "egress-conformance" / "kind"
 
 
+_say_lock = threading.Lock()
+
+
 def say(message: str) -> None:
-    """One progress line on stderr, prefixed like the rest of the project's."""
-    print(f"{PREFIX} {message}", file=sys.stderr, flush=True)
+    """One progress line on stderr, prefixed like the rest of the project's; one write
+    under a lock, so that parallel builds never share a line."""
+    with _say_lock:
+        sys.stderr.write(f"{PREFIX} {message}\n")
+        sys.stderr.flush()
 
 
 @contextlib.contextmanager
