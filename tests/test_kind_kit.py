@@ -124,6 +124,17 @@ def test_a_finished_build_is_renamed_into_place(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["thing"]
 
 
+def test_leftovers_of_killed_builds_are_swept(tmp_path: Path) -> None:
+    dead = 4_000_000  # above pid_max: never a live process
+    (tmp_path / f".thing-v1.{dead}.tmp").mkdir()
+    (tmp_path / f".thing-v1.{os.getppid()}.tmp").mkdir()  # a live build's: kept
+    assert cache.stale_leftovers(tmp_path, "thing-v1") == [tmp_path / f".thing-v1.{dead}.tmp"]
+    with cache.staging_dir(tmp_path / "thing-v1") as staging:
+        (staging / "binary").write_text("ok")
+    live = f".thing-v1.{os.getppid()}.tmp"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live, "thing-v1"]
+
+
 def test_atomic_write_leaves_no_temporary(tmp_path: Path) -> None:
     cache.atomic_write(tmp_path / "f", "text", mode=0o755)
     assert (tmp_path / "f").read_text() == "text"

@@ -108,6 +108,28 @@ def atomic_write(target: Path, text: str | bytes, mode: int = 0o644) -> None:
         temporary.unlink(missing_ok=True)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a leftover named after a dead pid is stale)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_leftovers(directory: Path, prefix: str) -> list[Path]:
+    """``.PREFIX.PID.*`` entries in ``directory`` whose PID is gone: what a killed build
+    (SIGKILL, power loss) left behind, which the next build removes."""
+    found = []
+    for entry in directory.glob(f".{prefix}.*"):
+        parts = entry.name[len(prefix) + 2 :].split(".")
+        if parts and parts[0].isdigit() and not pid_alive(int(parts[0])):
+            found.append(entry)
+    return found
+
+
 @contextlib.contextmanager
 def staging_dir(target: Path) -> Iterator[Path]:
     """A fresh temporary directory next to ``target``, renamed onto it on success.
@@ -116,6 +138,8 @@ def staging_dir(target: Path) -> Iterator[Path]:
     it was, which is how "no half-written cache entry" is kept.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in stale_leftovers(target.parent, target.name):
+        shutil.rmtree(stale, ignore_errors=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir()

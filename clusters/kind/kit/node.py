@@ -37,6 +37,7 @@ NODE_REPOSITORY = "egress-conformance.local/kind-node"
 BASE_REPOSITORY = "egress-conformance.local/kind-base"
 RECIPE = "1"  # bump when this module changes what goes into the images
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+BUILD_CONTAINER_PREFIX = "egress-kind-build-"
 KIND_ENTRYPOINT = '["/usr/local/bin/entrypoint", "/sbin/init"]'
 
 # Kind's defaults manifests: no default CNI image is built (the node's bridge conflist
@@ -186,7 +187,8 @@ def _build_node(
 ) -> None:
     """kind's node build: run the base, copy in, import images into containerd, commit.
     The image is tagged only by the final commit, so a failure leaves no node image."""
-    name = f"egress-kind-build-{os.getpid()}-{int(time.time())}"
+    _remove_stale_build_containers(daemon)
+    name = f"{BUILD_CONTAINER_PREFIX}{os.getpid()}-{int(time.time())}"
     daemon.docker(
         "run",
         "--detach",
@@ -238,6 +240,17 @@ def _build_node(
             capture_output=True,
             check=False,
         )
+
+
+def _remove_stale_build_containers(daemon: DockerDaemon) -> None:
+    """Build containers of a build that was killed (its pid is in the name) go first."""
+    names = daemon.docker(
+        "ps", "--all", "--format", "{{.Names}}", "--filter", f"name={BUILD_CONTAINER_PREFIX}"
+    ).split()
+    for name in names:
+        pid = name.removeprefix(BUILD_CONTAINER_PREFIX).split("-")[0]
+        if pid.isdigit() and not cache.pid_alive(int(pid)):
+            daemon.docker("rm", "--force", "--volumes", name, what=f"docker rm {name}")
 
 
 def _exec(daemon: DockerDaemon, container: str, script: str, stdin: str | None = None) -> str:

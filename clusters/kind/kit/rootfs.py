@@ -138,6 +138,14 @@ def ensure_tarball(rootfs: Rootfs = NODE_ROOTFS, *, quiet: bool = False) -> Path
 def _debootstrap(
     debootstrap: str, rootfs: Rootfs, mirror: str, target: Path, note: Callable[[str], None]
 ) -> None:
+    for stale in [
+        *cache.stale_leftovers(target.parent, target.stem),
+        *cache.stale_leftovers(target.parent, target.name),
+    ]:
+        if stale.is_dir():
+            remove_tree(stale)
+        else:
+            stale.unlink(missing_ok=True)
     work = target.with_name(f".{target.stem}.{os.getpid()}.work")
     remove_tree(work)
     work.mkdir(parents=True)
