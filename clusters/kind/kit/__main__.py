@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -70,6 +71,10 @@ def _config(args: argparse.Namespace) -> None:
     print(path)
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clusters.kind.kit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         run=_daemon_down
     )
     args = parser.parse_args(argv)
+    # Ctrl-C, and a CI cancel or make's SIGTERM, unwind through the builds' cleanup (no
+    # half-written cache entry, build processes and containers ended); a shell's `&`
+    # leaves SIGINT ignored, so it is set again.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         args.run(args)
     except ClusterError as error:
