@@ -9,6 +9,12 @@ and socket, and with every feature that would touch the host's network turned of
 runtime is ``runtime_wrapper.py``, which drops the capabilities this VM cannot grant.
 The host state it could disturb is recorded before it starts and restored when it stops.
 
+Several runs may use the project's daemon at once (two pytest sessions, a build and a
+run). Each takes a lease, a file named by its PID and start time under
+``/run/egress-conformance-docker/leases``; ``stop()`` gives the lease back and ends the
+daemon only when no live run holds one, so a run never stops a daemon under another.
+``daemon-up`` takes a lease of its own that only ``daemon-down`` gives back.
+
 The data root is ``~/.cache/egress-conformance/kind/docker``: its images are the kit's
 cache and survive between runs. The socket, pid file and host record live under
 ``/run/egress-conformance-docker``.
@@ -32,6 +38,7 @@ from pathlib import Path
 
 from clusters.kind import hoststate
 from clusters.kind.kit import cache
+from clusters.local.processes import start_ticks
 from clusters.protocol import ClusterError, PrerequisiteMissing
 
 RUN_DIR = Path("/run/egress-conformance-docker")
@@ -46,6 +53,8 @@ DEFAULT_SOCKET = Path("/var/run/docker.sock")
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+LEASES = RUN_DIR / "leases"
+MANUAL_LEASE = "manual"  # daemon-up's, held until daemon-down
 
 
 def data_root() -> Path:
@@ -86,6 +95,7 @@ class DockerDaemon:
     host: str
     owned: bool = False
     pid: int | None = None
+    lease: Path | None = None  # this run's lease on the project's daemon
 
     @property
     def env(self) -> dict[str, str]:
@@ -134,9 +144,16 @@ class DockerDaemon:
         if answers(f"unix://{DEFAULT_SOCKET}"):
             return cls(f"unix://{DEFAULT_SOCKET}")
         with _daemon_lock():
+            lease = take_lease()
             if answers(f"unix://{SOCKET}"):
-                return cls(f"unix://{SOCKET}", pid=_read_pid())
-            return _start()
+                return cls(f"unix://{SOCKET}", owned=True, pid=_read_pid(), lease=lease)
+            try:
+                daemon = _start()
+            except BaseException:
+                lease.unlink(missing_ok=True)
+                raise
+            daemon.lease = lease
+            return daemon
 
     @classmethod
     def running(cls) -> DockerDaemon | None:
@@ -147,13 +164,25 @@ class DockerDaemon:
         return cls(f"unix://{SOCKET}", owned=True, pid=pid)
 
     def stop(self) -> list[str]:
-        """Stop the daemon if this handle started it, then restore the host state.
+        """Give back this run's lease; stop the project's daemon (and restore the host
+        state) when no live run holds one any more.
 
-        Returns what was restored, one line each. A daemon not owned is left running.
+        Returns what was restored, one line each. A daemon not the project's is left
+        running, and so is one that another live run still uses.
         """
         if not self.owned:
             return []
         with _daemon_lock():
+            if self.lease is not None:
+                self.lease.unlink(missing_ok=True)
+                self.lease = None
+            others = live_leases()
+            if others:
+                cache.say(
+                    f"the project's Docker daemon stays up: still used by {', '.join(others)}"
+                )
+                self.owned = False
+                return []
             return self._stop_locked()
 
     def _stop_locked(self) -> list[str]:
@@ -277,6 +306,34 @@ def _start() -> DockerDaemon:
         time.sleep(0.5)
     cache.say(f"started dockerd (pid {process.pid}) at {daemon.host}")
     return daemon
+
+
+def _lease_name(pid: int) -> str | None:
+    ticks = start_ticks(pid)
+    return None if ticks is None else f"{pid}-{ticks}"
+
+
+def take_lease(name: str | None = None) -> Path:
+    """This process's lease (or a named one, for daemon-up) on the project's daemon."""
+    LEASES.mkdir(parents=True, exist_ok=True)
+    lease = LEASES / (name or _lease_name(os.getpid()) or str(os.getpid()))
+    lease.touch()
+    return lease
+
+
+def live_leases() -> list[str]:
+    """The leases of runs still alive (dead runs' leases are removed on the way)."""
+    alive = []
+    for lease in sorted(LEASES.glob("*")) if LEASES.is_dir() else []:
+        if lease.name == MANUAL_LEASE:
+            alive.append("daemon-up")
+            continue
+        pid = lease.name.split("-", 1)[0]
+        if pid.isdigit() and _lease_name(int(pid)) == lease.name:
+            alive.append(f"pid {pid}")
+        else:
+            lease.unlink(missing_ok=True)  # its run is gone
+    return alive
 
 
 @contextlib.contextmanager

@@ -51,6 +51,10 @@ def _smoke(args: argparse.Namespace) -> None:
 
 def _daemon_up(_: argparse.Namespace) -> None:
     daemon = docker.DockerDaemon.ensure()
+    if daemon.owned:  # held until daemon-down, not by this short-lived process
+        docker.take_lease(docker.MANUAL_LEASE)
+        if daemon.lease is not None:
+            daemon.lease.unlink(missing_ok=True)
     print(f"DOCKER_HOST={daemon.host}")
 
 
@@ -59,9 +63,12 @@ def _daemon_down(_: argparse.Namespace) -> None:
     if daemon is None:
         cache.say("the project's Docker daemon is not running")
         return
-    for line in daemon.stop():
+    daemon.lease = docker.LEASES / docker.MANUAL_LEASE
+    restored = daemon.stop()
+    for line in restored:
         cache.say(f"restored: {line}")
-    cache.say("stopped the project's Docker daemon")
+    if daemon.owned is False and not docker.live_leases():
+        cache.say("stopped the project's Docker daemon")
 
 
 def _config(args: argparse.Namespace) -> None:

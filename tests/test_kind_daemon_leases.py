@@ -1,0 +1,42 @@
+"""The project's Docker daemon is shared by leases: a run never stops it under another."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from clusters.kind import docker
+
+
+@pytest.fixture(autouse=True)
+def leases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(docker, "LEASES", tmp_path / "leases")
+    monkeypatch.setattr(docker, "RUN_DIR", tmp_path)
+    return tmp_path / "leases"
+
+
+def test_a_live_runs_lease_keeps_the_daemon_and_a_dead_ones_goes(leases: Path) -> None:
+    mine = docker.take_lease()
+    assert mine.name.startswith(f"{os.getpid()}-")
+    dead = leases / "999999999-12345"
+    dead.touch()
+    assert docker.live_leases() == [f"pid {os.getpid()}"]
+    assert not dead.exists()
+
+
+def test_stop_leaves_a_daemon_another_run_uses(
+    leases: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stopped: list[bool] = []
+    monkeypatch.setattr(
+        docker.DockerDaemon, "_stop_locked", lambda self: stopped.append(True) or []
+    )
+    docker.take_lease(docker.MANUAL_LEASE)  # someone's daemon-up
+    handle = docker.DockerDaemon("unix:///x", owned=True, pid=1, lease=docker.take_lease())
+    assert handle.stop() == [] and not stopped
+    (leases / docker.MANUAL_LEASE).unlink()
+    again = docker.DockerDaemon("unix:///x", owned=True, pid=1, lease=docker.take_lease())
+    again.stop()
+    assert stopped == [True]
