@@ -333,6 +333,18 @@ def test_configmap_patch_is_the_whole_configmap_with_the_corefile() -> None:
     assert patch["data"]["Corefile"] == fake_internet.patched_corefile(KUBEADM_COREFILE, sites)
 
 
+def test_coredns_restart_follows_the_corefile() -> None:
+    sites = fake_internet.kind_sites()
+    patched = fake_internet.patched_corefile(KUBEADM_COREFILE, sites)
+    restart = fake_internet.coredns_restart_patch(patched)
+    assert restart["kind"] == "Deployment"
+    assert restart["metadata"] == {"name": "coredns", "namespace": "kube-system"}
+    annotations = restart["spec"]["template"]["metadata"]["annotations"]
+    assert list(annotations) == [fake_internet.COREFILE_ANNOTATION]
+    assert restart == fake_internet.coredns_restart_patch(patched)
+    assert restart != fake_internet.coredns_restart_patch(KUBEADM_COREFILE)
+
+
 def test_container_plan_gives_each_site_its_address(tmp_path: Path) -> None:
     sites = fake_internet.kind_sites()
     plan = fake_internet.container_plan(sites, "img:1", tmp_path)
@@ -588,7 +600,16 @@ def test_sleep_reaches_the_fake_internet_through_its_sidecar(
             "-",
             stdin=json.dumps(patch),
         )
-        run(kubectl, "-n", "kube-system", "rollout", "restart", "deployment/coredns")
+        restart = fake_internet.coredns_restart_patch(patch["data"]["Corefile"])
+        run(
+            kubectl,
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            "-",
+            stdin=json.dumps(restart),
+        )
         mark("fake internet + CoreDNS")
         run(*istio_images.install_command(istio), f"--kubeconfig={kubeconfig}", timeout=600)
         mark("istioctl install")
