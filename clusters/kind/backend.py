@@ -16,6 +16,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ class KindRun:
     started_sites: bool = False
     cluster: KubeCluster | None = None
     undo: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per creation action
 
     @property
     def kubeconfig(self) -> Path:
@@ -80,7 +82,12 @@ class KindRun:
 
     # The actions -----------------------------------------------------------------
     def record_host(self) -> None:
-        self.host = hoststate.HostState.record()
+        """The host's state before this cluster: kept by the project's daemon (recorded
+        before it first started, restored when its last user stops it, so a kept
+        cluster's kubelet settings are never taken for the host's), else here."""
+        assert self.daemon is not None
+        if not self.daemon.owned:
+            self.host = hoststate.HostState.record()
 
     def start_daemon(self) -> None:
         self.daemon = DockerDaemon.ensure()
@@ -212,8 +219,8 @@ class KindRun:
     def actions(self) -> list[tuple[str, Callable[[], None]]]:
         """Creation, in order (kind's own create is such a list)."""
         steps: list[tuple[str, Callable[[], None]]] = [
-            ("record the host's state", self.record_host),
             ("start Docker", self.start_daemon),
+            ("record the host's state", self.record_host),
             ("build the kit's images", self.build_images),
             ("create the kind cluster", self.create_cluster),
         ]
@@ -283,8 +290,14 @@ def kind_cluster(options: KindOptions | None = None) -> Iterator[KubeCluster]:
     run = KindRun(options, name, directory)
     try:
         for what, action in run.actions():
-            with cache.progress(what):
-                action()
+            started = time.monotonic()
+            cache.say(f"kind: {what} ...")
+            action()
+            run.timings[what] = time.monotonic() - started
+        cache.say(
+            "kind: ready in "
+            + ", ".join(f"{what} {seconds:.0f} s" for what, seconds in run.timings.items())
+        )
         assert run.cluster is not None
         yield run.cluster
     finally:

@@ -1,7 +1,6 @@
 """A Kubernetes API server as the suite uses it, through the ``kubernetes`` client:
 server-side apply with a dry run first (so a stream is all or nothing), delete, get,
-exec over the exec stream with the command's real exit code, pod logs, and GETs to a
-pod's port through the API server's proxy (istiod's debug endpoints).
+exec over the exec stream with the command's real exit code, and pod logs.
 
 Errors come back as one line in kubectl's words: a refusal as InvalidResource, the rest
 as ClusterError.
@@ -192,14 +191,3 @@ class KubeApi:
             return self.core.read_namespaced_pod_log(pod, namespace, container=container)
         except ApiException as error:
             raise ClusterError(f"logs of {pod} ({container}): {status_message(error)}") from None
-
-    def pod_get(self, namespace: str, pod: str, port: int, path: str) -> str:
-        """GET http://POD:PORT/PATH through the API server's proxy (no port-forward)."""
-        try:
-            return self.core.connect_get_namespaced_pod_proxy_with_path(
-                f"{pod}:{port}", namespace, path.lstrip("/")
-            )
-        except ApiException as error:
-            raise ClusterError(
-                f"GET {path} on {namespace}/{pod}:{port}: {status_message(error)}"
-            ) from None

@@ -24,7 +24,7 @@ from clusters.protocol import ClusterError, OutboundTrafficPolicy
 SYSTEM_NAMESPACE = "istio-system"
 MESH_CONFIGMAP = "istio"
 ISTIOD_LABEL = "app=istiod"
-ISTIOD_DEBUG_PORT = 15014
+DISCOVERY_CONTAINER = "discovery"
 
 
 @dataclass(frozen=True)
@@ -88,13 +88,24 @@ def set_outbound_traffic_policy(
     return True
 
 
-def syncz(api: KubeApi, install: IstioInstall) -> list[Mapping[str, Any]]:
-    """istiod's /debug/syncz (what `istioctl proxy-status` reads)."""
-    text = api.pod_get(install.namespace, install.istiod_pod, ISTIOD_DEBUG_PORT, "debug/syncz")
+def syncz(api: KubeApi, install: IstioInstall, timeout: float = 30.0) -> list[Mapping[str, Any]]:
+    """istiod's /debug/syncz (what `istioctl proxy-status` reads). istiod answers its
+    debug endpoints without a token only from its own pod, so the request is made there,
+    with ``pilot-discovery request`` (as istioctl does)."""
+    result = api.exec(
+        install.namespace,
+        install.istiod_pod,
+        DISCOVERY_CONTAINER,
+        ["pilot-discovery", "request", "GET", "/debug/syncz"],
+        timeout,
+    )
+    if result.exit_code != 0:
+        reason = (result.stderr.strip().splitlines() or [f"exit code {result.exit_code}"])[-1]
+        raise ClusterError(f"istiod's /debug/syncz: {reason}")
     try:
-        return json.loads(text)
+        return json.loads(result.stdout)
     except ValueError:
-        raise ClusterError(f"istiod's /debug/syncz is not JSON: {text[:120]!r}") from None
+        raise ClusterError(f"istiod's /debug/syncz is not JSON: {result.stdout[:120]!r}") from None
 
 
 def proxy_status(
