@@ -6,11 +6,11 @@ protocol, fixtures/ owns the mesh's lifecycle and the reports.
 
 pytest_plugins = [
     "fixtures.options",
+    "fixtures.literal",
     "fixtures.journal",
     "fixtures.cluster",
     "fixtures.outputs",
     "fixtures.report",
-    "fixtures.literal",
     "fixtures.scheduling",
     "steps.state",
     "steps.pod",
