@@ -39,6 +39,13 @@ def test_a_missing_line_is_named() -> None:
             NOT_RUN,
         ),
         ("ls samples/sleep/sleep.yaml", None, FAILED),  # the shell's workdir is the fixture's
+        ('| grep "HTTP/"', None, NOT_RUN),  # a fragment the page pipes into
+        (
+            "echo 'command terminated with exit code 35' >&2; exit 35",
+            "command terminated with exit code 35",
+            MATCHED,
+        ),  # a failure the page shows
+        ("exit 35", "command terminated with exit code 56", FAILED),
     ],
 )
 def test_each_verdict(
@@ -52,3 +59,14 @@ def test_the_samples_are_where_the_page_expects_them(tmp_path: Path) -> None:
     (tmp_path / "samples" / "sleep" / "sleep.yaml").write_text("kind: Deployment\n")
     shell = LiteralShell(dict(os.environ), tmp_path)
     assert shell.run("cat samples/sleep/sleep.yaml", "kind: Deployment", None).verdict == MATCHED
+
+
+def test_kubectl_apply_runs_as_a_server_side_dry_run(shell: LiteralShell, tmp_path: Path) -> None:
+    """A stream with a refused document must not leave its valid one behind."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "kubectl").write_text('#!/bin/sh\necho "kubectl $*"\n')
+    (fake / "kubectl").chmod(0o755)
+    shell.env["PATH"] = f"{fake}:{shell.env['PATH']}"
+    result = shell.run("kubectl apply -f - <<EOF\nkind: X\nEOF", None, None)
+    assert "kubectl apply --dry-run=server -f -" in result.output
