@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -117,6 +118,24 @@ class LogCursor:
     pod: str
     lines: int
     since: str | None = None
+
+    @classmethod
+    def after(cls, pod: str, lines: Sequence[str]) -> LogCursor:
+        """A mark after ``lines``, the pod's log as read now."""
+        return cls(pod, len(lines), datetime.now(UTC).isoformat())
+
+
+def complete_lines(text: str) -> list[str]:
+    """The log's complete lines, as ``kubectl logs`` prints them (a line still being
+    flushed is not there yet)."""
+    return text[: text.rfind("\n") + 1].splitlines()
+
+
+def lines_after(lines: Sequence[str], since: LogCursor | None, pod: str) -> list[str]:
+    """The lines after ``since``; all of them without a mark, or for a mark of another
+    (older) pod, whose log this is not."""
+    skip = since.lines if since and since.pod == pod else 0
+    return list(lines[skip:])
 
 
 class ClusterError(Exception):

@@ -34,6 +34,7 @@ from clusters.protocol import (
     OutboundTrafficPolicy,
     PodStatus,
     ResourceRef,
+    lines_after,
 )
 
 NAMESPACE = "default"
@@ -201,12 +202,11 @@ class FakeCluster:
 
     def sidecar_log_cursor(self) -> LogCursor:
         pod = self._pod()
-        return LogCursor(pod.name, len(pod.log), datetime.now(UTC).isoformat())
+        return LogCursor.after(pod.name, pod.log)
 
     def sidecar_log(self, since: LogCursor | None = None) -> list[str]:
         pod = self._pod()
-        skip = since.lines if since and since.pod == pod.name else 0
-        return pod.log[skip:]
+        return lines_after(pod.log, since, pod.name)
 
     def sidecar_log_barrier(self, timeout: float) -> str:
         del timeout

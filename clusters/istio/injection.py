@@ -35,10 +35,15 @@ def sleep_sample_text() -> str:
     return resources.files("clusters.istio").joinpath(SLEEP_SAMPLE).read_text()
 
 
+def sleep_sample() -> list[dict[str, Any]]:
+    """The sample's documents (ServiceAccount, Service, Deployment), a fresh copy."""
+    return [document for document in yaml.safe_load_all(sleep_sample_text()) if document]
+
+
 def sleep_deployment() -> dict[str, Any]:
     """The sample's Deployment (a fresh copy)."""
-    for document in yaml.safe_load_all(sleep_sample_text()):
-        if document and document.get("kind") == "Deployment":
+    for document in sleep_sample():
+        if document.get("kind") == "Deployment":
             return document
     raise LookupError(f"{SLEEP_SAMPLE} has no Deployment")
 

@@ -45,3 +45,12 @@ def sync_lag(status: Mapping[str, Any] | None, pending: int) -> list[str]:
         if item.get("sent") != item.get("acked"):
             lagging.append(f"{short} ACK")
     return lagging
+
+
+def newest_push(status: Mapping[str, Any] | None) -> int:
+    """The highest push number istiod has sent this proxy (-1 before any)."""
+    if status is None:
+        return -1
+    resources: Mapping[str, Any] = status.get("resources") or {}
+    sent = [str(item.get("sent", "")) for item in resources.values()]
+    return max((push_counter(nonce[:-UUID_LENGTH]) for nonce in sent), default=-1)

@@ -11,7 +11,6 @@ page's ``helm template -x`` went away).
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import tempfile
@@ -19,7 +18,6 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from clusters.backends import Waits
 from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl
 from clusters.istio.kubectl import load_documents
+from clusters.istio.syncz import newest_push, sync_lag
 from clusters.kube import istio
 from clusters.kube.api import KubeApi
 from clusters.protocol import (
@@ -39,6 +38,8 @@ from clusters.protocol import (
     OutboundTrafficPolicy,
     PodStatus,
     ResourceRef,
+    complete_lines,
+    lines_after,
 )
 from clusters.waiting import NotYet, wait_for
 
@@ -129,7 +130,7 @@ class KubeCluster:
         status = istio.proxy_status(
             istio.syncz(self.api, self.install), pod, self.settings.namespace
         )
-        return istio.newest_push(status)
+        return newest_push(status)
 
     def _expect_push_after(self, newest: int) -> None:
         """A change was made: the sidecar is in sync once it has ACKed a later push."""
@@ -210,13 +211,13 @@ class KubeCluster:
             status = istio.proxy_status(
                 istio.syncz(self.api, self.install), pod, self.settings.namespace
             )
-            lagging = istio.sync_lag(status, self._pending)
+            lagging = sync_lag(status, self._pending)
             quiet = time.monotonic() - self._changed_at > NO_PUSH_AFTER_S
             if lagging and quiet and all(" push " in item for item in lagging):
                 # istiod found the change irrelevant to this proxy (a ServiceEntry made
                 # and deleted within one debounce): everything sent is ACKed, and no
                 # push came. The steps' checks still retry within their bound.
-                self._pending = istio.newest_push(status)
+                self._pending = newest_push(status)
                 return
             if lagging:
                 raise NotYet(", ".join(lagging))
@@ -254,9 +255,6 @@ class KubeCluster:
             return " ".join(args) if args else "(the pod has no istio-init container)"
 
     # The source pod ------------------------------------------------------------------
-    def _sample(self) -> list[dict[str, Any]]:
-        return [d for d in yaml.safe_load_all(injection_facts.sleep_sample_text()) if d]
-
     def _label_namespace(self) -> None:
         namespace = {
             "apiVersion": "v1",
@@ -275,7 +273,7 @@ class KubeCluster:
     ) -> PodStatus:
         self.delete_source_pod()
         self._label_namespace()
-        documents = copy.deepcopy(self._sample())
+        documents = injection_facts.sleep_sample()
         for document in documents:
             if document["kind"] == "Deployment" and include_ip_ranges is not None:
                 template = document["spec"]["template"]["metadata"]
@@ -332,7 +330,7 @@ class KubeCluster:
 
     def delete_source_pod(self) -> bool:
         existed = False
-        for document in reversed(self._sample()):
+        for document in reversed(injection_facts.sleep_sample()):
             namespace = self.settings.namespace
             existed |= self.api.delete(
                 document["apiVersion"], document["kind"], document["metadata"]["name"], namespace
@@ -383,17 +381,15 @@ class KubeCluster:
         return self.api.exec(self.settings.namespace, self._pod(), "sleep", argv, timeout)
 
     def _log_lines(self, pod: str) -> list[str]:
-        text = self.api.logs(self.settings.namespace, pod, injection_facts.SIDECAR)
-        return text[: text.rfind("\n") + 1].splitlines()
+        return complete_lines(self.api.logs(self.settings.namespace, pod, injection_facts.SIDECAR))
 
     def sidecar_log_cursor(self) -> LogCursor:
         pod = self._pod()
-        return LogCursor(pod, len(self._log_lines(pod)), datetime.now(UTC).isoformat())
+        return LogCursor.after(pod, self._log_lines(pod))
 
     def sidecar_log(self, since: LogCursor | None = None) -> list[str]:
         pod = self._pod()
-        skip = since.lines if since and since.pod == pod else 0
-        return self._log_lines(pod)[skip:]
+        return lines_after(self._log_lines(pod), since, pod)
 
     def sidecar_log_barrier(self, timeout: float) -> str:
         """A request the sidecar surely intercepts and logs: to the sleep Service itself."""

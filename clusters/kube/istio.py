@@ -17,7 +17,6 @@ from typing import Any
 
 import yaml
 
-from clusters.istio.syncz import push_counter, sync_lag
 from clusters.kube.api import KubeApi
 from clusters.protocol import ClusterError, OutboundTrafficPolicy
 
@@ -113,15 +112,3 @@ def proxy_status(
 ) -> Mapping[str, Any] | None:
     proxy_id = f"{pod}.{namespace}"
     return next((s for s in statuses if s.get("proxy") == proxy_id), None)
-
-
-def newest_push(status: Mapping[str, Any] | None) -> int:
-    """The highest push number istiod has sent this proxy (-1 before any)."""
-    if status is None:
-        return -1
-    resources: Mapping[str, Any] = status.get("resources") or {}
-    sent = [push_counter(str(item.get("sent", ""))[:-36]) for item in resources.values()]
-    return max(sent, default=-1)
-
-
-__all__ = ["sync_lag"]

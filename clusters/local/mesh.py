@@ -16,7 +16,6 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,8 @@ from clusters.protocol import (
     OutboundTrafficPolicy,
     PodStatus,
     ResourceRef,
+    complete_lines,
+    lines_after,
 )
 from clusters.waiting import NotYet, wait_for
 
@@ -462,26 +463,16 @@ class LocalCluster:
         return self._pod_dir() / "istio-proxy.log"
 
     def _log_lines(self) -> list[str]:
-        """The complete lines of the sidecar's log (a line still being flushed is not
-        there yet), as ``kubectl logs`` prints them."""
         try:
-            data = self._access_log().read_bytes()
+            return complete_lines(self._access_log().read_bytes().decode(errors="replace"))
         except OSError:
             return []
-        text = data.decode(errors="replace")
-        return text[: text.rfind("\n") + 1].splitlines()
 
     def sidecar_log_cursor(self) -> LogCursor:
-        pod = self._pod()
-        return LogCursor(
-            pod=pod.name,
-            lines=len(self._log_lines()),
-            since=datetime.now(UTC).isoformat(timespec="microseconds"),
-        )
+        return LogCursor.after(self._pod().name, self._log_lines())
 
     def sidecar_log(self, since: LogCursor | None = None) -> list[str]:
-        skip = since.lines if since and since.pod == self._pod().name else 0
-        return self._log_lines()[skip:]
+        return lines_after(self._log_lines(), since, self._pod().name)
 
     def sidecar_log_barrier(self, timeout: float) -> str:
         """A request to the sleep Service's ClusterIP: inside the service range, so the
