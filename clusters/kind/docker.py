@@ -52,7 +52,7 @@ WRAPPER_SOURCE = Path(__file__).resolve().parent / "runtime_wrapper.py"
 DEFAULT_SOCKET = Path("/var/run/docker.sock")
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SYSTEM_PATH = cache.SYSTEM_PATH
 LEASES = RUN_DIR / "leases"
 MANUAL_LEASE = "manual"  # daemon-up's, held until daemon-down
 
@@ -213,35 +213,21 @@ class DockerDaemon:
 
 def ensure_dockerd() -> str:
     """The dockerd binary, installing Debian's docker.io when it is missing."""
-    found = shutil.which("dockerd", path=SYSTEM_PATH)
-    if found:
-        return found
-    cache.say("dockerd is missing: apt-get install docker.io (Debian's, 20.10)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "PATH": SYSTEM_PATH}
     policy = Path("/usr/sbin/policy-rc.d")
-    guard = not policy.exists()
+    guard = not policy.exists() and shutil.which("dockerd", path=SYSTEM_PATH) is None
     if guard:  # never let the package start the system dockerd with its default flags
         policy.write_text("#!/bin/sh\nexit 101\n")
         policy.chmod(0o755)
     try:
-        for argv in (
-            ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "docker.io"],
-        ):
-            try:
-                cache.run(argv, what=" ".join(argv[:2]), env=env, timeout=1200)
-            except ClusterError as error:
-                raise PrerequisiteMissing(
-                    f"Docker is missing and {error}: install docker.io yourself "
-                    "(apt-get install docker.io) or point DOCKER_HOST at a daemon"
-                ) from None
+        return cache.ensure_installed(
+            "dockerd",
+            "docker.io",
+            fix="install docker.io yourself (apt-get install docker.io) or point DOCKER_HOST "
+            "at a daemon",
+        )
     finally:
         if guard:
             policy.unlink(missing_ok=True)
-    found = shutil.which("dockerd", path=SYSTEM_PATH)
-    if not found:
-        raise PrerequisiteMissing("apt-get installed docker.io but dockerd is not on PATH")
-    return found
 
 
 def install_runtime_wrapper() -> Path:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from clusters.protocol import ClusterError
+from clusters.protocol import ClusterError, PrerequisiteMissing
 
 PREFIX = "egress-conformance:"
 PROGRESS_EVERY_S = 15.0
@@ -246,3 +246,28 @@ def run(
         last = " | ".join(errors[-3:]) or f"exit {process.returncode}"
         raise ClusterError(f"{what} failed: {last}")
     return b"".join(chunks).decode(errors="replace")
+
+
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def ensure_installed(command: str, package: str, *, fix: str) -> str:
+    """``command``'s path, apt-get installing Debian's ``package`` first when it is
+    missing; ``fix`` says what to do when that cannot be done."""
+    found = shutil.which(command, path=SYSTEM_PATH)
+    if found:
+        return found
+    say(f"{command} is missing: apt-get install {package}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "PATH": SYSTEM_PATH}
+    for argv in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package],
+    ):
+        try:
+            run(argv, what=" ".join(argv[:2]), env=env, timeout=1200)
+        except ClusterError as error:
+            raise PrerequisiteMissing(f"{command} is missing and {error}: {fix}") from None
+    found = shutil.which(command, path=SYSTEM_PATH)
+    if not found:
+        raise PrerequisiteMissing(f"apt-get installed {package} but {command} is not on PATH")
+    return found

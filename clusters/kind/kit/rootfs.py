@@ -19,7 +19,7 @@ from pathlib import Path
 
 from clusters.kind.docker import SYSTEM_PATH, DockerDaemon
 from clusters.kind.kit import cache
-from clusters.protocol import ClusterError, PrerequisiteMissing
+from clusters.protocol import PrerequisiteMissing
 
 SUITE = "bookworm"
 FALLBACK_MIRROR = "http://deb.debian.org/debian"
@@ -95,22 +95,11 @@ def apt_mirror(sources: Path = APT_SOURCES, suite: str = SUITE) -> str:
 
 def ensure_debootstrap() -> str:
     """debootstrap, installed with apt-get when missing."""
-    found = shutil.which("debootstrap", path=SYSTEM_PATH)
-    if found:
-        return found
-    cache.say("debootstrap is missing: apt-get install debootstrap")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "PATH": SYSTEM_PATH}
-    try:
-        cache.run(["apt-get", "update", "-qq"], what="apt-get update", env=env, timeout=1200)
-        cache.run(
-            ["apt-get", "install", "-y", "-qq", "debootstrap"],
-            what="apt-get install debootstrap",
-            env=env,
-            timeout=1200,
-        )
-    except ClusterError as error:
-        raise PrerequisiteMissing(f"{error}: install debootstrap yourself") from None
-    return shutil.which("debootstrap", path=SYSTEM_PATH) or "/usr/sbin/debootstrap"
+    return cache.ensure_installed(
+        "debootstrap",
+        "debootstrap",
+        fix="install debootstrap yourself (apt-get install debootstrap)",
+    )
 
 
 def tarball_path(rootfs: Rootfs, mirror: str) -> Path:
