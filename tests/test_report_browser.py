@@ -1,74 +1,84 @@
-"""The page view as a reviewer sees it: rendered by headless Chromium (Debian's), not
-just parsed. A screenshot lands in reports/screenshots/page.png."""
+"""The reports as a reviewer sees them: the page view and Allure's HTML report of a small
+run (tests/small_run.py), opened in Debian's headless Chromium by Playwright
+(tests/browser/reviewer.py, in the tool venv that ``make playwright`` installs).
+
+What a reviewer must see: every section heading of the page, each verdict, and the
+failed step's diagnostics, folded at first and opening on a click. Neither report may
+fetch anything from outside. Screenshots land in reports/screenshots/.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from fixtures.records import FAILED, PASSED, SKIPPED, ScenarioRecord, StepRecord
-from fixtures.render import render_html
-from fixtures.report import RunState
+from tests.small_run import FAILED_SECTION, page_sections
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PLAYWRIGHT_PYTHON = ROOT / ".tools" / "playwright" / "bin" / "python"
+REVIEWER = ROOT / "tests" / "browser" / "reviewer.py"
+SHOTS = ROOT / "reports" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FAILED_SCENARIO = "The mesh blocks hosts outside the registry"
+FAILED_STEP = 'Then the outbound traffic policy mode is "REGISTRY_ONLY"'
 
 
-def chromium(*args: str) -> str:
-    if CHROMIUM is None:
+def reviewer(*args: str) -> dict[str, Any]:
+    """Run the reviewer's browser; its findings as a dict."""
+    if not PLAYWRIGHT_PYTHON.exists():
+        venv = PLAYWRIGHT_PYTHON.parents[1]
+        pytest.fail(f"Playwright is missing: make playwright installs it into {venv}")
+    if not Path(CHROMIUM).exists():
         pytest.fail("chromium is missing: apt-get install chromium (make setup does it)")
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    SHOTS.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        [*command, *args], capture_output=True, text=True, timeout=120, check=True
+        [str(PLAYWRIGHT_PYTHON), str(REVIEWER), *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "EGRESS_CHROMIUM": CHROMIUM},
     )
-    return done.stdout
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
 
 
-def record(name: str, feature: str, tag: str, outcome: str, step: StepRecord) -> ScenarioRecord:
-    return ScenarioRecord(
-        nodeid=f"features/test_egress_control.py::{name}",
-        feature=feature,
-        feature_file=f"features/{tag}.feature",
-        feature_description="",
-        name=name,
-        description="",
-        line=1,
-        tags=[f"doc-{tag}"],
-        steps=[step],
-        outcome=outcome,
-        reason=step.message,
+def test_the_page_view_shows_every_section_verdict_and_the_diagnostics(small_run: Path) -> None:
+    shot = SHOTS / "page-view.png"
+    seen = reviewer("page-view", (small_run / "page.html").as_uri(), str(shot))
+    assert seen["headings"] == [section.title for section in page_sections()]
+    assert {"passed", "failed", "skipped", "not run"} <= set(seen["verdicts"])
+    assert seen["diagnostics_count"] == 1  # the one failed step
+    assert (seen["diagnostics_open_before"], seen["diagnostics_visible_before"]) == (False, False)
+    assert (seen["diagnostics_open_after"], seen["diagnostics_visible_after"]) == (True, True)
+    assert "virtualOutbound" in seen["diagnostics_text"]
+    assert "PassthroughCluster" in seen["diagnostics_text"]  # why the claim failed
+    assert seen["link_to_page"] >= 1  # the page on istio.io
+    assert seen["widest_px"] <= 1280  # fits a 1280 px screen
+    assert seen["outside"] == [] and seen["script_errors"] == []
+    assert shot.stat().st_size > 10_000
+
+
+def test_allure_shows_every_section_verdict_and_the_diagnostics(small_run: Path) -> None:
+    shot = SHOTS / "allure.png"
+    index = small_run / "allure-report" / "index.html"
+    seen = reviewer(
+        "allure", index.as_uri(), str(shot), FAILED_SECTION, FAILED_SCENARIO, FAILED_STEP
     )
-
-
-def test_the_page_view_renders_every_section_and_verdict(tmp_path: Path) -> None:
-    failed = StepRecord(
-        keyword="Then",
-        text="the response is 200",
-        line=3,
-        status=FAILED,
-        message="got 502 from the proxy",
+    assert seen["title"] == "Control Egress Traffic"
+    assert sorted(seen["sections"]) == sorted(section.title for section in page_sections())
+    assert seen["statuses"] == ["failed", "passed", "skipped"]
+    assert seen["result_status"] == "Failed"
+    assert (seen["attachments_visible_before"], seen["attachments_visible_after"]) == (False, True)
+    assert {"command", "what came back", "diagnostics: sidecar listeners"} <= set(
+        seen["attachments"]
     )
-    records = [
-        record("a request succeeds", "Envoy passthrough", "envoy-passthrough", PASSED,
-               StepRecord(keyword="Then", text="it works", line=3, status=PASSED)),
-        record("a request is blocked", "Blocking by default", "blocking-by-default", FAILED,
-               failed),
-        record("Mixer logs it", "Access an external HTTP service", "http-service-entry",
-               SKIPPED, StepRecord(keyword="Then", text="mixer", line=3, status=SKIPPED,
-                                   message="drift: Mixer was removed in Istio 1.8")),
-    ]  # fmt: skip
-    page = tmp_path / "page.html"
-    page.write_text(render_html(records, {"backend": "local"}, "now", RunState()))
-    dom = chromium("--dump-dom", page.as_uri())
-    for heading in ("Envoy passthrough", "Blocking by default", "Access an external HTTP service"):
-        assert f">{heading}</h2>" in dom
-    for status in ("passed", "failed", "skipped"):
-        assert f'class="badge badge-{status}">{status}</span>' in dom
-    assert "got 502 from the proxy" in dom
-    shots = ROOT / "reports" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    chromium("--window-size=1280,1400", f"--screenshot={shots / 'page.png'}", page.as_uri())
-    assert (shots / "page.png").stat().st_size > 10_000
+    assert seen["attachment_opened"] == "diagnostics: sidecar listeners"
+    assert "PassthroughCluster" in seen["attachment_text"]
+    assert seen["outside"] == [] and seen["script_errors"] == []
+    assert shot.stat().st_size > 10_000

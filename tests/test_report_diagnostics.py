@@ -1,120 +1,108 @@
-"""A deliberately failing scenario, run on the in-memory backend, shows as failed with
-its diagnostics in every report: the page view (folded, opening on a click in headless
-Chromium), page.md, pytest-html, Allure's results, JUnit and summary.json."""
+"""A deliberately failing scenario of a small run (tests/small_run.py) shows as failed,
+with its diagnostics, in every report: the page view, page.md, pytest-html, JUnit,
+summary.json, and Allure's results and HTML report. The browser's view of the page view
+and of Allure is in tests/test_report_browser.py."""
 
 from __future__ import annotations
 
 import json
-import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
-import pytest
+from tests import small_run as small_run_module
 
-from tests.test_report_browser import CHROMIUM, ROOT, chromium
-
-pytest_plugins = ("pytester",)
-
-PLUGINS = [
-    "fixtures.options",
-    "fixtures.journal",
-    "fixtures.cluster",
-    "fixtures.report",
-    "fixtures.outputs",
-    "steps.state",
-    "steps.config",
-]
-
-CONFTEST = f"""
-import pytest
-
-from clusters.fake import FakeCluster
-
-pytest_plugins = {PLUGINS!r}
-
-
-@pytest.fixture(scope="session")
-def cluster():
-    return FakeCluster()  # ALLOW_ANY: the scenario below claims REGISTRY_ONLY and fails
-"""
-
-FEATURE = """
-Feature: Envoy passthrough to external services
-  @doc-envoy-passthrough
-  Scenario: The mesh blocks unknown hosts
-    Then the outbound traffic policy mode is "REGISTRY_ONLY"
-"""
-
-BINDING = 'from pytest_bdd import scenarios\n\nscenarios("passthrough.feature")\n'
 TITLES = ("sidecar listeners", "sidecar routes", "sidecar clusters", "interception rules")
+FAILED = "The mesh blocks hosts outside the registry"
+FAILED_STEP = 'Then the outbound traffic policy mode is "REGISTRY_ONLY"'
 
 
-@pytest.fixture
-def failed_run(pytester: pytest.Pytester) -> Path:
-    pytester.makeconftest(CONFTEST)
-    pytester.makefile(".feature", passthrough=textwrap.dedent(FEATURE))
-    pytester.makepyfile(test_binding=BINDING)
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--page-report-dir", "out", "--junitxml", "out/junit.xml",
-        "--html", "out/report.html", "--self-contained-html", "--alluredir", "out/allure",
-    )  # fmt: skip
-    result.assert_outcomes(failed=1)
-    return pytester.path / "out"
+def allure_results(reports: Path) -> dict[str, dict[str, Any]]:
+    files = (reports / "allure-results").glob("*-result.json")
+    results = (json.loads(path.read_text()) for path in files)
+    return {result["name"]: result for result in results}
 
 
-def test_every_report_shows_the_failure_with_its_diagnostics(failed_run: Path) -> None:
-    page = (failed_run / "page.html").read_text()
-    assert '<details class="diagnostics">' in page and "virtualOutbound" in page
+def attachments(step: dict[str, Any]) -> dict[str, str]:
+    return {a["name"]: a["source"] for a in step.get("attachments", [])}
+
+
+def test_every_report_shows_the_failure_with_its_diagnostics(small_run: Path) -> None:
+    page = (small_run / "page.html").read_text()
+    assert page.count('<details class="diagnostics">') == 1 and "virtualOutbound" in page
     assert all(f"<h4>{title}</h4>" in page for title in TITLES)
-    markdown = (failed_run / "page.md").read_text()
+    markdown = (small_run / "page.md").read_text()
     assert "<details><summary>Diagnostics of the failed step" in markdown
     assert "PassthroughCluster" in markdown  # what the proxy really does: ALLOW_ANY
-    assert "Diagnostics of the failed step" in (failed_run / "report.html").read_text()
+    assert "Diagnostics of the failed step" in (small_run / "conformance.html").read_text()
 
-    junit = ET.parse(failed_run / "junit.xml").getroot()
-    case = next(junit.iter("testcase"))
-    assert case.find("failure") is not None
+    junit = ET.parse(small_run / "junit.xml").getroot()
+    (case,) = [c for c in junit.iter("testcase") if c.find("failure") is not None]
     names = {p.get("name") for p in case.iter("property")}
     assert {f"diagnostics: {title}" for title in TITLES} <= names
 
-    summary = json.loads((failed_run / "summary.json").read_text())
-    (scenario,) = summary["scenarios"].values()
-    assert scenario["verdict"] == "failed"
-    assert scenario["failed_step"].startswith("Then the outbound traffic policy mode")
+    summary = json.loads((small_run / "summary.json").read_text())
+    (scenario,) = [s for s in summary["scenarios"].values() if s["verdict"] == "failed"]
+    assert scenario["failed_step"] == FAILED_STEP
     assert set(TITLES) <= set(scenario["diagnostics"])
 
-    results = [json.loads(p.read_text()) for p in (failed_run / "allure").glob("*-result.json")]
-    (result,) = results
+    result = allure_results(small_run)[FAILED]
     assert result["status"] == "failed"
-    attached = {a["name"] for step in result["steps"] for a in step.get("attachments", [])}
-    assert {f"diagnostics: {title}" for title in TITLES} <= attached
+    (step,) = result["steps"]
+    assert step["name"] == FAILED_STEP and step["status"] == "failed"
+    assert {f"diagnostics: {title}" for title in TITLES} <= set(attachments(step))
 
 
-HARNESS = """<!DOCTYPE html><html><body>
-<iframe id="report" src="{page}" style="width:1260px;height:1300px"></iframe>
-<script>
-document.getElementById("report").onload = function () {{
-  var doc = this.contentDocument;
-  var details = doc.querySelector("details.diagnostics");
-  var before = details.open;
-  details.querySelector("summary").click();
-  document.title = "before=" + before + " after=" + details.open
-    + " visible=" + (doc.querySelector("details.diagnostics h4").offsetHeight > 0);
-  details.scrollIntoView();
-}};
-</script></body></html>"""
+def test_each_allure_step_carries_the_facts_of_its_command(small_run: Path) -> None:
+    """A step that ran curl in the pod has its command, stdout, stderr, exit code and
+    elapsed time; a step that applied YAML has it; fixtures are not step parameters."""
+    results = allure_results(small_run)
+    curl = next(
+        step
+        for step in results["An HTTPS request to an unknown host succeeds under ALLOW_ANY"]["steps"]
+        if step["name"].startswith("When the source pod runs")
+    )
+    attached = attachments(curl)
+    assert {"command", "stdout", "stderr", "exit code", "elapsed"} <= set(attached)
+    folder = small_run / "allure-results"
+    assert (folder / attached["stdout"]).read_text().startswith("HTTP/2 200")
+    assert (folder / attached["stderr"]).read_text().startswith("* Connected to the site")
+    assert (folder / attached["exit code"]).read_text() == "0"
+    assert "curl -sSI https://www.google.com" in (folder / attached["command"]).read_text()
+    assert [p["name"] for p in curl["parameters"]] == ["command"]  # not cluster, journal…
+
+    apply = results["A ServiceEntry lets httpbin.org through"]["steps"][0]
+    applied = attachments(apply)["applied YAML"]
+    assert applied.endswith(".yaml") and "kind: ServiceEntry" in (folder / applied).read_text()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is missing (make setup installs it)")
-def test_the_diagnostics_open_on_a_click(failed_run: Path) -> None:
-    """A real click in headless Chromium: folded first, shown after."""
-    harness = failed_run / "harness.html"
-    harness.write_text(HARNESS.format(page=(failed_run / "page.html").as_uri()))
-    flags = ["--allow-file-access-from-files", "--virtual-time-budget=5000"]
-    dom = chromium(*flags, "--dump-dom", harness.as_uri())
-    assert "<title>before=false after=true visible=true</title>" in dom
-    shots = ROOT / "reports" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    chromium(*flags, "--window-size=1280,1400", f"--screenshot={shots / 'diagnostics.png'}",
-             harness.as_uri())  # fmt: skip
-    assert (shots / "diagnostics.png").stat().st_size > 10_000
+def test_allure_knows_the_mesh_the_state_and_the_categories(small_run: Path) -> None:
+    folder = small_run / "allure-results"
+    environment = (folder / "environment.properties").read_text()
+    assert "backend = fake" in environment and "run = complete" in environment
+    categories = {c["name"] for c in json.loads((folder / "categories.json").read_text())}
+    assert "Drift: the page uses what this Istio no longer has" in categories
+    index = small_run / "allure-report" / "index.html"
+    assert index.stat().st_size > 100_000  # one self-contained file
+    assert "googletagmanager" not in index.read_text()  # nothing fetched from outside
+
+
+def test_an_interrupted_run_is_not_green_in_allure(tmp_path: Path) -> None:
+    """Ctrl-C in the second scenario: Allure gets a result for every scenario that never
+    ran ("unknown", naming the state), and its environment says the run was interrupted."""
+    done = small_run_module.run(tmp_path, interrupt=True)
+    assert done.returncode == 2, done.stdout[-2000:]
+    reports = tmp_path / "reports"
+    files = (reports / "allure-results").glob("*-result.json")
+    results = [json.loads(path.read_text()) for path in files]
+    not_run = [r for r in results if r["status"] == "unknown"]
+    # 11 scenarios: one passed; the one Ctrl-C stopped never finished, so it is not run too
+    assert len(not_run) == 10
+    assert {r["statusDetails"]["message"] for r in not_run} == {
+        "not run: the run was interrupted before it"
+    }
+    assert FAILED in {r["name"] for r in not_run}
+    assert {r["status"] for r in results} - {"unknown"} == {"passed"}  # nothing else green
+    environment = (reports / "allure-results" / "environment.properties").read_text()
+    assert "run = interrupted, 10 scenarios not run" in environment
+    assert (reports / "allure-report" / "index.html").exists()

@@ -1,0 +1,181 @@
+"""A small conformance run, for the report tests: every section of the page, each verdict.
+
+It is a real ``pytest features/`` in a directory of its own, with the suite's plugins and
+steps, on the in-memory backend (clusters.fake), so it writes every report exactly as
+``make conformance`` does, in seconds and without a mesh. One scenario per page section,
+titled as the page's features are; section 02 has a passing request and a drift skip,
+section 03 claims REGISTRY_ONLY on a mesh in ALLOW_ANY and fails, with diagnostics.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FEATURES = ROOT / "features"
+
+CONFTEST = '''
+import dataclasses
+import os
+
+import pytest
+
+from clusters.fake import FakeCluster, default_handler
+from fixtures.journal import ENVIRONMENT_KEY
+
+pytest_plugins = {plugins!r}
+
+
+def handler(cluster, argv):
+    """curl answers as on the page: a status line on stdout, progress on stderr (or the
+    run is stopped there, as by Ctrl-C, when the test asks for an interrupted run)."""
+    if argv[:1] == ("curl",) and os.environ.get("SMALL_RUN_INTERRUPT_AT_CURL"):
+        raise KeyboardInterrupt
+    result = default_handler(cluster, argv)
+    if argv[:1] == ("curl",) and result.exit_code == 0:
+        return dataclasses.replace(
+            result,
+            stdout="HTTP/2 200\\r\\ncontent-type: text/html\\r\\n\\r\\n",
+            stderr="* Connected to the site (198.51.100.50) port 443\\n",
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def cluster(pytestconfig):
+    mesh = FakeCluster(handler=handler)  # ALLOW_ANY, Istio 1.31.0
+    pytestconfig.stash[ENVIRONMENT_KEY] = dict(mesh.describe())
+    return mesh
+'''
+
+PASSING = """
+    Then no ServiceEntry is left
+"""
+
+SCENARIOS = {
+    "01": """
+  {tag}
+  Scenario: The sleep pod runs with a sidecar
+    Given the sleep pod is running with a sidecar
+    Then the source pod is ready
+""",
+    "02": """
+  {tag}
+  Scenario: An HTTPS request to an unknown host succeeds under ALLOW_ANY
+    Given the outbound traffic policy mode is "ALLOW_ANY"
+    When the source pod runs "curl -sSI https://www.google.com"
+    Then the command exits with code 0
+    And the response status line is "HTTP/2 200"
+
+  {tag} @drift
+  Scenario: The istio configmap shows the mode line
+    Given the page's "configmap-mode-line" step applies to this Istio:
+      \"\"\"
+      kubectl get configmap istio -n istio-system -o yaml | grep -o "mode: ALLOW_ANY"
+      \"\"\"
+    Then the outbound traffic policy mode is "ALLOW_ANY"
+""",
+    "03": """
+  {tag}
+  Scenario: The mesh blocks hosts outside the registry
+    Then the outbound traffic policy mode is "REGISTRY_ONLY"
+""",
+    "04": """
+  {tag}
+  Scenario: A ServiceEntry lets httpbin.org through
+    When the ServiceEntry "httpbin-ext" is applied:
+      \"\"\"
+      apiVersion: networking.istio.io/v1
+      kind: ServiceEntry
+      metadata:
+        name: httpbin-ext
+      spec:
+        hosts:
+        - httpbin.org
+        ports:
+        - number: 80
+          name: http
+          protocol: HTTP
+        resolution: DNS
+        location: MESH_EXTERNAL
+      \"\"\"
+    And the source pod runs "curl -sS http://httpbin.org/headers"
+    Then the command exits with code 0
+""",
+}
+
+BINDING = """
+from pathlib import Path
+
+from pytest_bdd import scenarios
+
+for _feature in sorted(Path(__file__).parent.glob("*.feature")):
+    scenarios(_feature.name)
+"""
+
+FAILED_SECTION = "Change to the blocking-by-default policy"  # the feature of section 03
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the page, as the suite's own feature file names it."""
+
+    file: str  # "02_envoy_passthrough.feature"
+    title: str  # the Feature's name: the page's heading
+    tag: str  # "@doc-envoy-passthrough"
+
+
+def page_sections() -> list[Section]:
+    """The page's sections in order, read from the suite's feature files."""
+    sections = []
+    for path in sorted(FEATURES.glob("[0-8]*.feature")):
+        text = path.read_text()
+        title = re.search(r"^Feature: (.+)$", text, re.M)
+        tag = re.search(r"@doc-[a-z-]+", text)
+        assert title and tag, f"{path} has no Feature line or no @doc- tag"
+        sections.append(Section(path.name, title.group(1).strip(), tag.group(0)))
+    return sections
+
+
+def plugins() -> list[str]:
+    """The suite's plugins, as its conftest.py lists them."""
+    text = (ROOT / "conftest.py").read_text()
+    return re.findall(r'^\s+"([\w.]+)",$', text, re.M)
+
+
+def write_project(directory: Path) -> None:
+    """The run's project: a pytest.ini (its root), a conftest and one feature per section."""
+    features = directory / "features"
+    features.mkdir(parents=True)
+    tags = sorted({section.tag[1:] for section in page_sections()} | {"drift"})
+    (directory / "pytest.ini").write_text(
+        "[pytest]\nmarkers =\n" + "".join(f"    {tag}\n" for tag in tags)
+    )
+    (directory / "conftest.py").write_text(CONFTEST.format(plugins=plugins()))
+    (features / "test_page.py").write_text(BINDING)
+    for section in page_sections():
+        number = section.file[:2]
+        body = SCENARIOS.get(number, f"\n  {{tag}}\n  Scenario: Nothing is left over\n{PASSING}")
+        feature = f"Feature: {section.title}\n" + textwrap.dedent(body.format(tag=section.tag))
+        (features / section.file).write_text(feature)
+
+
+def run(directory: Path, *, interrupt: bool = False) -> subprocess.CompletedProcess[str]:
+    """``pytest features/`` in ``directory``: its reports land in ``directory/reports``.
+    With ``interrupt``, the run stops (KeyboardInterrupt) at the first curl."""
+    write_project(directory)
+    env = {**os.environ, "SMALL_RUN_INTERRUPT_AT_CURL": "1" if interrupt else ""}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider", "-q"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
