@@ -106,3 +106,24 @@ def test_an_interrupted_run_is_not_green_in_allure(tmp_path: Path) -> None:
     environment = (reports / "allure-results" / "environment.properties").read_text()
     assert "run state = interrupted, 10 scenarios not run" in environment
     assert (reports / "allure-report" / "index.html").exists()
+
+
+def test_the_reports_agree_on_every_verdict(small_run: Path) -> None:
+    """Six reports of one run, one story: the same scenarios with the same verdicts."""
+    summary = json.loads((small_run / "summary.json").read_text())["scenarios"]
+    by_summary = {key.replace(" :: ", ":"): s["verdict"] for key, s in summary.items()}
+    files = (small_run / "allure-results").glob("*-result.json")
+    by_allure = {r["fullName"]: r["status"] for r in map(json.loads, map(Path.read_text, files))}
+    assert by_allure == by_summary
+    counts = {v: list(by_summary.values()).count(v) for v in ("passed", "failed", "skipped")}
+    assert counts == {"passed": 9, "failed": 1, "skipped": 1}
+
+    suite = ET.parse(small_run / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("11", "1", "1")
+    total = "| **Total** | 11 | 9 | 1 | 1 | 0 | 0 |"  # scenarios, passed, failed, drift…
+    assert total in (small_run / "page.md").read_text()
+    html = (small_run / "conformance.html").read_text()
+    assert all(f"{n} {word}" in html for n, word in ((9, "Passed"), (1, "Failed"), (1, "Skipped")))
+    allure_summary = json.loads((small_run / "allure-report" / "summary.json").read_text())
+    assert allure_summary["stats"] == {"total": 11, "passed": 9, "failed": 1, "skipped": 1}

@@ -1,0 +1,54 @@
+"""Allure's HTML without what it needs: one line saying what is missing, and no harm done."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fixtures import allure_report
+
+
+def results_dir(tmp_path: Path) -> Path:
+    results = tmp_path / "allure-results"
+    results.mkdir()
+    (results / "0-result.json").write_text('{"uuid": "0", "name": "x", "status": "passed"}')
+    return results
+
+
+def test_without_nodejs_the_run_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(allure_report.shutil, "which", lambda name: None)
+    with pytest.raises(allure_report.AllureUnavailable) as missing:
+        allure_report.generate(results_dir(tmp_path))
+    assert str(missing.value) == (
+        "allure: Node.js is missing (apt-get install nodejs npm): no Allure report, "
+        "the other reports are written"
+    )
+
+
+def test_without_the_allure_package_the_line_names_make_allure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(allure_report, "ALLURE", tmp_path / "no" / "bin" / "allure")
+    monkeypatch.setattr(allure_report.shutil, "which", lambda name: "/usr/bin/node")
+    with pytest.raises(allure_report.AllureUnavailable, match=r"make allure installs it"):
+        allure_report.generate(results_dir(tmp_path))
+
+
+def test_a_directory_that_is_not_a_report_is_never_emptied(tmp_path: Path) -> None:
+    if not allure_report.ALLURE.exists():
+        pytest.fail("allure is missing: make allure installs it")
+    output = tmp_path / "mine"
+    output.mkdir()
+    (output / "notes.txt").write_text("keep me")
+    code = allure_report.main([str(results_dir(tmp_path)), str(output)])
+    assert code == 1 and (output / "notes.txt").read_text() == "keep me"
+
+
+def test_the_cli_names_missing_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert allure_report.main([str(tmp_path / "nothing")]) == 1
+    assert capsys.readouterr().err == (
+        f"allure: no results in {tmp_path / 'nothing'}: run the features first\n"
+    )
