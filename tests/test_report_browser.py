@@ -71,6 +71,10 @@ def test_allure_shows_every_section_verdict_and_the_diagnostics(small_run: Path)
         "allure", index.as_uri(), str(shot), FAILED_SECTION, FAILED_SCENARIO, FAILED_STEP
     )
     assert seen["title"] == "Control Egress Traffic"
+    assert sorted(seen["categories"]) == [
+        "Drift: the page uses what this Istio no longer has",
+        "The page's claim does not hold",
+    ]
     assert sorted(seen["sections"]) == sorted(section.title for section in page_sections())
     assert seen["statuses"] == ["failed", "passed", "skipped"]
     assert seen["result_status"] == "Failed"

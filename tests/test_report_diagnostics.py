@@ -79,7 +79,7 @@ def test_each_allure_step_carries_the_facts_of_its_command(small_run: Path) -> N
 def test_allure_knows_the_mesh_the_state_and_the_categories(small_run: Path) -> None:
     folder = small_run / "allure-results"
     environment = (folder / "environment.properties").read_text()
-    assert "backend = fake" in environment and "run state = complete" in environment
+    assert "backend = fake" in environment and "run_state = complete" in environment
     categories = {c["name"] for c in json.loads((folder / "categories.json").read_text())}
     assert "Drift: the page uses what this Istio no longer has" in categories
     index = small_run / "allure-report" / "index.html"
@@ -104,7 +104,7 @@ def test_an_interrupted_run_is_not_green_in_allure(tmp_path: Path) -> None:
     assert FAILED in {r["name"] for r in not_run}
     assert {r["status"] for r in results} - {"unknown"} == {"passed"}  # nothing else green
     environment = (reports / "allure-results" / "environment.properties").read_text()
-    assert "run state = interrupted, 10 scenarios not run" in environment
+    assert "run_state = interrupted, 10 scenarios not run" in environment
     assert (reports / "allure-report" / "index.html").exists()
 
 

@@ -55,14 +55,21 @@ def page_view(page: Page, shot: str) -> dict[str, Any]:
 
 
 def allure(page: Page, shot: str, section: str, scenario: str, step: str) -> dict[str, Any]:
-    """Allure's Suites tab: the sections under the parent suite, the statuses shown, then
-    the failed scenario, its step, and a diagnostics attachment opened by clicks."""
-    page.goto(page.url.split("#")[0] + "#suites")
+    """Allure's Categories tab, then its Suites tab: the sections under the parent suite,
+    the statuses shown, then the failed scenario, its step, and a diagnostics attachment
+    opened by clicks."""
+    report = page.url.split("#")[0]
+    page.goto(report + "#categories")
+    categories = page.locator(".tree__content .node__name")
+    categories.first.wait_for()
+    found_categories = categories.all_inner_texts()
+    page.goto(report + "#suites")
     page.get_by_text("Control Egress Traffic", exact=True).first.click()
     names = page.locator(".tree__content .node__name")
     names.nth(1).wait_for()
     found: dict[str, Any] = {
         "title": page.title(),
+        "categories": found_categories,
         "sections": names.all_inner_texts()[1:],
         "statuses": sorted(
             {
