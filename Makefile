@@ -131,11 +131,13 @@ test: setup lint gotest istiod-all allure playwright
 	  --self-contained-html --alluredir $(TEST_REPORTS)/allure-results --clean-alluredir
 
 # The page once per pinned Istio build, a table per version.
-conformance-versions: setup istiod-all
+conformance-versions: setup istiod-all allure
 	@for version in $$($(PY) -c 'from clusters.local.gobuild import pinned_versions; print(" ".join(pinned_versions()))'); do \
 	  echo "== Istio $$version"; \
 	  $(PY) -m pytest features/ $(PARALLEL) -q --istio-version $$version \
-	    --page-report-dir reports/istio-$$version --junitxml reports/istio-$$version/junit.xml || status=1; \
+	    --page-report-dir reports/istio-$$version --junitxml reports/istio-$$version/junit.xml \
+	    --html reports/istio-$$version/conformance.html --self-contained-html \
+	    --alluredir reports/istio-$$version/allure-results --clean-alluredir || status=1; \
 	done; \
 	for version in $$($(PY) -c 'from clusters.local.gobuild import pinned_versions; print(" ".join(pinned_versions()))'); do \
 	  echo; echo "Istio $$version:"; sed -n '/^Mesh under test/p;/^| Section/,/^| \*\*Total/p' reports/istio-$$version/page.md; \
