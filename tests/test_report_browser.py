@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -37,15 +38,23 @@ def reviewer(*args: str) -> dict[str, Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is missing: apt-get install chromium (make setup does it)")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
+    # Its own process group: on a timeout Playwright's driver and chromium go too.
+    browser = subprocess.Popen(
         [str(PLAYWRIGHT_PYTHON), str(REVIEWER), *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=180,
         env={**os.environ, "EGRESS_CHROMIUM": CHROMIUM},
+        start_new_session=True,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
+    try:
+        stdout, stderr = browser.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(browser.pid, signal.SIGKILL)
+        browser.communicate()
+        pytest.fail("the reviewer's browser did not finish within 180 s")
+    assert browser.returncode == 0, stderr[-3000:]
+    return json.loads(stdout)
 
 
 def test_the_page_view_shows_every_section_verdict_and_the_diagnostics(small_run: Path) -> None:
