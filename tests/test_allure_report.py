@@ -52,3 +52,17 @@ def test_the_cli_names_missing_results(tmp_path: Path, capsys: pytest.CaptureFix
     assert capsys.readouterr().err == (
         f"allure: no results in {tmp_path / 'nothing'}: run the features first\n"
     )
+
+
+def test_each_generation_adds_a_run_to_allures_history(tmp_path: Path) -> None:
+    """Allure's Trend needs earlier runs: they are kept beside the results, which a run
+    empties, and each report adds one line."""
+    if not allure_report.ALLURE.exists():
+        pytest.fail("allure is missing: make allure installs it")
+    results = results_dir(tmp_path)
+    for _ in range(2):
+        index = allure_report.generate(results)
+    assert index == tmp_path / "allure-report" / "index.html"
+    history = allure_report.history_file_for(results)
+    assert history == tmp_path / "allure-history.jsonl"
+    assert len(history.read_text().splitlines()) == 2
