@@ -83,19 +83,9 @@ def start_backend(name: str, options: BackendOptions | None = None) -> Iterator[
             yield cluster
         return
     if name == "kind":
-        from clusters.kind.backend import KindOptions, kind_cluster
+        from clusters.kind.backend import kind_cluster
 
-        with kind_cluster(
-            KindOptions(
-                istio_version=options.istio_version,
-                images=options.images,
-                external=options.external,
-                reuse_cluster=options.reuse_cluster,
-                keep_cluster=options.keep_cluster,
-                logs_dir=options.logs_dir,
-                waits=options.waits or DEFAULT_WAITS["kind"],
-            )
-        ) as cluster:
+        with kind_cluster(options) as cluster:
             yield cluster
         return
     raise ClusterError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clusters.backends import DEFAULT_WAITS, Waits
+from clusters.backends import DEFAULT_WAITS, BackendOptions, Waits
 from clusters.kind import hoststate
 from clusters.kind.docker import DockerDaemon
 from clusters.kind.kit import cache, config, fake_internet, istio_images, node, samples
@@ -36,24 +36,11 @@ OFFICIAL_NODE_IMAGE = "kindest/node"  # kind's published node images, tagged by 
 EXTERNAL = ("fake", "internet")
 
 
-@dataclass(frozen=True)
-class KindOptions:
-    """What a user chooses on the command line."""
-
-    istio_version: str | None = None  # the kit's pinned Istio build (or a release to pull)
-    images: str = "kit"  # kit (built here, offline) or pull (official, from a registry)
-    external: str = "fake"  # fake (the kit's sites on the kind network) or internet
-    reuse_cluster: str | None = None  # an existing kind cluster to use as it is
-    keep_cluster: bool = False  # leave the cluster (and daemon) up at the end
-    logs_dir: Path = Path("reports/kind-logs")  # kind's logs when creation fails
-    waits: Waits = field(default_factory=lambda: DEFAULT_WAITS["kind"])
-
-
 @dataclass
 class KindRun:
     """What this run created, in the order it created it (teardown reverses it)."""
 
-    options: KindOptions
+    options: BackendOptions  # the kind fields: images, external, reuse_cluster...
     name: str
     directory: Path
     host: hoststate.HostState | None = None
@@ -65,6 +52,10 @@ class KindRun:
     cluster: KubeCluster | None = None
     undo: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per creation action
+
+    @property
+    def waits(self) -> Waits:
+        return self.options.waits or DEFAULT_WAITS["kind"]
 
     @property
     def kubeconfig(self) -> Path:
@@ -135,8 +126,8 @@ class KindRun:
                 "--kubeconfig",
                 str(self.kubeconfig),
                 "--wait",
-                f"{int(self.options.waits.ready)}s",
-                timeout=self.options.waits.ready + 120,
+                f"{int(self.waits.ready)}s",
+                timeout=self.waits.ready + 120,
             )
         except ClusterError:
             self._export_logs()
@@ -192,7 +183,7 @@ class KindRun:
             [*command, "--kubeconfig", str(self.kubeconfig)],
             capture_output=True,
             text=True,
-            timeout=self.options.waits.ready * 2,
+            timeout=self.waits.ready * 2,
             check=False,
         )
         if completed.returncode != 0:
@@ -210,7 +201,7 @@ class KindRun:
         settings = KubeSettings(
             backend="kind",
             platform="kind",
-            waits=self.options.waits,
+            waits=self.waits,
             istioctl=self._istioctl(),
             kubeconfig=self.kubeconfig,
             extra_facts={
@@ -282,9 +273,9 @@ class KindRun:
 
 
 @contextmanager
-def kind_cluster(options: KindOptions | None = None) -> Iterator[KubeCluster]:
+def kind_cluster(options: BackendOptions | None = None) -> Iterator[KubeCluster]:
     """A kind cluster with Istio and the page's sample for the ``with`` block."""
-    options = options or KindOptions()
+    options = options or BackendOptions()
     for value, allowed, flag in (
         (options.images, IMAGES, "--images"),
         (options.external, EXTERNAL, "--external"),

@@ -50,11 +50,11 @@ def cluster(request: pytest.FixtureRequest, run_root: Path) -> Iterator[Cluster]
     if name == "existing" and not os.environ.get("KUBECONFIG"):
         # Someone else's cluster, as far as the backend can tell: a kind cluster from the
         # kit, with Istio, that the existing backend only finds and uses.
-        from clusters.kind.backend import KindOptions, kind_cluster
+        from clusters.kind.backend import kind_cluster
         from clusters.kube.existing import existing_cluster
 
         with (
-            kind_cluster(KindOptions()) as theirs,
+            kind_cluster(BackendOptions()) as theirs,
             existing_cluster(
                 kubeconfig=theirs.settings.kubeconfig,
                 worker="contract",
