@@ -17,6 +17,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+from clusters.istio.page_manifests import HTTPBIN_SERVICE_ENTRY
+
 ROOT = Path(__file__).resolve().parent.parent
 FEATURES = ROOT / "features"
 
@@ -27,7 +29,6 @@ import os
 import pytest
 
 from clusters.fake import FakeCluster, default_handler
-from fixtures.journal import ENVIRONMENT_KEY
 
 pytest_plugins = {plugins!r}
 
@@ -49,6 +50,8 @@ def handler(cluster, argv):
 
 @pytest.fixture(scope="session")
 def cluster(pytestconfig):
+    from fixtures.journal import ENVIRONMENT_KEY  # imported here: the plugin loads it first
+
     mesh = FakeCluster(handler=handler)  # ALLOW_ANY, Istio 1.31.0
     pytestconfig.stash[ENVIRONMENT_KEY] = dict(mesh.describe())
     return mesh
@@ -91,20 +94,7 @@ SCENARIOS = {
   Scenario: A ServiceEntry lets httpbin.org through
     When the ServiceEntry "httpbin-ext" is applied:
       \"\"\"
-      apiVersion: networking.istio.io/v1
-      kind: ServiceEntry
-      metadata:
-        name: httpbin-ext
-      spec:
-        hosts:
-        - httpbin.org
-        ports:
-        - number: 80
-          name: http
-          protocol: HTTP
-        resolution: DNS
-        location: MESH_EXTERNAL
-      \"\"\"
+{service_entry}      \"\"\"
     And the source pod runs "curl -sS http://httpbin.org/headers"
     Then the command exits with code 0
 """,
@@ -162,7 +152,9 @@ def write_project(directory: Path) -> None:
     for section in page_sections():
         number = section.file[:2]
         body = SCENARIOS.get(number, f"\n  {{tag}}\n  Scenario: Nothing is left over\n{PASSING}")
-        feature = f"Feature: {section.title}\n" + textwrap.dedent(body.format(tag=section.tag))
+        service_entry = textwrap.indent(HTTPBIN_SERVICE_ENTRY, "      ")  # the page's own
+        body = body.format(tag=section.tag, service_entry=service_entry)
+        feature = f"Feature: {section.title}\n" + textwrap.dedent(body)
         (features / section.file).write_text(feature)
 
 
