@@ -403,6 +403,25 @@ def test_httpbin_is_pinned_to_the_venvs_versions() -> None:
     assert "egress-conformance" not in names
 
 
+def _handshake(client: ssl.SSLContext, server: ssl.SSLContext, host: str) -> None:
+    """A TLS handshake in memory, the client verifying ``host``; raises what TLS raises."""
+    to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
+    ends = [
+        client.wrap_bio(to_client, to_server, server_hostname=host),
+        server.wrap_bio(to_server, to_client, server_side=True),
+    ]
+    for _ in range(10):
+        pending = []
+        for end in ends:
+            try:
+                end.do_handshake()
+            except ssl.SSLWantReadError:
+                pending.append(end)
+        if not pending:
+            return
+    raise AssertionError(f"the handshake with {host} did not finish")
+
+
 def test_ca_is_made_once_and_signs_the_sites(kit_cache: Path, tmp_path: Path) -> None:
     cert, key = fake_internet.ensure_ca()
     assert cert.parent == kit_cache / "fake-internet-ca"
@@ -412,14 +431,16 @@ def test_ca_is_made_once_and_signs_the_sites(kit_cache: Path, tmp_path: Path) ->
     files = tmp_path / "files"
     sites = fake_internet.kind_sites()
     fake_internet.write_site_files(sites, files)
-    context = ssl.create_default_context(cafile=str(cert))
-    context.load_verify_locations(cafile=str(cert))
+    client = ssl.create_default_context(cafile=str(cert))  # trusts only the kit's CA
     for site in sites:
         tls = any(e.protocol == "HTTPS" for e in site.site.serve)
         assert (files / f"{site.host}.crt").is_file() == tls
-        if tls:  # the chain loads with its key and names the host
+        if tls:  # a TLS handshake verifies the chain against the CA and the host's name
             server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             server.load_cert_chain(files / f"{site.host}.crt", files / f"{site.host}.key")
+            _handshake(client, server, site.host)
+            with pytest.raises(ssl.SSLCertVerificationError):
+                _handshake(client, server, "not-" + site.host)
     json.loads((files / "www.google.com.envoy.json").read_text())
 
 

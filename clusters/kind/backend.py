@@ -174,11 +174,10 @@ class KindRun:
 
     def install_istio(self) -> None:
         if self.options.images == "pull":
-            command = [str(self._istioctl()), "install", "-y", "--set", "profile=default"]
-        else:
+            command = [str(self._istioctl()), "install", "-y", "--set", "profile=default",
+                       "--set", "meshConfig.accessLogFile=/dev/stdout"]  # fmt: skip
+        else:  # the kit's command sets the access log with the flags stock Envoy needs
             command = istio_images.install_command(istio_images.release(self.options.istio_version))
-        if "meshConfig.accessLogFile=/dev/stdout" not in command:
-            command += ["--set", "meshConfig.accessLogFile=/dev/stdout"]
         completed = subprocess.run(
             [*command, "--kubeconfig", str(self.kubeconfig)],
             capture_output=True,

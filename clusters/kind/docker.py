@@ -29,17 +29,17 @@ import contextlib
 import fcntl
 import os
 import shutil
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from clusters.kind import hoststate
 from clusters.kind.kit import cache
+from clusters.local import processes
 from clusters.local.processes import start_ticks
 from clusters.protocol import ClusterError, PrerequisiteMissing
+from clusters.waiting import NotYet, wait_for
 
 RUN_DIR = Path("/run/egress-conformance-docker")
 SOCKET = RUN_DIR / "docker.sock"
@@ -52,7 +52,6 @@ WRAPPER_SOURCE = Path(__file__).resolve().parent / "runtime_wrapper.py"
 DEFAULT_SOCKET = Path("/var/run/docker.sock")
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
-SYSTEM_PATH = cache.SYSTEM_PATH
 LEASES = RUN_DIR / "leases"
 MANUAL_LEASE = "manual"  # daemon-up's, held until daemon-down
 
@@ -64,7 +63,7 @@ def data_root() -> Path:
 
 def docker_cli() -> str:
     """The docker client: whichever is on PATH (a newer CLI talks to 20.10 fine)."""
-    found = shutil.which("docker", path=f"{os.environ.get('PATH', '')}:{SYSTEM_PATH}")
+    found = shutil.which("docker", path=f"{os.environ.get('PATH', '')}:{cache.SYSTEM_PATH}")
     if not found:
         raise PrerequisiteMissing("the docker client is missing: apt-get install docker.io")
     return found
@@ -189,7 +188,7 @@ class DockerDaemon:
         """Stop by pid (SIGTERM, then SIGKILL), unmount leftovers, restore the host."""
         bridges = self._bridge_names()
         if self.pid is not None and _is_our_dockerd(self.pid):
-            _terminate(self.pid, STOP_TIMEOUT_S)
+            processes.terminate([self.pid], grace=STOP_TIMEOUT_S)
         _terminate_managed_containerd()
         _unmount_leftovers()
         done = []
@@ -214,7 +213,7 @@ class DockerDaemon:
 def ensure_dockerd() -> str:
     """The dockerd binary, installing Debian's docker.io when it is missing."""
     policy = Path("/usr/sbin/policy-rc.d")
-    guard = not policy.exists() and shutil.which("dockerd", path=SYSTEM_PATH) is None
+    guard = not policy.exists() and shutil.which("dockerd", path=cache.SYSTEM_PATH) is None
     if guard:  # never let the package start the system dockerd with its default flags
         policy.write_text("#!/bin/sh\nexit 101\n")
         policy.chmod(0o755)
@@ -279,17 +278,26 @@ def _start() -> DockerDaemon:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PATH": SYSTEM_PATH},
+            env={**os.environ, "PATH": cache.SYSTEM_PATH},
             start_new_session=True,  # a Ctrl-C of the caller does not kill it mid-stop
         )
     daemon = DockerDaemon(f"unix://{SOCKET}", owned=True, pid=process.pid)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not answers(daemon.host):
-        if process.poll() is not None or time.monotonic() > deadline:
-            daemon._stop_locked()
-            tail = DAEMON_LOG.read_text(errors="replace").strip().splitlines()[-2:]
-            raise ClusterError(f"dockerd did not start: {' | '.join(tail)} (see {DAEMON_LOG})")
-        time.sleep(0.5)
+
+    def answering() -> None:
+        if answers(daemon.host):
+            return
+        if process.poll() is not None:
+            raise ClusterError(f"dockerd exited with {process.returncode}")
+        raise NotYet("its API to answer")
+
+    try:
+        wait_for(answering, timeout=START_TIMEOUT_S, what="dockerd", interval=0.5, max_interval=0.5)
+    except ClusterError:
+        daemon._stop_locked()
+        tail = DAEMON_LOG.read_text(errors="replace").strip().splitlines()[-2:]
+        raise ClusterError(
+            f"dockerd did not start: {' | '.join(tail)} (see {DAEMON_LOG})"
+        ) from None
     cache.say(f"started dockerd (pid {process.pid}) at {daemon.host}")
     return daemon
 
@@ -352,34 +360,12 @@ def _is_our_dockerd(pid: int) -> bool:
     return f"--pidfile={PIDFILE}" in _cmdline(pid)
 
 
-def _terminate(pid: int, timeout: float) -> None:
-    """SIGTERM ``pid``, wait, SIGKILL after ``timeout``."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.2)
-
-
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def _terminate_managed_containerd() -> None:
     """dockerd stops the containerd it started; if it died first, stop that one too."""
     pidfile = RUN_DIR / "exec" / "containerd" / "containerd.pid"
     pid = _read_pid(pidfile)
     if pid is not None and any(str(RUN_DIR) in arg for arg in _cmdline(pid)):
-        _terminate(pid, 20)
+        processes.terminate([pid], grace=20)
 
 
 def _unmount_leftovers() -> None:

@@ -67,7 +67,7 @@ def _daemon_down(_: argparse.Namespace) -> None:
     restored = daemon.stop()
     for line in restored:
         cache.say(f"restored: {line}")
-    if daemon.owned is False and not docker.live_leases():
+    if not docker.live_leases():
         cache.say("stopped the project's Docker daemon")
 
 

@@ -29,7 +29,6 @@ NODE_GATEWAY = "198.18.0.1"
 POD_SUBNET = "198.19.0.0/16"
 SERVICE_SUBNET = "198.18.128.0/20"
 NODE_POD_RANGE = "198.19.0.0/24"  # the single node's share of POD_SUBNET
-CLUSTER_NAME = "egress"
 
 
 def check_range(cidr: str) -> ipaddress.IPv4Network:

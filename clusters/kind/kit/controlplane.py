@@ -18,7 +18,6 @@ from clusters.kind.kit import cache, imagekit, programs, rootfs
 from clusters.kind.kit.imagekit import ImageSpec
 from clusters.protocol import ClusterError
 
-PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ETC_PASSWD = b"root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n"
 ETC_GROUP = b"root:x:0:\nnobody:x:65534:\n"
 NSSWITCH = b"hosts: files dns\n"
@@ -86,7 +85,7 @@ def _scratch(tag: str, binary: Path, what: str, *, entrypoint: bool) -> ImageSpe
         "FROM scratch",
         "COPY etc/ /etc/",
         f"COPY {name} /usr/local/bin/{name}",
-        f"ENV PATH={PATH_ENV}",
+        f"ENV PATH={cache.SYSTEM_PATH}",
     ]
     if entrypoint:
         lines.append(f'ENTRYPOINT ["/usr/local/bin/{name}"]')
@@ -108,7 +107,7 @@ def _kube_proxy(tag: str, binary: Path, base: str) -> ImageSpec:
             "RUN chmod 0755 /usr/sbin/iptables-wrapper && for family in iptables ip6tables;"
             ' do for suffix in "" -save -restore;'
             ' do ln -sf iptables-wrapper "/usr/sbin/${family}${suffix}"; done; done',
-            f"ENV PATH={PATH_ENV}",
+            f"ENV PATH={cache.SYSTEM_PATH}",
         ]
     )
     files: dict[str, imagekit.ContextFile] = {

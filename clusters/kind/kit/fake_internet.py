@@ -44,7 +44,7 @@ from typing import Any
 import trustme
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache, config, imagekit, rootfs, samples
+from clusters.kind.kit import cache, config, imagekit, rootfs
 from clusters.kind.kit.imagekit import KIT_HUB, ImageSpec
 from clusters.local.internet import Site, _static_listener, load_sites
 from clusters.protocol import ClusterError, PrerequisiteMissing
@@ -357,7 +357,7 @@ def image_spec(docker: DockerDaemon, *, quiet: bool = False) -> ImageSpec:
     base = rootfs.ensure_image(docker, INTERNET_ROOTFS, quiet=quiet)
     dockerfile = (
         f"FROM {base}\n"
-        f"ENV PATH={samples.DEFAULT_PATH}\n"
+        f"ENV PATH={cache.SYSTEM_PATH}\n"
         "COPY envoy /usr/local/bin/envoy\n"
         f"ADD httpbin.tar {PYTHON_TARGET}/\n"
         "RUN python3 -c 'import httpbin, waitress'\n"
@@ -508,11 +508,9 @@ def start(
     directory = directory or state_dir()
     directory.mkdir(parents=True, exist_ok=True)
     write_site_files(sites, directory)
-    started: list[str] = []
     try:
         for container in container_plan(sites, image, directory):
             docker.docker("run", *container.args, what=f"docker run {container.name}", timeout=120)
-            started.append(container.name)
         wait_ready(docker, sites)
     except BaseException:
         stop(docker)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from clusters.kind.docker import SYSTEM_PATH, DockerDaemon
+from clusters.kind.docker import DockerDaemon
 from clusters.kind.kit import cache
 from clusters.protocol import PrerequisiteMissing
 
@@ -144,7 +144,7 @@ def _debootstrap(
         if rootfs.packages:
             argv.append(f"--include={','.join(rootfs.packages)}")
         argv += [rootfs.suite, str(work), mirror]
-        env = {**os.environ, "PATH": SYSTEM_PATH, "DEBIAN_FRONTEND": "noninteractive"}
+        env = {**os.environ, "PATH": cache.SYSTEM_PATH, "DEBIAN_FRONTEND": "noninteractive"}
         cache.run(argv, what="debootstrap", env=env, note=note, timeout=1800)
         _unmount_under(work)
         for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):

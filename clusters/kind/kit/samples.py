@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import gobuild, imagekit, rootfs
+from clusters.kind.kit import cache, gobuild, imagekit, rootfs
 from clusters.kind.kit.gobuild import GoProgram
 from clusters.kind.kit.imagekit import KIT_HUB, ImageSpec
 from clusters.local.gobuild import istio_build
@@ -44,7 +44,6 @@ SLIM_BASE = f"{KIT_HUB}/slim-base:bookworm"
 SLIM_PACKAGES = ("ca-certificates", "curl", "iptables", "iproute2")
 SLIM_ROOTFS = rootfs.Rootfs("slim", SLIM_PACKAGES)
 # docker import leaves an image without PATH; pilot-agent finds iptables through it.
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ISTIO_PROXY_UID = 1337
 CURL_UID, CURL_GID = 100, 101  # curlimages/curl's curl_user and curl_group
 CA_FILE = "egress-conformance-fake-internet.crt"
@@ -137,7 +136,7 @@ def slim_base_dockerfile(rootfs_image: str) -> str:
     network here: useradd is in every Debian rootfs."""
     return (
         f"FROM {rootfs_image}\n"
-        f"ENV PATH={DEFAULT_PATH}\n"
+        f"ENV PATH={cache.SYSTEM_PATH}\n"
         f"RUN useradd --uid {ISTIO_PROXY_UID} --user-group --create-home "
         "--shell /bin/sh istio-proxy\n"
         'CMD ["/bin/bash"]\n'

@@ -17,6 +17,7 @@ from clusters.kind.docker import DockerDaemon
 from clusters.kind.kit import cache, config, node, programs
 from clusters.kind.kit.gobuild import ensure_go_program
 from clusters.protocol import ClusterError
+from clusters.waiting import NotYet, wait_for
 
 SMOKE_CLUSTER = "egress-smoke"
 READY_TIMEOUT_S = 240.0
@@ -119,12 +120,12 @@ def run_smoke(daemon: DockerDaemon, image: node.NodeImage) -> SmokeResult:
 
 
 def _wait_for(argv: list[str], env: dict[str, str], what: str) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
+    """Run ``argv`` (a kubectl check) until it succeeds, for READY_TIMEOUT_S."""
+
+    def ready() -> None:
         try:
             cache.run(argv, what=f"waiting for {what}", env=env, timeout=60)
-            return
-        except ClusterError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(2)
+        except ClusterError as error:
+            raise NotYet(str(error)) from None
+
+    wait_for(ready, timeout=READY_TIMEOUT_S, what=f"{what} not ready", interval=2, max_interval=2)
