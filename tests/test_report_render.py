@@ -4,7 +4,7 @@ import datetime
 from html.parser import HTMLParser
 
 from fixtures.records import DRIFT, PLATFORM, ScenarioRecord, StepRecord
-from fixtures.render import anchor, build_sections, render_html, render_markdown, step_text
+from fixtures.render import anchor, build_sections, page_text, render_html, render_markdown
 from fixtures.report import PageReport
 
 
@@ -141,11 +141,11 @@ def test_html_is_well_formed_escaped_and_linked():
     assert "$SOURCE_POD" in text
 
 
-def test_step_text_lists_only_what_is_known():
-    assert step_text(StepRecord("Then", "x", 1)) == ""
-    text = step_text(CURL)
+def test_page_text_lists_only_what_the_page_says():
+    assert page_text(StepRecord("Then", "x", 1)) == ""
+    text = page_text(CURL)
     assert text.startswith("page: kubectl exec")
-    assert "observed:\n    HTTP/2 200\n    content-type: text/html" in text
+    assert "page shows:" in text and "observed" not in text  # the run has its own
 
 
 def test_records_survive_serialisation():
@@ -198,20 +198,20 @@ def test_the_features_define_the_expected_scenarios() -> None:
 
     expected = scenarios_in(Path(__file__).parent.parent / "features")
     assert len(expected) >= 30
-    files = {file for file, _ in expected}
+    files = {scenario.file for scenario in expected}
+    assert expected[0].feature == "Before you begin" and expected[0].line > 1
     assert "features/01_before_you_begin.feature" in files
     assert "features/10_cleanup.feature" in files
 
 
 def test_html_verdicts_are_badges_with_words_not_emoji() -> None:
-    from fixtures.render import MARKS, badge, render_html
+    from fixtures.render import MARKS, render_html
 
-    assert badge("passed") == '<span class="badge badge-passed">passed</span>'
-    assert badge("not run") == '<span class="badge badge-not-run">not run</span>'
     records = [
         record("reach httpbin", "features/04_x.feature", "doc-http-service-entry", "passed"),
         record("a mixer log", "features/04_x.feature", "doc-http-service-entry", "skipped"),
     ]
     page = render_html(records, {}, "now")
     assert not any(mark in page for mark in MARKS.values() if mark != "·")
-    assert badge("passed") in page and badge("skipped") in page
+    assert '<span class="badge badge-passed">passed</span>' in page
+    assert '<span class="badge badge-skipped">skipped</span>' in page

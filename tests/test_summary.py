@@ -6,13 +6,15 @@ import json
 from pathlib import Path
 
 from fixtures import summary
-from fixtures.records import FAILED, NOT_RUN, PASSED, ScenarioRecord
+from fixtures.records import FAILED, NOT_RUN, PASSED, DefinedScenario, ScenarioRecord
+
+SECTION = "Access an external HTTP service"
 
 
 def record(name: str, outcome: str, line: int = 8) -> ScenarioRecord:
     return ScenarioRecord(
         nodeid=f"features/test.py::{name}",
-        feature="Access an external HTTP service",
+        feature=SECTION,
         feature_file="features/04_external_http_service.feature",
         feature_description="",
         name=name,
@@ -28,24 +30,21 @@ ENVIRONMENT = {"backend": "local", "control_plane": "istiod", "istio": "1.31-dev
 
 
 def test_every_scenario_of_the_features_is_listed_even_when_it_did_not_run() -> None:
-    expected = {(FILE, 8): "reach httpbin", (FILE, 20): "log the request"}
-    built = summary.build([record("reach httpbin", PASSED)], expected, ENVIRONMENT, "t", "complete")
+    not_run = [DefinedScenario(FILE, 20, SECTION, "log the request")]
+    built = summary.build([record("reach httpbin", PASSED)], not_run, ENVIRONMENT, "t", "complete")
     scenarios = built["scenarios"]
     assert scenarios[summary.scenario_key(FILE, "reach httpbin")]["verdict"] == PASSED
-    assert scenarios[summary.scenario_key(FILE, "log the request")]["verdict"] == NOT_RUN
+    missing = scenarios[summary.scenario_key(FILE, "log the request")]
+    assert missing["verdict"] == NOT_RUN
+    assert missing["feature"] == SECTION  # the section's title, as for one that ran
     assert built["control_plane"] == "istiod" and built["istio"] == "1.31-dev"
 
 
 def test_changes_since_the_previous_run_are_named(tmp_path: Path) -> None:
-    expected = {(FILE, 8): "reach httpbin"}
-    first = summary.build(
-        [record("reach httpbin", PASSED)], expected, ENVIRONMENT, "t1", "complete"
-    )
+    first = summary.build([record("reach httpbin", PASSED)], [], ENVIRONMENT, "t1", "complete")
     line = summary.write(tmp_path, first, None)
     assert line.startswith("No previous summary")
-    second = summary.build(
-        [record("reach httpbin", FAILED)], expected, ENVIRONMENT, "t2", "complete"
-    )
+    second = summary.build([record("reach httpbin", FAILED)], [], ENVIRONMENT, "t2", "complete")
     line = summary.write(tmp_path, second, None)
     assert line == (
         f"1 claim(s) changed since the previous run (t1): {FILE} :: reach httpbin: passed -> failed"
@@ -55,11 +54,10 @@ def test_changes_since_the_previous_run_are_named(tmp_path: Path) -> None:
 
 
 def test_nightly_ci_compares_with_the_summary_it_passes(tmp_path: Path) -> None:
-    expected = {(FILE, 8): "reach httpbin"}
     last_night = tmp_path / "last-night.json"
-    old = summary.build([record("reach httpbin", FAILED)], expected, ENVIRONMENT, "n", "complete")
+    old = summary.build([record("reach httpbin", FAILED)], [], ENVIRONMENT, "n", "complete")
     last_night.write_text(json.dumps(old))
-    now = summary.build([record("reach httpbin", PASSED)], expected, ENVIRONMENT, "t", "complete")
+    now = summary.build([record("reach httpbin", PASSED)], [], ENVIRONMENT, "t", "complete")
     reports = tmp_path / "reports"
     reports.mkdir()
     line = summary.write(reports, now, last_night)
