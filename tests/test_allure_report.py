@@ -37,7 +37,9 @@ def test_without_the_allure_package_the_line_names_make_allure(
         allure_report.generate(results_dir(tmp_path))
 
 
-def test_a_directory_that_is_not_a_report_is_never_emptied(tmp_path: Path) -> None:
+def test_a_directory_that_is_not_a_report_is_never_emptied(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if not allure_report.ALLURE.exists():
         pytest.fail("allure is missing: make allure installs it")
     output = tmp_path / "mine"
@@ -45,6 +47,10 @@ def test_a_directory_that_is_not_a_report_is_never_emptied(tmp_path: Path) -> No
     (output / "notes.txt").write_text("keep me")
     code = allure_report.main([str(results_dir(tmp_path)), str(output)])
     assert code == 1 and (output / "notes.txt").read_text() == "keep me"
+    assert capsys.readouterr().err == (
+        f"allure: {output} is not empty and holds no Allure report: "
+        "give an empty or new directory\n"
+    )
 
 
 def test_the_cli_names_missing_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
