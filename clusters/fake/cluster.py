@@ -153,7 +153,6 @@ class FakeCluster:
         return {"configs": [{"active_state": {"listener": listener}}]}
 
     def proxy_sync_status(self) -> Mapping[str, Any] | None:
-        self._pod()
         return {"proxy": f"{self._pod().name}.{NAMESPACE}", "in_sync": True}
 
     def interception_rules(self) -> str:

@@ -17,7 +17,6 @@ from pathlib import Path
 from clusters.backends import DEFAULT_WAITS, Waits
 from clusters.kube.api import KubeApi
 from clusters.kube.cluster import KubeCluster, KubeSettings
-from clusters.waiting import NotYet, wait_for
 
 NAMESPACE_PREFIX = "egress-conformance-"
 
@@ -49,21 +48,14 @@ def existing_cluster(
         istioctl=istioctl or (Path(found) if found else None),
         kubeconfig=kubeconfig,
         context=context,
+        owns_namespace=True,
     )
-    cluster = KubeCluster(api, settings)  # says in one line when there is no Istio
+    try:
+        cluster = KubeCluster(api, settings)  # says in one line when there is no Istio
+    except BaseException:
+        api.close()
+        raise
     try:
         yield cluster
     finally:
-        try:
-            cluster.close_keeping_api()
-        finally:
-            api.delete("v1", "Namespace", namespace, None)
-
-            def gone() -> None:
-                if api.get("v1", "Namespace", namespace, None) is not None:
-                    raise NotYet(f"namespace {namespace} terminating")
-
-            try:
-                wait_for(gone, timeout=waits.ready, what=f"namespace {namespace} was not removed")
-            finally:
-                api.close()
+        cluster.close()  # its resources, the mode it found, its namespace

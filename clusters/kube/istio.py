@@ -43,7 +43,7 @@ def find_istio(api: KubeApi, namespace: str = SYSTEM_NAMESPACE) -> IstioInstall 
         return None
     pod = running[0]
     image = next(
-        (c["image"] for c in pod["spec"]["containers"] if c.get("name") == "discovery"),
+        (c["image"] for c in pod["spec"]["containers"] if c.get("name") == DISCOVERY_CONTAINER),
         pod["spec"]["containers"][0]["image"],
     )
     return IstioInstall(image.rsplit(":", 1)[-1], namespace, pod["metadata"]["name"])
@@ -105,10 +105,3 @@ def syncz(api: KubeApi, install: IstioInstall, timeout: float = 30.0) -> list[Ma
         return json.loads(result.stdout)
     except ValueError:
         raise ClusterError(f"istiod's /debug/syncz is not JSON: {result.stdout[:120]!r}") from None
-
-
-def proxy_status(
-    statuses: list[Mapping[str, Any]], pod: str, namespace: str
-) -> Mapping[str, Any] | None:
-    proxy_id = f"{pod}.{namespace}"
-    return next((s for s in statuses if s.get("proxy") == proxy_id), None)

@@ -9,6 +9,7 @@ when EGRESS_CONTRACT_BACKENDS names them (``kind,existing``), since they need a 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,9 +154,11 @@ def test_include_ranges_are_read_back_from_the_pod(cluster: Cluster) -> None:
 
 
 def test_exec_returns_the_commands_exit_code(cluster: Cluster) -> None:
+    started = time.perf_counter()
     result = cluster.exec_in_source_pod(["sh", "-c", "exit 3"], EXEC_TIMEOUT)
+    wall = time.perf_counter() - started
     assert result.exit_code == 3 and result.argv == ("sh", "-c", "exit 3")
-    assert result.elapsed >= 0
+    assert 0 < result.elapsed <= wall  # the command's own time, within the call's
 
 
 def test_the_log_after_a_cursor_has_only_newer_lines(cluster: Cluster) -> None:
@@ -166,10 +169,9 @@ def test_the_log_after_a_cursor_has_only_newer_lines(cluster: Cluster) -> None:
     cluster.exec_in_source_pod(
         ["curl", "-sS", "-o", "/dev/null", "http://httpbin.org/headers"], EXEC_TIMEOUT
     )
-    lines, marker = sidecar_log_before_barrier(cluster, cursor, PROPAGATION)
+    lines, _ = sidecar_log_before_barrier(cluster, cursor, PROPAGATION)
     assert any("/headers" in line for line in lines), lines
     assert not any("/status/200" in line for line in lines), lines
-    assert any(marker in line for line in cluster.sidecar_log(cursor))
 
 
 def test_reset_returns_to_the_pages_starting_point(cluster: Cluster) -> None:
