@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from clusters.istio import drift, injection, proxyconfig
-from clusters.protocol import Injection, OutboundTrafficPolicy
+from clusters.istio import drift, injection, proxyconfig, syncz
+from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy
 
 ISTIO_INIT = {"name": "istio-init", "args": ["istio-iptables", "-p", "15001", "-i", "*"]}
 STATUS = {"sidecar.istio.io/status": json.dumps({"containers": ["istio-proxy"]})}
@@ -122,3 +122,33 @@ def test_drift_is_a_fact_of_the_istio_release(istio: str | None, drifted: set[st
 def test_an_unknown_page_step_fails_loudly() -> None:
     with pytest.raises(ValueError, match="unknown page step 'mixer'"):
         drift.drift_for("mixer", {"istio": "1.31.0"})
+
+
+CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
+
+
+def _syncz_entry(cluster_push: int, listener_push: int, acked: bool = True) -> dict[str, Any]:
+    """istiod's /debug/syncz entry: per type, the nonce sent (version + UUID) and ACKed."""
+    uuid = "0123456789abcdef0123456789abcdef0123"
+    resources = {}
+    for type_url, push in ((CLUSTER, cluster_push), (LISTENER, listener_push)):
+        sent = f"2026-11-29T23:00:00Z/{push}{uuid}"
+        resources[type_url] = {"sent": sent, "acked": sent if acked else ""}
+    return {"proxy": "sleep-1.default", "resources": resources}
+
+
+def test_syncz_says_what_keeps_a_proxy_behind() -> None:
+    entry = _syncz_entry(cluster_push=7, listener_push=6)
+    assert syncz.proxy_status([{"proxy": "other.default"}, entry], "sleep-1", "default") is entry
+    assert syncz.proxy_status([entry], "sleep-1", "other") is None
+    assert syncz.sync_lag(None, 7) == ["the proxy to connect to istiod"]
+    assert syncz.sync_lag(entry, 7) == ["Listener push 7"]  # sent, not yet from push 7
+    assert syncz.sync_lag(entry, 6) == []
+    assert syncz.newest_push(entry) == 7
+    unacked = _syncz_entry(7, 7, acked=False)
+    assert syncz.unacked(unacked) == ["Cluster ACK", "Listener ACK"]
+    assert syncz.behind(unacked, 7) == []
+    entry["resources"][CLUSTER]["lastError"] = "bad"
+    with pytest.raises(ClusterError, match="rejected istiod's Cluster push: bad"):
+        syncz.sync_lag(entry, 6)

@@ -23,7 +23,7 @@ import httpx
 
 from clusters.istio import injection as istio_injection
 from clusters.istio.kubectl import KindNames
-from clusters.istio.syncz import push_counter, sync_lag
+from clusters.istio.syncz import proxy_status, push_counter, sync_lag
 from clusters.local import gobuild, iptables, kubeobjects
 from clusters.local.controlplane import Sidecar, Spawn, Workload, base_bootstrap
 from clusters.local.runstate import RunState
@@ -386,21 +386,18 @@ class IstiodControlPlane:
         sidecar = self._sidecar
         if sidecar is None:
             return None
-        proxy_id = f"{sidecar.proxy.pod_name}.{sidecar.proxy.namespace}"
-        syncz = self._json("GET", "/debug/syncz")
-        return next((dict(s) for s in syncz if s.get("proxy") == proxy_id), None)
+        statuses = self._json("GET", "/debug/syncz")
+        status = proxy_status(statuses, sidecar.proxy.pod_name, sidecar.proxy.namespace)
+        return None if status is None else dict(status)
 
     def wait_synced(self, timeout: float) -> None:
         sidecar = self._sidecar
         if sidecar is None:
             return
-        proxy_id = f"{sidecar.proxy.pod_name}.{sidecar.proxy.namespace}"
 
         def synced() -> None:
             sidecar.alive()  # the mesh's check: every process of the run, istiod among them
-            syncz = self._json("GET", "/debug/syncz")
-            status = next((s for s in syncz if s.get("proxy") == proxy_id), None)
-            lagging = sync_lag(status, self._pending) or _warming(sidecar)
+            lagging = sync_lag(self.sync_status(), self._pending) or _warming(sidecar)
             if lagging:
                 raise NotYet(", ".join(lagging))
 
