@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -110,19 +109,16 @@ class LogCursor:
     are 'new'.
 
     ``lines`` is how many complete lines the log held (skip them in ``kubectl logs``'
-    output); ``since`` is when the mark was taken (RFC 3339, for ``--since-time`` where
-    a backend cannot read the whole log). ``pod`` ties the cursor to one pod: a
-    re-created pod's log starts afresh.
+    output). ``pod`` ties the cursor to one pod: a re-created pod's log starts afresh.
     """
 
     pod: str
     lines: int
-    since: str | None = None
 
     @classmethod
     def after(cls, pod: str, lines: Sequence[str]) -> LogCursor:
         """A mark after ``lines``, the pod's log as read now."""
-        return cls(pod, len(lines), datetime.now(UTC).isoformat())
+        return cls(pod, len(lines))
 
 
 def complete_lines(text: str) -> list[str]:
@@ -265,4 +261,7 @@ def sidecar_log_before_barrier(
     finished before, whatever the log's flush timing."""
     marker = cluster.sidecar_log_barrier(timeout)
     lines = cluster.sidecar_log(since=since)
-    return lines[: next(i for i, line in enumerate(lines) if marker in line)], marker
+    barrier = next((i for i, line in enumerate(lines) if marker in line), None)
+    if barrier is None:  # the barrier returns once its line is logged: the pod changed
+        raise ClusterError(f"the sidecar's log after the mark has no barrier line {marker}")
+    return lines[:barrier], marker

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Drift:
     command: str  # the page step, by a short name steps use
-    removed_in: str  # the Istio (or tool) release that removed it, for the report
-    reason: str  # one line for the report, saying what replaced it
-    since_istio: tuple[int, int] = (1, 0)  # the first Istio minor release without it
+    reason: str  # one line for the report, saying what removed it and what replaced it
+    since_istio: tuple[int, int]  # the first Istio minor release without it
 
 
 DRIFTS: dict[str, Drift] = {
@@ -22,7 +21,6 @@ DRIFTS: dict[str, Drift] = {
     for drift in (
         Drift(
             "mixer-logs",
-            "Istio 1.8",
             "Mixer was removed in Istio 1.8: there is no istio-mixer-type=telemetry pod to "
             "read; the sidecar's access log (checked by the scenario before) carries the "
             "same facts",
@@ -30,7 +28,6 @@ DRIFTS: dict[str, Drift] = {
         ),
         Drift(
             "configmap-mode-line",
-            "Istio 1.3",
             "the mode is meshConfig.outboundTrafficPolicy.mode (set with istioctl install "
             "--set meshConfig.outboundTrafficPolicy.mode=...); a default install's istio "
             'configmap has no "mode: ALLOW_ANY" line, so the page\'s grep/sed find nothing',
@@ -38,7 +35,6 @@ DRIFTS: dict[str, Drift] = {
         ),
         Drift(
             "helm-template-x",
-            "Helm 3 / Istio 1.5",
             "helm template -x is gone (Helm 3) and Istio's charts no longer render "
             "templates/sidecar-injector-configmap.yaml; set "
             "values.global.proxy.includeIPRanges with istioctl, or annotate the pod with "
