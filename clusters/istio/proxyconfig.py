@@ -14,7 +14,10 @@ from typing import Any
 from clusters.protocol import OutboundTrafficPolicy
 
 VIRTUAL_OUTBOUND = "virtualOutbound"
-LISTENERS = "dynamic_listeners"  # the config_dump resource that holds them
+# The config_dump resources (``?resource=``) that hold the sidecar's xDS state.
+LISTENERS = "dynamic_listeners"
+ROUTES = "dynamic_route_configs"
+CLUSTERS = "dynamic_active_clusters"
 TCP_PROXY = "envoy.filters.network.tcp_proxy"
 CLUSTER_OF_MODE = {
     OutboundTrafficPolicy.ALLOW_ANY: "PassthroughCluster",
@@ -22,17 +25,19 @@ CLUSTER_OF_MODE = {
 }
 
 
-def _listeners(config_dump: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+def configs(config_dump: Mapping[str, Any], key: str) -> Iterator[Mapping[str, Any]]:
+    """The ``key`` objects (listener, route_config, cluster) of a resource's dump: a
+    listener sits in its active_state, a route config or cluster at the entry itself."""
     for entry in config_dump.get("configs") or ():
-        listener = (entry.get("active_state") or {}).get("listener")
-        if listener:
-            yield listener
+        item = (entry.get("active_state") or {}).get(key) or entry.get(key)
+        if item:
+            yield item
 
 
 def unmatched_outbound_cluster(config_dump: Mapping[str, Any]) -> str | None:
     """Where virtualOutbound sends a connection no other listener takes: the tcp_proxy
     cluster of its filter chain without a match (or of its default chain)."""
-    for listener in _listeners(config_dump):
+    for listener in configs(config_dump, "listener"):
         if listener.get("name") != VIRTUAL_OUTBOUND:
             continue
         chains = [c for c in listener.get("filter_chains") or () if not c.get("filter_chain_match")]
