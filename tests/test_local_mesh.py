@@ -6,8 +6,8 @@ so they need root like the backend itself.
 
 from __future__ import annotations
 
+import json
 import os
-import shlex
 import shutil
 import signal
 import subprocess
@@ -509,16 +509,18 @@ def test_cli_takes_relative_paths_and_closed_pipes(run_root: Path, tmp_path: Pat
         assert up.returncode == 0, up.stderr
         assert run("status", cwd=elsewhere).returncode == 0
         assert run("mode", "REGISTRY_ONLY", cwd=elsewhere).returncode == 0
-        piped = subprocess.run(
-            f"{shlex.join(cli)} status | head -1",
-            shell=True,
-            capture_output=True,
-            text=True,
-            cwd=elsewhere,
-            env=env,
-            timeout=60,
-        )
-        assert piped.stdout.count("\n") == 1 and piped.stderr == "", piped.stderr
+        # `status | head -1`, made certain: the reader is gone before a byte is written
+        # (with `head`, status's few hundred bytes fit the pipe and nothing ever breaks).
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            closed = subprocess.run(
+                [*cli, "status"], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                cwd=elsewhere, env=env, timeout=60,
+            )  # fmt: skip
+        finally:
+            os.close(write_end)
+        assert closed.returncode == 0 and closed.stderr == "", closed.stderr
     finally:
         run("down", cwd=elsewhere)
 
@@ -577,6 +579,11 @@ def test_a_model_change_that_does_not_reach_the_proxy_is_not_kept(
         with pytest.raises(ClusterError, match="config directory is gone"):
             mesh.apply(HTTPBIN_SE)
         assert mesh.resources("ServiceEntry") == []
+        monkeypatch.undo()  # the next change reaches the proxy, without the refused one
+        mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY)
+        mesh.wait_for_proxy_config(30)
+        clusters = json.dumps(mesh.sidecar_config_dump(proxyconfig.CLUSTERS))
+        assert "BlackHoleCluster" in clusters and "httpbin.org" not in clusters
     finally:
         monkeypatch.undo()
         mesh.down()

@@ -47,12 +47,20 @@ class Sidecar:
 
     proxy: ProxyInfo
     pod: Mapping[str, Any]  # the pod object as admission (injection) left it
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
     directory: Path  # the pod's run directory: admin socket, logs, file xDS
     admin: EnvoyAdmin
     alive: Callable[[], None]  # raises ClusterError with the proxy's last words if it died
     error_log: Path
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The pod's labels as admission left them (the injector adds its own)."""
+        return dict((self.pod.get("metadata") or {}).get("labels") or {})
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """The pod's annotations as admission left them (sidecar.istio.io/status...)."""
+        return dict((self.pod.get("metadata") or {}).get("annotations") or {})
 
 
 class ControlPlane(Protocol):

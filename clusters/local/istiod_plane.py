@@ -249,8 +249,7 @@ class IstiodControlPlane:
         the page's ``global.proxy.includeIPRanges``, then kube-inject (manual) and the
         injection webhook as the API server calls it."""
         values = {} if include is None else {INCLUDE_IP_RANGES_VALUE: ",".join(include)}
-        if (self._json("GET", "/injector").get("values") or {}) != values:
-            self._json("PUT", "/injector", content=json.dumps({"values": values}))
+        self._json("PUT", "/injector", content=json.dumps({"values": values}))  # same: no-op
         body = self._json(
             "POST",
             "/deployments",

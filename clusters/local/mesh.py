@@ -19,8 +19,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from clusters.backends import DEFAULT_WAITS
 from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl
@@ -262,8 +260,6 @@ class LocalCluster:
         return Sidecar(
             proxy=sourcepod.proxy_info(pod),
             pod=pod.pod,
-            labels=sourcepod.labels(pod),
-            annotations=sourcepod.annotations(pod),
             directory=self._pod_dir(),
             admin=self.admin,
             alive=self._check_alive,
@@ -490,11 +486,9 @@ class LocalCluster:
 
     def sidecar_config_dump(self, resource: str) -> dict[str, Any]:
         self._pod()
-        try:
-            response = self.admin.get("/config_dump", params={"resource": resource})
-        except httpx.TransportError as error:
-            self._check_alive()
-            raise ClusterError(f"the sidecar's admin API failed: {error}") from None
+        response = self.admin.get_or_death(
+            "/config_dump", self._check_alive, params={"resource": resource}
+        )
         if response.status_code != 200:
             raise ClusterError(
                 f"the sidecar's config_dump?resource={resource}: HTTP {response.status_code} "

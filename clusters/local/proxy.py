@@ -7,7 +7,6 @@ the run directory, so parallel runs never collide.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,20 +88,35 @@ class EnvoyAdmin:
 
     def stats(self, pattern: str) -> dict[str, Any]:
         """Counters, gauges and text readouts whose names match a regex."""
-        response = self.get(f"/stats?format=json&filter={pattern}")
-        response.raise_for_status()
-        return {item["name"]: item.get("value") for item in response.json().get("stats", ())}
+        return _stats(self.get(f"/stats?format=json&filter={pattern}"))
 
     def stats_or_death(self, pattern: str, alive: Callable[[], None]) -> dict[str, Any]:
-        """:meth:`stats`, or the proxy's death explained: an admin call that fails while
-        Envoy is dying (a reset connection) is blamed on the death, seen within a second."""
+        """:meth:`stats` through :meth:`get_or_death`."""
+        return _stats(self.get_or_death(f"/stats?format=json&filter={pattern}", alive))
+
+    def get_or_death(self, path: str, alive: Callable[[], None], **kwargs: Any) -> httpx.Response:
+        """:meth:`get`, or the proxy's death explained: a call that cannot reach Envoy
+        while it is dying (a reset connection) is blamed on the death, seen within a
+        second (``alive`` raises, naming the process and how it ended, once it is gone)."""
         try:
-            return self.stats(pattern)
-        except httpx.HTTPError as error:
-            for _ in range(50):
-                alive()  # raises, naming the process and how it ended, once it is gone
-                time.sleep(0.02)
-            raise ClusterError(f"the sidecar's admin API failed: {error}") from None
+            return self.get(path, **kwargs)
+        except httpx.TransportError as error:
+            failed = error
+
+        def death() -> ClusterError:
+            try:
+                alive()
+            except ClusterError as died:
+                return died
+            raise NotYet("the process to end")
+
+        try:
+            died = wait_for(
+                death, timeout=1.0, what="the sidecar", interval=0.02, max_interval=0.02
+            )
+        except ClusterError:  # alive a second later: the admin API itself failed
+            raise ClusterError(f"the sidecar's admin API failed: {failed}") from None
+        raise died from None
 
     def server_info(self) -> dict[str, Any]:
         return self.get("/server_info").json()
@@ -117,3 +131,10 @@ def resident_memory_bytes(pid: int) -> int | None:
     except OSError:
         return None
     return None
+
+
+def _stats(response: httpx.Response) -> dict[str, Any]:
+    """Envoy's /stats?format=json as {name: value}."""
+    if response.status_code != 200:
+        raise ClusterError(f"the sidecar's /stats: HTTP {response.status_code}")
+    return {item["name"]: item.get("value") for item in response.json().get("stats", ())}

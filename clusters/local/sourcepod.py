@@ -54,11 +54,6 @@ def labels(pod: PodState) -> dict[str, str]:
     return dict((pod.pod.get("metadata") or {}).get("labels") or {})
 
 
-def annotations(pod: PodState) -> dict[str, str]:
-    """The pod's annotations as admission left them (sidecar.istio.io/status...)."""
-    return dict((pod.pod.get("metadata") or {}).get("annotations") or {})
-
-
 def create_internet_namespace(net: str, addresses: Iterable[str]) -> None:
     network.create(net)
     network.add_local_addresses(net, addresses)

@@ -60,7 +60,6 @@ func (c *Control) Handler() http.Handler {
 	mux.HandleFunc("PUT /mesh/outboundTrafficPolicy", c.setMode)
 	mux.HandleFunc("POST /kubernetes", c.applyKubernetes)
 	mux.HandleFunc("DELETE /kubernetes/pods/{namespace}/{name}", c.deletePod)
-	mux.HandleFunc("GET /injector", c.getInjector)
 	mux.HandleFunc("PUT /injector", c.renderInjector)
 	mux.HandleFunc("POST /deployments", c.deploy)
 	mux.Handle("/debug/", c.plane.fds.DiscoveryDebug)
@@ -257,11 +256,8 @@ func (c *Control) deletePod(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"found": found})
 }
 
-func (c *Control) getInjector(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"values": c.injection.Values()})
-}
-
-// renderInjector re-renders istio-sidecar-injector with the body's --set values.
+// renderInjector re-renders istio-sidecar-injector with the body's --set values (the
+// same values as last time render nothing).
 func (c *Control) renderInjector(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Values map[string]string `json:"values"`

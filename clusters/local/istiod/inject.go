@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -39,13 +40,15 @@ const injectionLabel = "istio-injection"
 // that comes out (its containers, its istio-init arguments) is what the local mesh
 // then runs.
 type Injection struct {
-	mu        sync.Mutex
-	values    map[string]string // the --set values the injector was rendered with
-	configMap *corev1.ConfigMap
-	watcher   *injectorWatcher
-	mux       *http.ServeMux
-	env       *model.Environment
-	plane     *ControlPlane
+	mu       sync.Mutex
+	rendered bool
+	values   map[string]string // the --set values the injector was rendered with
+	config   inject.Config     // istio-sidecar-injector's config and values, parsed once
+	settings inject.ValuesConfig
+	watcher  *injectorWatcher
+	mux      *http.ServeMux
+	env      *model.Environment
+	plane    *ControlPlane
 }
 
 // NewInjection renders the injector with Istio's defaults and starts its webhook.
@@ -62,8 +65,18 @@ func NewInjection(plane *ControlPlane) (*Injection, error) {
 
 // Render regenerates istio-sidecar-injector from Istio's charts with these values
 // (helm's --set names under `values`, e.g. global.proxy.includeIPRanges), as the
-// page's `helm template ... | kubectl apply` does, and hands it to the webhook.
+// page's `helm template ... | kubectl apply` does, and hands it to the webhook. The
+// same values again render nothing (a chart render is the slow part of a pod).
 func (i *Injection) Render(values map[string]string) error {
+	if values == nil {
+		values = map[string]string{}
+	}
+	i.mu.Lock()
+	unchanged := i.rendered && maps.Equal(i.values, values)
+	i.mu.Unlock()
+	if unchanged {
+		return nil
+	}
 	flags := []string{"profile=default"}
 	keys := make([]string, 0, len(values))
 	for key := range values {
@@ -80,39 +93,34 @@ func (i *Injection) Render(values map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("rendering Istio's charts: %v", err)
 	}
-	var found *corev1.ConfigMap
+	var data map[string]string // the ConfigMap's data: config (templates) and values
 	for _, set := range sets {
 		for _, object := range set.Manifests {
 			if object.GetKind() != "ConfigMap" || object.GetName() != InjectorConfigMap {
 				continue
 			}
-			data, _ := object.Object["data"].(map[string]any)
-			cm := &corev1.ConfigMap{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-				ObjectMeta: metav1.ObjectMeta{Name: InjectorConfigMap, Namespace: object.GetNamespace(), Labels: object.GetLabels()},
-				Data:       map[string]string{},
+			raw, _ := object.Object["data"].(map[string]any)
+			data = map[string]string{}
+			for key, value := range raw {
+				data[key], _ = value.(string)
 			}
-			for key, value := range data {
-				cm.Data[key], _ = value.(string)
-			}
-			found = cm
 		}
 	}
-	if found == nil {
+	if data == nil {
 		return fmt.Errorf("Istio's charts rendered no %s ConfigMap", InjectorConfigMap)
 	}
-	config, err := inject.UnmarshalConfig([]byte(found.Data["config"]))
+	config, err := inject.UnmarshalConfig([]byte(data["config"]))
 	if err != nil {
 		return fmt.Errorf("%s: %v", InjectorConfigMap, err)
 	}
-	if _, err := inject.NewValuesConfig(found.Data["values"]); err != nil {
+	settings, err := inject.NewValuesConfig(data["values"])
+	if err != nil {
 		return fmt.Errorf("%s: %v", InjectorConfigMap, err)
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.values = values
-	i.configMap = found
-	return i.watcher.set(&config, found.Data["values"])
+	i.rendered, i.values, i.config, i.settings = true, values, config, settings
+	return i.watcher.set(&config, data["values"])
 }
 
 // Values are the --set values the injector was last rendered with.
@@ -163,16 +171,8 @@ func (i *Injection) Deploy(deployment *appsv1.Deployment, manual bool, podName s
 // istio-sidecar-injector ConfigMap and the mesh config istiod runs with.
 func (i *Injection) kubeInject(deployment *appsv1.Deployment) (*appsv1.Deployment, error) {
 	i.mu.Lock()
-	cm := i.configMap
+	config, values := i.config, i.settings
 	i.mu.Unlock()
-	config, err := inject.UnmarshalConfig([]byte(cm.Data["config"]))
-	if err != nil {
-		return nil, err
-	}
-	values, err := inject.NewValuesConfig(cm.Data["values"])
-	if err != nil {
-		return nil, err
-	}
 	var warnings []string
 	out, err := inject.IntoObject(nil, config.Templates, values, "", i.plane.MeshConfig(), deployment,
 		func(warning string) { warnings = append(warnings, strings.TrimSpace(warning)) })
