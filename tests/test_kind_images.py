@@ -25,6 +25,7 @@ from clusters.kind.kit.imagekit import ImageSpec
 from clusters.local import gobuild as local_gobuild
 from clusters.local import internet
 from clusters.protocol import ClusterError
+from clusters.waiting import NotYet, wait_for
 
 ISTIO_MODULE_CACHE = Path.home() / "go" / "pkg" / "mod" / "istio.io"
 
@@ -343,6 +344,8 @@ def test_coredns_restart_follows_the_corefile() -> None:
     assert list(annotations) == [fake_internet.COREFILE_ANNOTATION]
     assert restart == fake_internet.coredns_restart_patch(patched)
     assert restart != fake_internet.coredns_restart_patch(KUBEADM_COREFILE)
+    configmap, rollout = fake_internet.coredns_patches(KUBEADM_COREFILE, sites)  # in order
+    assert configmap["data"]["Corefile"] == patched and rollout == restart
 
 
 def test_container_plan_gives_each_site_its_address(tmp_path: Path) -> None:
@@ -611,34 +614,19 @@ def test_sleep_reaches_the_fake_internet_through_its_sidecar(
             "-o",
             "jsonpath={.data.Corefile}",
         )
-        patch = fake_internet.coredns_configmap_patch(corefile, sites)
-        run(
-            kubectl,
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "-f",
-            "-",
-            stdin=json.dumps(patch),
-        )
-        restart = fake_internet.coredns_restart_patch(patch["data"]["Corefile"])
-        run(
-            kubectl,
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "-f",
-            "-",
-            stdin=json.dumps(restart),
-        )
+        for patch in fake_internet.coredns_patches(corefile, sites):
+            apply = [kubectl, "apply", "--server-side", "--force-conflicts", "-f", "-"]
+            run(*apply, stdin=json.dumps(patch))
         mark("fake internet + CoreDNS")
         run(*istio_images.install_command(istio), f"--kubeconfig={kubeconfig}", timeout=600)
         mark("istioctl install")
         run(kubectl, "label", "namespace", "default", "istio-injection=enabled")
-        for _ in range(30):  # the default serviceaccount appears shortly after create
-            if "default" in run(kubectl, "get", "serviceaccount", "-o", "name"):
-                break
-            time.sleep(1)
+
+        def serviceaccount() -> None:  # the default one appears shortly after create
+            if "default" not in run(kubectl, "get", "serviceaccount", "-o", "name"):
+                raise NotYet('serviceaccount "default"')
+
+        wait_for(serviceaccount, timeout=60, what="no default serviceaccount", interval=1)
         run(kubectl, "apply", "-f", str(samples.SLEEP_MANIFEST))
         run(kubectl, "rollout", "status", "deployment/sleep", "--timeout=180s", timeout=200)
         pod = json.loads(run(kubectl, "get", "pod", "-l", "app=sleep", "-o", "json"))["items"][0]
@@ -665,16 +653,15 @@ def test_sleep_reaches_the_fake_internet_through_its_sidecar(
         def curl(*args: str) -> str:
             return run(kubectl, "exec", "deploy/sleep", "-c", "sleep", "--", "curl", *args)
 
-        code = ""
-        for _ in range(30):  # until the restarted CoreDNS answers for httpbin.org
+        def first_curl() -> str:  # until the restarted CoreDNS answers for httpbin.org
             try:
-                code = curl(
+                return curl(
                     "-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://httpbin.org/headers"
                 )
-            except ClusterError:
-                time.sleep(2)
-                continue
-            break
+            except ClusterError as error:
+                raise NotYet(str(error)) from None
+
+        code = wait_for(first_curl, timeout=60, what="httpbin.org did not answer", interval=2)
         mark("first curl")
         assert code == "200"
         headers = json.loads(curl("-sS", "http://httpbin.org/headers"))["headers"]

@@ -5,6 +5,7 @@ creates a cluster, and checks that the host ends as it began."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import os
 import stat
@@ -182,6 +183,21 @@ def test_wrapper_module_pins_and_replaces(tmp_path: Path) -> None:
     assert "require k8s.io/kubernetes v1.34.4" in gomod
     assert "\tk8s.io/api => k8s.io/api v0.34.4" in gomod
     assert not (tmp_path / "main.go").exists()
+
+
+def test_pinned_sums_seed_the_wrappers_go_sum_and_shape_nothing(tmp_path: Path) -> None:
+    """Istio's pins the checksum database lacks are verified against the project's
+    go.sum files; they do not change where the binaries are cached."""
+    sums = tmp_path / "pinned.sum"
+    sums.write_text("b.example/m v1 h1:bbb=\na.example/m v1 h1:aaa=\n\n")
+    plain = gobuild.GoProgram("istio-x", "istio.io/istio", "v1", packages=("istio.io/istio/x",))
+    seeded = dataclasses.replace(plain, sums=(sums, tmp_path / "missing.sum"))
+    gobuild._write_wrapper(seeded, tmp_path / "wrapper")
+    go_sum = (tmp_path / "wrapper" / "go.sum").read_text()
+    assert go_sum == "a.example/m v1 h1:aaa=\nb.example/m v1 h1:bbb=\n"
+    assert gobuild.output_dir(seeded) == gobuild.output_dir(plain)
+    gobuild._write_wrapper(plain, tmp_path / "wrapper")  # a stale go.sum does not stay
+    assert not (tmp_path / "wrapper" / "go.sum").exists()
 
 
 def test_a_self_contained_main_requires_nothing(tmp_path: Path) -> None:

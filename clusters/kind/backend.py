@@ -151,12 +151,8 @@ class KindRun:
             if corefile is None:
                 raise ClusterError('configmaps "coredns" not found in kube-system')
             text = (corefile.get("data") or {}).get("Corefile", "")
-            patched = fake_internet.coredns_configmap_patch(text, sites)
-            api.apply([patched], "kube-system")
             # CoreDNS rolls out with the new Corefile in seconds (its reload takes 30-45 s)
-            api.apply(
-                [fake_internet.coredns_restart_patch(patched["data"]["Corefile"])], "kube-system"
-            )
+            api.apply(fake_internet.coredns_patches(text, sites), "kube-system")
         finally:
             api.close()
 

@@ -171,6 +171,13 @@ def coredns_configmap_patch(corefile: str, sites: Sequence[KindSite]) -> dict[st
     }
 
 
+def coredns_patches(corefile: str, sites: Sequence[KindSite]) -> list[dict[str, Any]]:
+    """What to server-side apply, in this order, so the cluster's CoreDNS names the sites
+    at once: its ConfigMap with the sites, then the rollout of that Corefile."""
+    configmap = coredns_configmap_patch(corefile, sites)
+    return [configmap, coredns_restart_patch(configmap["data"]["Corefile"])]
+
+
 def coredns_restart_patch(corefile: str) -> dict[str, Any]:
     """CoreDNS's Deployment with an annotation on its pod template naming the Corefile's
     digest: applied (server-side) after the ConfigMap, it rolls CoreDNS out once per

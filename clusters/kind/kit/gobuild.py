@@ -34,6 +34,11 @@ class GoProgram:
     main package (a few lines calling into ``module``), and the binary is named ``name``.
     ``replace`` maps a module path to ``"path version"`` (or a local directory). An
     empty ``module`` means a self-contained ``main_source`` (``version`` then names it).
+    ``sums`` are go.sum files whose lines seed the wrapper's go.sum: the checksum
+    database does not know every pseudo-version a module pins (Istio 1.30-dev's
+    ``go-control-plane/contrib`` answers 404), and a go.sum line is checked instead of
+    the database, so the download is still verified. They verify, they shape nothing,
+    so they are not in :meth:`digest`.
     """
 
     name: str
@@ -44,6 +49,7 @@ class GoProgram:
     tags: tuple[str, ...] = ()
     ldflags: str = "-s -w"
     replace: Mapping[str, str] = field(default_factory=dict)
+    sums: tuple[Path, ...] = ()
 
     def binaries(self) -> list[str]:
         """The file names the build produces."""
@@ -127,6 +133,12 @@ def _write_wrapper(program: GoProgram, directory: Path) -> None:
         lines += [f"\t{path} => {target}" for path, target in sorted(program.replace.items())]
         lines.append(")")
     (directory / "go.mod").write_text("\n".join(lines) + "\n")
+    seeded = {
+        line.strip() for path in program.sums if path.is_file()
+        for line in path.read_text().splitlines() if line.strip()
+    }  # fmt: skip
+    if seeded:
+        (directory / "go.sum").write_text("".join(f"{line}\n" for line in sorted(seeded)))
     if program.main_source is not None:
         (directory / "main.go").write_text(program.main_source)
 

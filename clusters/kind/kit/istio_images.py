@@ -26,18 +26,16 @@ turns them off (the measured reasons are in shared/notes/kind-offline.md).
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache, gobuild, imagekit, samples
+from clusters.kind.kit import gobuild, imagekit, samples
 from clusters.kind.kit.gobuild import GoProgram
 from clusters.kind.kit.imagekit import ImageSpec
 from clusters.local import proxy
-from clusters.local.gobuild import IstioBuild, go_binary, istio_build
+from clusters.local.gobuild import IstioBuild, istio_build
 from clusters.protocol import ClusterError
 
 HUB = "egress-conformance.local/istio"
@@ -123,6 +121,7 @@ class IstioRelease:
             self.module_version,
             packages=tuple(COMMANDS.values()),
             ldflags=self.ldflags(),
+            sums=(self.build.modfile.with_suffix(".sum"),),  # the local istiod's pinned sums
         )
 
 
@@ -140,63 +139,7 @@ def ensure_binaries(istio: IstioRelease, *, quiet: bool = False) -> Path:
     istioctl and pilot-agent pull modules pilot-discovery does not (docker/cli, kubectl's,
     viper...): the default GOPROXY serves them.
     """
-    return ensure_program_with_sums(istio.program(), [_sumfile(istio.build)], quiet=quiet)
-
-
-def _sumfile(build: IstioBuild) -> Path:
-    return build.modfile.with_suffix(".sum")
-
-
-def ensure_program_with_sums(
-    program: GoProgram, sums: Sequence[Path], *, quiet: bool = False
-) -> Path:
-    """``gobuild.ensure_go_program``, with the wrapper's go.sum seeded from ``sums``.
-
-    The checksum database does not know every pseudo-version Istio pins (1.30-dev's
-    ``github.com/envoyproxy/go-control-plane/contrib`` answers 404), so ``go get`` in an
-    empty wrapper fails verifying it. The project's pinned go.sum files already hold
-    those hashes (they are what the local istiod builds with), and a go.sum entry is
-    checked instead of the database, so the download is still verified. Part A's builder
-    starts from an empty go.sum, hence this small variant of its build.
-    """
-    target = gobuild.output_dir(program)
-    if target.is_dir():
-        return target
-    with cache.locked(f"go-{program.name}"):
-        if target.is_dir():
-            return target
-        what = f"{program.name} {program.version} (Go, CGO_ENABLED=0)"
-        with cache.progress(what, quiet=quiet) as note, cache.staging_dir(target) as staging:
-            _build_with_sums(program, sums, staging, note)
-    return target
-
-
-def _build_with_sums(
-    program: GoProgram, sums: Sequence[Path], staging: Path, note: Callable[[str], None]
-) -> None:
-    go, env = go_binary(), gobuild.go_env()
-    wrapper = cache.cache_root() / "gomod" / f"{program.name}-{program.version}"
-    if wrapper.exists():
-        shutil.rmtree(wrapper)
-    wrapper.mkdir(parents=True)
-    (wrapper / "go.mod").write_text(
-        f"module egress-conformance.local/kit/{program.name}\n\n"
-        f"go {gobuild.WRAPPER_GO_VERSION}\n\nrequire {program.module} {program.version}\n"
-    )
-    seeded = sorted({line for path in sums if path.is_file() for line in _sum_lines(path)})
-    (wrapper / "go.sum").write_text("".join(f"{line}\n" for line in seeded))
-    wanted = [f"{package}@{program.version}" for package in program.packages]
-    cache.run([go, "get", *wanted], what=f"go get {program.name}", env=env, cwd=wrapper, note=note)
-    command = [go, "build", "-mod=mod", "-trimpath", "-v", f"-ldflags={program.ldflags}"]
-    command += ["-o", f"{staging}/", *program.packages]
-    cache.run(command, what=f"go build {program.name}", env=env, cwd=wrapper, note=note)
-    missing = [name for name in program.binaries() if not (staging / name).is_file()]
-    if missing:
-        raise ClusterError(f"go build {program.name}: no {', '.join(missing)} produced")
-
-
-def _sum_lines(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return gobuild.ensure_go_program(istio.program(), quiet=quiet)
 
 
 def istioctl(istio: IstioRelease | None = None, *, quiet: bool = False) -> Path:
