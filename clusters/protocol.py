@@ -68,6 +68,16 @@ class PodStatus:
     def has_sidecar(self) -> bool:
         return "istio-proxy" in self.containers
 
+    @property
+    def at_page_start(self) -> bool:
+        """The pod every scenario starts from: ``reset`` re-creates any other."""
+        return at_page_start(self.injection, self.include_ip_ranges)
+
+
+def at_page_start(injection: Injection | None, include_ip_ranges: Sequence[str] | None) -> bool:
+    """The page's starting pod: injected automatically, intercepting every destination."""
+    return injection is Injection.AUTOMATIC and include_ip_ranges is None
+
 
 @dataclass(frozen=True)
 class AccessLogEntry:

@@ -217,12 +217,7 @@ class FakeCluster:
     def reset(self) -> None:
         self.resources_by_key.clear()
         self.mode = OutboundTrafficPolicy.ALLOW_ANY
-        pod = self.pod
-        if (
-            pod is None
-            or self.source_pod().injection is not Injection.AUTOMATIC
-            or (injection_facts.include_ip_ranges(pod.pod) is not None)
-        ):
+        if self.pod is None or not self.source_pod().at_page_start:
             self.deploy_source_pod()
 
 

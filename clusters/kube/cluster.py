@@ -460,11 +460,7 @@ class KubeCluster:
             pod = self.source_pod()
         except ClusterError:
             pod = None
-        if (
-            pod is None
-            or pod.injection is not Injection.AUTOMATIC
-            or (pod.include_ip_ranges is not None)
-        ):
+        if pod is None or not pod.at_page_start:
             self.deploy_source_pod()
             return
         self.wait_for_proxy_config(self.settings.waits.propagation)

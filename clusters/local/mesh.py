@@ -37,6 +37,7 @@ from clusters.protocol import (
     OutboundTrafficPolicy,
     PodStatus,
     ResourceRef,
+    at_page_start,
     complete_lines,
     lines_after,
 )
@@ -512,9 +513,11 @@ class LocalCluster:
         pod = self.state.pod
         self.plane.clear()
         if (
-            pod is None
-            or pod.injection != Injection.AUTOMATIC.value
-            or pod.include_ip_ranges is not None
+            pod is None  # else read from the objects, as source_pod() reads them
+            or not at_page_start(
+                injection_facts.injected_by(pod.deployment, pod.pod),
+                injection_facts.include_ip_ranges(pod.pod),
+            )
             or not self._proxy_running()
         ):
             self._create_pod(Injection.AUTOMATIC, None)  # waits for the new state
