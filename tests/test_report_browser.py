@@ -19,15 +19,13 @@ from typing import Any
 
 import pytest
 
-from tests.small_run import FAILED_SECTION, page_sections
+from tests.small_run import FAILED_SCENARIO, FAILED_SECTION, FAILED_STEP, page_sections
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYWRIGHT_PYTHON = ROOT / ".tools" / "playwright" / "bin" / "python"
 REVIEWER = ROOT / "tests" / "browser" / "reviewer.py"
 SHOTS = ROOT / "reports" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FAILED_SCENARIO = "The mesh blocks hosts outside the registry"
-FAILED_STEP = 'Then the outbound traffic policy mode is "REGISTRY_ONLY"'
 
 
 def reviewer(*args: str) -> dict[str, Any]:

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from tests import small_run as small_run_module
+from tests.small_run import FAILED_SCENARIO, FAILED_STEP
 
 TITLES = ("sidecar listeners", "sidecar routes", "sidecar clusters", "interception rules")
-FAILED = "The mesh blocks hosts outside the registry"
-FAILED_STEP = 'Then the outbound traffic policy mode is "REGISTRY_ONLY"'
 
 
 def allure_results(reports: Path) -> dict[str, dict[str, Any]]:
@@ -46,7 +45,7 @@ def test_every_report_shows_the_failure_with_its_diagnostics(small_run: Path) ->
     assert scenario["failed_step"] == FAILED_STEP
     assert set(TITLES) <= set(scenario["diagnostics"])
 
-    result = allure_results(small_run)[FAILED]
+    result = allure_results(small_run)[FAILED_SCENARIO]
     assert result["status"] == "failed"
     (step,) = result["steps"]
     assert step["name"] == FAILED_STEP and step["status"] == "failed"
@@ -101,7 +100,7 @@ def test_an_interrupted_run_is_not_green_in_allure(tmp_path: Path) -> None:
     assert {r["statusDetails"]["message"] for r in not_run} == {
         "not run: the run was interrupted before it"
     }
-    assert FAILED in {r["name"] for r in not_run}
+    assert FAILED_SCENARIO in {r["name"] for r in not_run}
     assert {r["status"] for r in results} - {"unknown"} == {"passed"}  # nothing else green
     environment = (reports / "allure-results" / "environment.properties").read_text()
     assert "run_state = interrupted, 10 scenarios not run" in environment
