@@ -512,9 +512,7 @@ def test_sample_images_run(daemon: DockerDaemon) -> None:
 @kind_e2e
 def test_fake_internet_serves_the_sites(daemon: DockerDaemon) -> None:
     """The sites answer from the kind network, over TLS trusted by the curl image."""
-    existing = daemon.docker("network", "ls", "--format", "{{.Name}}").split()
-    created = config.NETWORK_NAME not in existing
-    config.ensure_network(daemon)
+    created = config.ensure_network(daemon)
     try:
         sites = fake_internet.start(daemon)
         curl = samples.ensure_images(daemon)[0]
@@ -581,9 +579,7 @@ def test_sleep_reaches_the_fake_internet_through_its_sidecar(
             stdin=stdin.encode() if stdin is not None else None,
         )
 
-    existing = daemon.docker("network", "ls", "--format", "{{.Name}}").split()
-    created_network = config.NETWORK_NAME not in existing
-    config.ensure_network(daemon)
+    created_network = config.ensure_network(daemon)
     cluster_config = config.write_cluster_config(
         tmp_path / "kind.yaml", built.image, kubernetes_version=built.kubernetes_version
     )

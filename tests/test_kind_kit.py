@@ -91,25 +91,6 @@ def test_cache_root_honours_xdg_cache_home(cache_home: Path) -> None:
     assert cache.cache_root() == cache_home
 
 
-def test_stamps_are_keyed_by_version(cache_home: Path) -> None:
-    stamps = cache.Stamps()
-    key = {"kubernetes": "v1.34.4", "recipe": "1"}
-    assert not stamps.fresh("node", key)
-    stamps.write("node", key, image="node:x")
-    assert stamps.fresh("node", key)
-    assert stamps.read("node")["image"] == "node:x"
-    assert not stamps.fresh("node", {**key, "kubernetes": "v1.36.3"})
-    stamps.clear("node")
-    assert not stamps.fresh("node", key)
-
-
-def test_a_corrupt_stamp_is_stale(cache_home: Path) -> None:
-    stamps = cache.Stamps()
-    stamps.root.mkdir(parents=True)
-    (stamps.root / "node.json").write_text("{not json")
-    assert not stamps.fresh("node", {"a": "b"})
-
-
 def test_a_failed_build_leaves_no_cache_entry(tmp_path: Path) -> None:
     target = tmp_path / "bin" / "thing-v1"
     with pytest.raises(RuntimeError), cache.staging_dir(target) as staging:

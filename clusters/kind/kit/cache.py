@@ -1,8 +1,9 @@
-"""The kit's cache: where artefacts live, one lock each, progress lines, version stamps.
+"""The kit's cache: where artefacts live, one lock each, progress lines.
 
 Every artefact of the offline kit (Go binaries, the debootstrap rootfs, docker images) is
 expensive to make and cheap to keep, so each one is built once per version under
-``~/.cache/egress-conformance/kind/`` and found again by a stamp. Builds write to a
+``~/.cache/egress-conformance/kind/`` and found again by a name that carries a digest of
+its inputs (a directory, an image tag). Builds write to a
 temporary path and rename it into place, so an interrupted build leaves nothing that a
 later run could mistake for a finished one; a lock per artefact keeps two processes
 (pytest workers, the Istio images helper) from building the same thing twice.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import subprocess
@@ -59,40 +59,6 @@ def locked(name: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-class Stamps:
-    """Which version of an artefact was built last: ``stamps/NAME.json`` holds its key.
-
-    A warm build compares keys and does nothing; the stamp is written (atomically) only
-    after the artefact is complete, so a failed build is simply rebuilt next time.
-    """
-
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = (root or cache_root()) / "stamps"
-
-    def _path(self, name: str) -> Path:
-        return self.root / f"{name.replace('/', '_')}.json"
-
-    def read(self, name: str) -> dict[str, str] | None:
-        try:
-            data = json.loads(self._path(name).read_text())
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
-
-    def fresh(self, name: str, key: Mapping[str, str]) -> bool:
-        """True when ``name`` was last built with exactly ``key``."""
-        stamp = self.read(name)
-        return stamp is not None and stamp.get("key") == dict(key)
-
-    def write(self, name: str, key: Mapping[str, str], **facts: str) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        target = self._path(name)
-        atomic_write(target, json.dumps({"key": dict(key), **facts}, sort_keys=True) + "\n")
-
-    def clear(self, name: str) -> None:
-        self._path(name).unlink(missing_ok=True)
 
 
 def atomic_write(target: Path, text: str | bytes, mode: int = 0o644) -> None:

@@ -113,24 +113,30 @@ def bridge_conflist(pod_range: str = NODE_POD_RANGE) -> str:
     return json.dumps(conflist, indent=2) + "\n"
 
 
-def ensure_network(
-    daemon: DockerDaemon, subnet: str = NODE_SUBNET, gateway: str = NODE_GATEWAY
-) -> str:
-    """The docker network ``kind`` with our subnet, created when missing. An existing one
-    with another subnet is an error: kind would put the node there."""
-    check_range(subnet)
+def network_subnets(daemon: DockerDaemon) -> list[str] | None:
+    """The subnets of the docker network ``kind``, or None when there is none."""
     try:
-        current = daemon.docker(
+        return daemon.docker(
             "network",
             "inspect",
             "--format",
             "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
             NETWORK_NAME,
-            what="docker network inspect kind",
+            what=f"docker network inspect {NETWORK_NAME}",
             timeout=30,
         ).split()
     except ClusterError:
-        current = None
+        return None
+
+
+def ensure_network(
+    daemon: DockerDaemon, subnet: str = NODE_SUBNET, gateway: str = NODE_GATEWAY
+) -> bool:
+    """The docker network ``kind`` with our subnet, created when missing; True if this
+    call created it (so the caller removes it). An existing one with another subnet is
+    an error: kind would put the node there."""
+    check_range(subnet)
+    current = network_subnets(daemon)
     if current is None:
         daemon.docker(
             "network",
@@ -143,10 +149,10 @@ def ensure_network(
             what="docker network create kind",
             timeout=60,
         )
-        return NETWORK_NAME
+        return True
     if current != [subnet]:
         raise ClusterError(
             f"docker network {NETWORK_NAME} has {current}, not {subnet}: remove it "
             f"(docker network rm {NETWORK_NAME}) so it is created inside {ALLOWED}"
         )
-    return NETWORK_NAME
+    return False

@@ -10,11 +10,12 @@ that picks iptables-legacy or -nft the way the node already uses it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache, imagekit, programs, rootfs
+from clusters.kind.kit import cache, imagekit
 from clusters.kind.kit.imagekit import ImageSpec
 from clusters.protocol import ClusterError
 
@@ -139,24 +140,24 @@ def image_specs(
     return specs
 
 
-def ensure_images(
+def build_images(
     daemon: DockerDaemon,
-    kubernetes_version: str = programs.KUBERNETES_VERSION,
+    kubernetes_version: str,
+    built: Mapping[str, Path],
+    base: str,
     *,
     quiet: bool = False,
 ) -> ControlPlaneImages:
-    """Every control-plane image in the daemon, built where missing or out of date."""
-    from clusters.kind.kit.gobuild import ensure_go_program
-
-    kubernetes = ensure_go_program(programs.kubernetes(kubernetes_version), quiet=quiet)
-    images = kubeadm_images(kubernetes / "kubeadm", kubernetes_version)
+    """The control-plane images from finished Go builds (by program name: kubernetes,
+    etcd, coredns, pause) and the rootfs image ``base``, built where missing."""
+    images = kubeadm_images(built["kubernetes"] / "kubeadm", kubernetes_version)
     specs = image_specs(
         images,
-        kubernetes=kubernetes,
-        etcd=ensure_go_program(programs.etcd(), quiet=quiet),
-        coredns=ensure_go_program(programs.coredns(), quiet=quiet),
-        pause=ensure_go_program(programs.pause(), quiet=quiet),
-        base=rootfs.ensure_image(daemon, quiet=quiet),
+        kubernetes=built["kubernetes"],
+        etcd=built["etcd"],
+        coredns=built["coredns"],
+        pause=built["pause"],
+        base=base,
     )
     for spec in specs:
         imagekit.ensure_image(daemon, spec, quiet=quiet)

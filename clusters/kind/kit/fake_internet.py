@@ -472,22 +472,12 @@ def container_plan(sites: Sequence[KindSite], image: str, directory: Path) -> li
 def check_network(docker: DockerDaemon) -> None:
     """The ``kind`` network exists and is the run's 198.18.0.0/24, so the sites' fixed
     addresses are inside it and nowhere else."""
-    try:
-        out = docker.docker(
-            "network",
-            "inspect",
-            "--format",
-            "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
-            KIND_NETWORK,
-            what=f"docker network inspect {KIND_NETWORK}",
-            timeout=60,
-        )
-    except ClusterError:
+    subnets = config.network_subnets(docker)
+    if subnets is None:
         raise PrerequisiteMissing(
             f"the docker network {KIND_NETWORK!r} is missing: create it (subnet "
             f"{KIND_SUBNET}) or the kind cluster first"
-        ) from None
-    subnets = out.split()
+        )
     if str(KIND_SUBNET) not in subnets:
         raise ClusterError(
             f"the docker network {KIND_NETWORK!r} has subnets {subnets or 'none'}, not "

@@ -156,23 +156,21 @@ def assemble(
         base_image_spec(rootfs_image, dirs["containerd"], dirs["crictl"], dirs["cni-plugins"]),
         quiet=quiet,
     )
-    images = controlplane.ensure_images(daemon, kubernetes_version, quiet=quiet)
+    images = controlplane.build_images(daemon, kubernetes_version, dirs, rootfs_image, quiet=quiet)
     inputs = {
         "recipe": RECIPE,
         "base": daemon.image_id(base) or base,
         "kubernetes": str(dirs["kubernetes"]),
         **{image: daemon.image_id(image) or image for image in images.all()},
     }
-    tag = node_tag(kubernetes_version, inputs)
-    stamps = cache.Stamps()
-    stamp_name = f"node-{kubernetes_version}"
-    if stamps.fresh(stamp_name, inputs) and daemon.image_id(tag):
-        return NodeImage(tag, kubernetes_version, images.all())
-    with cache.locked(f"node-{kubernetes_version}"):
-        if not (stamps.fresh(stamp_name, inputs) and daemon.image_id(tag)):
-            with cache.progress(f"node image {tag}", quiet=quiet) as note:
-                _build_node(daemon, base, tag, kubernetes_version, dirs["kubernetes"], images, note)
-            stamps.write(stamp_name, inputs, image=tag)
+    tag = node_tag(kubernetes_version, inputs)  # the tag names the inputs: its image is them
+    if daemon.image_id(tag) is None:
+        with cache.locked(f"node-{kubernetes_version}"):
+            if daemon.image_id(tag) is None:  # not built by another process meanwhile
+                with cache.progress(f"node image {tag}", quiet=quiet) as note:
+                    _build_node(
+                        daemon, base, tag, kubernetes_version, dirs["kubernetes"], images, note
+                    )
     return NodeImage(tag, kubernetes_version, images.all())
 
 

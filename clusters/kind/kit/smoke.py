@@ -44,7 +44,7 @@ def run_smoke(daemon: DockerDaemon, image: node.NodeImage) -> SmokeResult:
         cluster_config = config.write_cluster_config(
             work / "kind.yaml", image.image, kubernetes_version=image.kubernetes_version
         )
-        config.ensure_network(daemon)
+        created_network = config.ensure_network(daemon)
         started = time.monotonic()
         try:
             with cache.progress(f"kind cluster {SMOKE_CLUSTER} from {image.image}"):
@@ -115,7 +115,8 @@ def run_smoke(daemon: DockerDaemon, image: node.NodeImage) -> SmokeResult:
                 timeout=300,
             )
             result.timings["kind delete"] = time.monotonic() - deleted
-            daemon.docker("network", "rm", config.NETWORK_NAME, what="docker network rm kind")
+            if created_network:  # a network it found is another run's (or a kept cluster's)
+                daemon.docker("network", "rm", config.NETWORK_NAME, what="docker network rm kind")
     return result
 
 
