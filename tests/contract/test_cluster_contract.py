@@ -165,6 +165,9 @@ def test_the_log_after_a_cursor_has_only_newer_lines(cluster: Cluster) -> None:
     cluster.exec_in_source_pod(
         ["curl", "-sS", "-o", "/dev/null", "http://httpbin.org/status/200"], EXEC_TIMEOUT
     )
+    # The proxy flushes its log periodically (100 ms here, longer under load): a barrier
+    # first, so the older request's line is in the log before the mark, not after it.
+    cluster.sidecar_log_barrier(PROPAGATION)
     cursor = cluster.sidecar_log_cursor()
     cluster.exec_in_source_pod(
         ["curl", "-sS", "-o", "/dev/null", "http://httpbin.org/headers"], EXEC_TIMEOUT
