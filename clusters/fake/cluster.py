@@ -39,13 +39,7 @@ from clusters.protocol import (
 
 NAMESPACE = "default"
 INTERNAL_IP_RANGES = ("198.51.100.0/25", "198.51.100.128/25")
-KINDS = [
-    KindNames(kind, kubectl.NETWORKING_GROUP, plural, (short,), VERSIONS)
-    for kind, plural, short in (
-        ("ServiceEntry", "serviceentries", "se"),
-        ("VirtualService", "virtualservices", "vs"),
-    )
-]
+KINDS = kubectl.page_kinds(VERSIONS)
 
 
 @dataclass

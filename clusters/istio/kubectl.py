@@ -57,6 +57,16 @@ class KindNames:
         return group == self.group and version in self.versions
 
 
+def page_kinds(versions: tuple[str, ...]) -> list[KindNames]:
+    """The page's kinds (ServiceEntry, VirtualService) with kubectl's plural and short
+    names, served in ``versions`` of networking.istio.io."""
+    short = {kind: name for name, kind in KUBECTL_NAMES.items() if len(name) <= 2}
+    return [
+        KindNames(kind, NETWORKING_GROUP, plural, (short[kind],), versions)
+        for kind, plural in PLURALS.items()
+    ]
+
+
 def resolve(name: str, kinds: Iterable[KindNames]) -> KindNames | None:
     """The kind ``kubectl get NAME`` means, or None (``the server doesn't have...``)."""
     return next((kind for kind in kinds if kind.matches(name)), None)

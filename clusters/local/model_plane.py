@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clusters.istio import injection as istio_injection
-from clusters.istio.kubectl import KUBECTL_NAMES, NETWORKING_GROUP, PLURALS, KindNames
+from clusters.istio.kubectl import NETWORKING_GROUP, KindNames, page_kinds
 from clusters.local import iptables, pilot
 from clusters.local.controlplane import Sidecar, Spawn, Workload, base_bootstrap
 from clusters.local.pilot import injection as model_injection
@@ -63,11 +63,7 @@ class ModelControlPlane:
     def kinds(self) -> list[KindNames]:
         """Istio's networking kinds, as a cluster serves them; applying one that the model
         does not implement is refused in one line (validation._not_local)."""
-        short = {kind: name for name, kind in KUBECTL_NAMES.items() if len(name) <= 2}
-        kinds = [
-            KindNames(kind, NETWORKING_GROUP, plural, (short[kind],), VERSIONS)
-            for kind, plural in PLURALS.items()
-        ]
+        kinds = page_kinds(VERSIONS)
         kinds += [
             KindNames(kind, NETWORKING_GROUP, f"{kind.lower()}s", (), VERSIONS)
             for kind in sorted(OTHER_KINDS)
