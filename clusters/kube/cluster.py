@@ -17,7 +17,6 @@ import os
 import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 import yaml
 
 from clusters.backends import Waits
+from clusters.barrier import curl_barrier
 from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl, syncz
 from clusters.istio.kubectl import load_documents
@@ -402,16 +402,7 @@ class KubeCluster:
 
     def sidecar_log_barrier(self, timeout: float) -> str:
         """A request the sidecar surely intercepts and logs: to the sleep Service itself."""
-        marker = f"egress-conformance-barrier-{uuid.uuid4().hex[:12]}"
-        url = f"http://sleep.{self.settings.namespace}/{marker}"
-        self.exec_in_source_pod(["curl", "-s", "-o", "/dev/null", "--max-time", "5", url], timeout)
-
-        def logged() -> None:
-            if not any(marker in line for line in self.sidecar_log()):
-                raise NotYet(f"the line of GET /{marker}")
-
-        wait_for(logged, timeout=timeout, what="the sidecar did not log the barrier request")
-        return marker
+        return curl_barrier(self, f"http://sleep.{self.settings.namespace}", timeout)
 
     # For --literal: the page's commands run by a user's kubectl ---------------------------
     def shell_env(self) -> dict[str, str]:

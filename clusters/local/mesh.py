@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import signal
 import subprocess
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from clusters.backends import DEFAULT_WAITS
+from clusters.barrier import curl_barrier
 from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl
 from clusters.istio.kubectl import KindNames, load_documents
@@ -41,7 +41,6 @@ from clusters.protocol import (
     complete_lines,
     lines_after,
 )
-from clusters.waiting import NotYet, wait_for
 
 READY_TIMEOUT_S = DEFAULT_WAITS["local"].ready  # the default; up(ready_timeout=...) sets it
 DEFAULT_NAMESPACE = "default"  # where the page works, and kubectl's default
@@ -474,16 +473,7 @@ class LocalCluster:
     def sidecar_log_barrier(self, timeout: float) -> str:
         """A request to the sleep Service's ClusterIP: inside the service range, so the
         sidecar intercepts and logs it whatever the include ranges and the mode."""
-        marker = f"egress-conformance-barrier-{secrets.token_hex(6)}"
-        url = f"http://{sourcepod.SLEEP_CLUSTER_IP}/{marker}"
-        self.exec_in_source_pod(["curl", "-s", "-o", "/dev/null", "--max-time", "5", url], 10)
-
-        def logged() -> None:
-            if not any(marker in line for line in self.sidecar_log()):
-                raise NotYet(f"the line of GET /{marker}")
-
-        wait_for(logged, timeout=timeout, what="the sidecar did not log the barrier request")
-        return marker
+        return curl_barrier(self, f"http://{sourcepod.SLEEP_CLUSTER_IP}", timeout)
 
     def sidecar_config_dump(self, resource: str) -> dict[str, Any]:
         self._pod()
