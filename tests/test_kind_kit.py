@@ -194,8 +194,11 @@ def test_kubernetes_version_flags() -> None:
         assert f"-X {package}.gitVersion=v1.34.4" in flags
         assert f"-X {package}.gitMajor=1" in flags
         assert f"-X {package}.gitMinor=34" in flags
-    with pytest.raises(ClusterError, match=r"expected vMAJOR\.MINOR\.PATCH"):
-        programs.staging_version("1.34")
+    for bad in ("1.34", "v1.34", "v1.34.x"):  # one reading of the version for all three
+        for reader in (programs.staging_version, programs.version_ldflags, config.kubernetes_minor):
+            with pytest.raises(ClusterError, match=r"expected vMAJOR\.MINOR\.PATCH"):
+                reader(bad)
+    assert config.kubernetes_minor("v1.35.0") == 35
 
 
 # --- the debootstrap rootfs ---------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache
+from clusters.kind.kit import cache, programs
 from clusters.protocol import ClusterError
 
 ALLOWED = ipaddress.ip_network("198.18.0.0/15")
@@ -40,10 +40,7 @@ def check_range(cidr: str) -> ipaddress.IPv4Network:
 
 
 def kubernetes_minor(version: str) -> int:
-    try:
-        return int(version.lstrip("v").split(".")[1])
-    except (IndexError, ValueError):
-        raise ClusterError(f"Kubernetes version {version!r}: expected vMAJOR.MINOR.PATCH") from None
+    return programs.kubernetes_semver(version)[1]
 
 
 def cluster_config(

@@ -141,26 +141,32 @@ def staging_modules(version: str = KUBERNETES_VERSION) -> list[str]:
     return sorted(set(modules))
 
 
-def staging_version(version: str) -> str:
-    """v1.34.4 -> v0.34.4: how the staging modules are tagged."""
-    match = re.fullmatch(r"v1\.(\d+)\.(\d+)", version)
+def kubernetes_semver(version: str) -> tuple[int, int, int]:
+    """``v1.34.4`` -> (1, 34, 4); anything else is one line naming the expected form."""
+    match = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)", version)
     if not match:
         raise ClusterError(f"Kubernetes version {version!r}: expected vMAJOR.MINOR.PATCH")
-    return f"v0.{match[1]}.{match[2]}"
+    return int(match[1]), int(match[2]), int(match[3])
+
+
+def staging_version(version: str) -> str:
+    """v1.34.4 -> v0.34.4: how the staging modules are tagged."""
+    major, minor, patch = kubernetes_semver(version)
+    if major != 1:
+        raise ClusterError(f"Kubernetes version {version!r}: staging modules follow v1 only")
+    return f"v0.{minor}.{patch}"
 
 
 def version_ldflags(version: str) -> str:
     """-X flags that make kubeadm and kubelet report ``version`` (a module build has no
     git tree to read it from)."""
-    match = re.fullmatch(r"v(\d+)\.(\d+)\.\d+", version)
-    if not match:
-        raise ClusterError(f"Kubernetes version {version!r}: expected vMAJOR.MINOR.PATCH")
+    major, minor, _ = kubernetes_semver(version)
     flags = ["-s", "-w"]
     for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
         flags += [
             f"-X {package}.gitVersion={version}",
-            f"-X {package}.gitMajor={match[1]}",
-            f"-X {package}.gitMinor={match[2]}",
+            f"-X {package}.gitMajor={major}",
+            f"-X {package}.gitMinor={minor}",
             f"-X {package}.gitTreeState=clean",
         ]
     return " ".join(flags)
