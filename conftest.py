@@ -5,6 +5,7 @@ protocol, fixtures/ owns the mesh's lifecycle and the reports.
 """
 
 pytest_plugins = [
+    "fixtures.page_plugin",
     "fixtures.options",
     "fixtures.literal",
     "fixtures.journal",

@@ -14,7 +14,10 @@ from clusters.istio import proxyconfig
 from clusters.istio.kubectl import canonical_kind
 from clusters.protocol import Cluster, InvalidResource, OutboundTrafficPolicy
 from fixtures.journal import Journal
-from steps import page
+from fixtures.page import PageUnderTest
+from fixtures.page.refs import BlockRef
+from steps import page_commands
+from steps.from_page import agree, bound, take
 from steps.kubectl import parse_delete
 from steps.state import ScenarioState, unescape_quotes
 
@@ -27,6 +30,11 @@ def mode_of(text: str) -> OutboundTrafficPolicy:
         raise ValueError(
             f"unknown outbound traffic policy mode {text!r}: one of {choices}"
         ) from None
+
+
+def _text(yaml_text: str) -> str:
+    """A docstring as the page's heredoc holds it: one final newline."""
+    return yaml_text.rstrip("\n") + "\n"
 
 
 def kind_of(text: str) -> str:
@@ -45,13 +53,23 @@ def _wait(cluster: Cluster, journal: Journal, timeout: float) -> None:
     )
 
 
-@given(parsers.parse('the outbound traffic policy mode is set to "{mode}"'))
-@when(parsers.parse('the outbound traffic policy mode is set to "{mode}"'))
-def set_mode(cluster: Cluster, journal: Journal, propagation_timeout: float, mode: str) -> None:
+@given(bound('the outbound traffic policy mode is set to "{mode}"'))
+@when(bound('the outbound traffic policy mode is set to "{mode}"'))
+def set_mode(
+    cluster: Cluster,
+    journal: Journal,
+    page: PageUnderTest,
+    propagation_timeout: float,
+    mode: str,
+    block: BlockRef | None = None,
+) -> None:
+    """The mode the page's command switches to (its sed edit of the istio configmap),
+    set through the backend's own means."""
     wanted = mode_of(mode)
+    if block is not None:
+        taken = take(journal, page, block)
+        wanted = agree(journal, taken, "the mode", wanted, page_commands.mode_set(taken.part))
     journal.note(
-        page_command=page.switch_mode(wanted),
-        page_output=page.SWITCH_MODE_OUTPUT,
         ran=f"cluster.set_outbound_traffic_policy({wanted.value}); "
         f"cluster.wait_for_proxy_config({propagation_timeout:g})",
     )
@@ -82,14 +100,21 @@ def _assert_sidecar_enforces(
     )
 
 
-@given(parsers.parse('the outbound traffic policy mode is "{mode}"'))
-@then(parsers.parse('the outbound traffic policy mode is "{mode}"'))
-def mode_is(cluster: Cluster, journal: Journal, mode: str) -> None:
+@given(bound('the outbound traffic policy mode is "{mode}"'))
+@then(bound('the outbound traffic policy mode is "{mode}"'))
+def mode_is(
+    cluster: Cluster,
+    journal: Journal,
+    page: PageUnderTest,
+    mode: str,
+    block: BlockRef | None = None,
+) -> None:
     wanted = mode_of(mode)
+    if block is not None:
+        taken = take(journal, page, block)
+        wanted = agree(journal, taken, "the mode", wanted, page_commands.mode_shown(taken.part))
     actual = cluster.outbound_traffic_policy()
     journal.note(
-        page_command=page.check_mode(wanted),
-        page_output=f"mode: {wanted.value}",
         ran="cluster.outbound_traffic_policy()",
         observed=f"meshConfig.outboundTrafficPolicy.mode: {actual.value}",
     )
@@ -100,15 +125,22 @@ def mode_is(cluster: Cluster, journal: Journal, mode: str) -> None:
 INSTALLED_MODE = "installed_outbound_traffic_policy"
 
 
-@then(parsers.parse('the mesh as installed has outbound traffic policy mode "{mode}"'))
-def installed_mode_is(cluster: Cluster, journal: Journal, mode: str) -> None:
+@then(bound('the mesh as installed has outbound traffic policy mode "{mode}"'))
+def installed_mode_is(
+    cluster: Cluster,
+    journal: Journal,
+    page: PageUnderTest,
+    mode: str,
+    block: BlockRef | None = None,
+) -> None:
     """The default as the installation left it, read when the mesh came up (before any
     scenario reset the mode), not the mode the suite sets between scenarios."""
     wanted = mode_of(mode)
+    if block is not None:
+        taken = take(journal, page, block)
+        wanted = agree(journal, taken, "the mode", wanted, page_commands.mode_shown(taken.part))
     facts = cluster.describe()
     journal.note(
-        page_command=page.check_mode(wanted),
-        page_output=f"mode: {wanted.value}",
         ran=f"cluster.describe()[{INSTALLED_MODE!r}] (read when the mesh came up)",
         observed=f"{INSTALLED_MODE}: {facts.get(INSTALLED_MODE, '(not reported)')}",
     )
@@ -117,24 +149,28 @@ def installed_mode_is(cluster: Cluster, journal: Journal, mode: str) -> None:
     assert installed == wanted.value, f"the mesh was installed with {installed}, not {wanted.value}"
 
 
-@given(parsers.parse('the {kind} "{name}" is applied:'))
-@when(parsers.parse('the {kind} "{name}" is applied:'))
+@given(bound('the {kind} "{name}" is applied:'))
+@when(bound('the {kind} "{name}" is applied:'))
 def apply_resource(
     cluster: Cluster,
     journal: Journal,
+    page: PageUnderTest,
     propagation_timeout: float,
     kind: str,
     name: str,
     docstring: str,
+    block: BlockRef | None = None,
 ) -> None:
-    """Apply the page's YAML as written; Istio's refusal propagates as its one-line error."""
+    """Apply the page's YAML as written (the docstring restates it); Istio's refusal
+    propagates as its one-line error."""
     wanted = kind_of(kind)
-    journal.note(
-        page_command=page.apply_manifest(docstring),
-        ran="cluster.apply(<the YAML above>)",
-        applied=docstring,
-    )
-    refs = cluster.apply(docstring)
+    manifest = docstring
+    if block is not None:
+        taken = take(journal, page, block)
+        yaml_text = page_commands.manifest(taken.part)
+        manifest = agree(journal, taken, "the YAML", _text(docstring), yaml_text)
+    journal.note(ran="cluster.apply(<the YAML above>)", applied=manifest)
+    refs = cluster.apply(manifest)
     journal.note(observed="\n".join(f"{ref} applied" for ref in refs))
     assert any(ref.kind == wanted and ref.name == name for ref in refs), (
         f"the YAML does not define {wanted} {name!r}: it applied {', '.join(map(str, refs))}"
@@ -148,7 +184,7 @@ def manifest_to_refuse(
 ) -> None:
     kind_of(kind)
     scenario_state.manifest = docstring
-    journal.note(page_command=page.apply_manifest(docstring))
+    journal.note(applied=docstring)
 
 
 @then(parsers.parse('applying it is refused with "{message}"'))
@@ -193,14 +229,23 @@ def none_named(cluster: Cluster, journal: Journal, kind: str, name: str) -> None
     assert name not in names, f"{wanted} {name!r} exists"
 
 
-@given(parsers.parse('"{command}" is run'))
-@when(parsers.parse('"{command}" is run'))
+@given(bound('"{command}" is run'))
+@when(bound('"{command}" is run'))
 def kubectl_delete(
-    cluster: Cluster, journal: Journal, propagation_timeout: float, command: str
+    cluster: Cluster,
+    journal: Journal,
+    page: PageUnderTest,
+    propagation_timeout: float,
+    command: str,
+    block: BlockRef | None = None,
 ) -> None:
     """The page's cleanup lines, run as written; kubectl's errors fail the step."""
+    if block is not None:
+        taken = take(journal, page, block)
+        command = agree(journal, taken, "the command", command, taken.part.text)
+    else:
+        journal.note(page_command=command)
     delete = parse_delete(command)
-    journal.note(page_command=command)
     deleted = False
     for name in delete.names:
         journal.note(

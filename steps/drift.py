@@ -15,30 +15,40 @@ from pytest_bdd import given, parsers, then
 from clusters.istio.drift import drift_for
 from clusters.protocol import Cluster
 from fixtures.journal import Journal
+from fixtures.page import PageUnderTest
+from fixtures.page.refs import BlockRef
 from fixtures.records import DRIFT
+from steps.from_page import bound, take
 
 
-@given(parsers.re(r'the page\'s "(?P<command>[^"]+)" step applies to this Istio:?$'))
+@given(bound(parsers.re(r'the page\'s "(?P<command>[^"]+)" step applies to this Istio:?$')))
 def page_step_applies(
-    cluster: Cluster, journal: Journal, command: str, docstring: str | None = None
+    cluster: Cluster,
+    journal: Journal,
+    page: PageUnderTest,
+    command: str,
+    block: BlockRef | None = None,
 ) -> None:
-    """The docstring, when given, is the page's command verbatim (for the report)."""
+    """The block is shown as the page has it; on an Istio without the step, it is not
+    executed (drift, from the closed list of reasons) and the scenario is skipped."""
     facts = cluster.describe()
-    journal.note(
-        page_command=docstring,
-        ran=f"drift_for({command!r}, istio={facts.get('istio', '(not reported)')!r})",
-    )
+    journal.note(ran=f"drift_for({command!r}, istio={facts.get('istio', '(not reported)')!r})")
     drift = drift_for(command, facts)
     if drift is not None:
-        reason = drift.reason
-        journal.note(observed=reason)
-        journal.skip(DRIFT, reason)
+        if block is not None:
+            take(journal, page, block, not_executed=f"{DRIFT}: {drift.reason}")
+        journal.note(observed=drift.reason)
+        journal.skip(DRIFT, drift.reason)
     journal.note(observed="this Istio still has the page's step")
 
 
-@then(parsers.parse('Mixer\'s telemetry log has an entry for "{host}"'))
-def mixer_log_entry(journal: Journal, host: str) -> None:
+@then(bound('Mixer\'s telemetry log has an entry for "{host}"'))
+def mixer_log_entry(
+    journal: Journal, page: PageUnderTest, host: str, block: BlockRef | None = None
+) -> None:
     """Reached only on an Istio that still has Mixer, which no backend offers a way to read."""
+    if block is not None:
+        take(journal, page, block)
     reason = (
         f"cannot check Mixer's telemetry log for {host}: the Cluster protocol has no way to "
         "read it; check it by hand with the page's command"

@@ -5,7 +5,9 @@ runs on one platform; which one is read from ``Cluster.describe()["platform"]``.
 assumption, stated here once: the embedded ``local`` mesh (network namespaces on one
 host, ranges chosen by its builder) and ``kind`` clusters are the page's "Minikube,
 Docker for Desktop, bare metal" case, where the ranges are not fixed and must be looked
-up. Scenarios for the other platforms are skipped with the page's example range.
+up. Scenarios for the other platforms are skipped with the page's example range, their
+blocks not executed for that reason; so are the Minikube command's on the embedded mesh,
+which has no kube-apiserver pod to describe.
 """
 
 from __future__ import annotations
@@ -14,10 +16,16 @@ from pytest_bdd import given, parsers, then, when
 
 from clusters.protocol import Cluster
 from fixtures.journal import Journal
+from fixtures.page import PageUnderTest
+from fixtures.page.refs import BlockRef
 from fixtures.records import PLATFORM
-from steps import page
+from steps import page_commands
 from steps.cidrs import networks
+from steps.from_page import agree, bound, take
 from steps.state import ScenarioState
+
+# Platforms whose cluster has no kube-apiserver pod for the page's Minikube command.
+NO_API_SERVER_POD = frozenset({"local"})
 
 # The page's platform headings -> the values of describe()["platform"] that are that case.
 PAGE_PLATFORMS: dict[str, frozenset[str]] = {
@@ -49,8 +57,34 @@ def _article(noun: str) -> str:
     return "an" if noun[:1].upper() in "AEIOU" else "a"
 
 
-@given(parsers.parse('the mesh runs on {platform}, where the page\'s range is "{ranges}"'))
-def runs_on(cluster: Cluster, journal: Journal, platform: str, ranges: str) -> None:
+def _platform_reason(cluster: Cluster) -> str | None:
+    """Why the page's Minikube command cannot run here, if it cannot."""
+    actual = str(cluster.describe().get("platform"))
+    if actual in NO_API_SERVER_POD:
+        return (
+            f"{PLATFORM}: the {actual} backend has no kube-apiserver pod for the page's "
+            "command to describe"
+        )
+    return None
+
+
+def _take(
+    journal: Journal, page: PageUnderTest, cluster: Cluster, block: BlockRef | None
+):  # -> Taken | None
+    if block is None:
+        return None
+    return take(journal, page, block, not_executed=_platform_reason(cluster))
+
+
+@given(bound('the mesh runs on {platform}, where the page\'s range is "{ranges}"'))
+def runs_on(
+    cluster: Cluster,
+    journal: Journal,
+    page: PageUnderTest,
+    platform: str,
+    ranges: str,
+    block: BlockRef | None = None,
+) -> None:
     accepted = page_platform(platform)
     described = cluster.describe()
     journal.note(ran='cluster.describe()["platform"]', observed=str(described.get("platform")))
@@ -66,28 +100,43 @@ def runs_on(cluster: Cluster, journal: Journal, platform: str, ranges: str) -> N
             f"this mesh is not {_article(platform)} {platform} cluster (its platform is "
             f"{actual!r}); the page's range there is {', '.join(split_ranges(ranges))}"
         )
+        if block is not None:
+            take(journal, page, block, not_executed=f"{PLATFORM}: {reason}")
         journal.skip(PLATFORM, reason)
+    _take(journal, page, cluster, block)
 
 
-@when("the cluster's internal IP ranges are looked up:")
-@when("the cluster's internal IP ranges are looked up")
+@when(bound(parsers.re(r"the cluster's internal IP ranges are looked up$")))
 def look_up_ranges(
-    cluster: Cluster, journal: Journal, scenario_state: ScenarioState, docstring: str | None = None
+    cluster: Cluster,
+    journal: Journal,
+    page: PageUnderTest,
+    scenario_state: ScenarioState,
+    block: BlockRef | None = None,
 ) -> None:
-    """The docstring, when given, is how the page finds them on that platform."""
-    journal.note(page_command=docstring, ran="cluster.internal_ip_ranges()")
+    """The block, when given, is how the page finds them on that platform."""
+    _take(journal, page, cluster, block)
+    journal.note(ran="cluster.internal_ip_ranges()")
     scenario_state.internal_ranges = cluster.internal_ip_ranges()
     journal.note(observed=", ".join(scenario_state.internal_ranges) or "(none)")
 
 
-@then(parsers.parse('they are CIDRs of the same IP family as the page\'s "{ranges}"'))
-def ranges_like_page(journal: Journal, scenario_state: ScenarioState, ranges: str) -> None:
+@then(bound('they are CIDRs of the same IP family as the page\'s "{ranges}"'))
+def ranges_like_page(
+    cluster: Cluster,
+    journal: Journal,
+    page: PageUnderTest,
+    scenario_state: ScenarioState,
+    ranges: str,
+    block: BlockRef | None = None,
+) -> None:
     found = list(scenario_state.internal_ranges or [])
     example = split_ranges(ranges)
-    journal.note(
-        page_output=page.include_ip_ranges_flag(example),
-        observed=page.include_ip_ranges_flag(found) if found else "(no ranges)",
-    )
+    taken = _take(journal, page, cluster, block)
+    if taken is not None:
+        shown = page_commands.ranges_shown(taken.part)
+        example = agree(journal, taken, "the page's ranges", example, shown)
+    journal.note(observed=", ".join(found) if found else "(no ranges)")
     assert found, "the mesh reports no internal IP ranges"
     try:
         parsed = networks(found)

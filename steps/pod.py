@@ -8,8 +8,11 @@ from pytest_bdd import given, parsers, then, when
 
 from clusters.protocol import Cluster, ClusterError, Injection, PodStatus
 from fixtures.journal import Journal
-from steps import page
+from fixtures.page import PageUnderTest
+from fixtures.page.refs import BlockRef
+from steps import page_commands
 from steps.cidrs import networks
+from steps.from_page import agree, bound, take
 from steps.logwatch import logged_before_barrier, watch_for
 from steps.state import ScenarioState
 
@@ -51,7 +54,6 @@ def deploy(
     cluster: Cluster,
     journal: Journal,
     propagation_timeout: float,
-    page_command: str,
     *,
     injection: Injection = Injection.AUTOMATIC,
     include_ip_ranges: list[str] | None = None,
@@ -63,7 +65,6 @@ def deploy(
         f"include_ip_ranges={include_ip_ranges!r})"
     )
     journal.note(
-        page_command=page_command,
         ran=f"{call}{' ' + how if how else ''}; "
         f"cluster.wait_for_proxy_config({propagation_timeout:g})",
     )
@@ -72,13 +73,24 @@ def deploy(
     journal.note(observed=describe_pod(pod))
 
 
-@given(parsers.parse("the sleep sample is deployed with {injection} sidecar injection"))
-@when(parsers.parse("the sleep sample is deployed with {injection} sidecar injection"))
+@given(bound("the sleep sample is deployed with {injection} sidecar injection"))
+@when(bound("the sleep sample is deployed with {injection} sidecar injection"))
 def deploy_sleep(
-    cluster: Cluster, journal: Journal, propagation_timeout: float, injection: str
+    cluster: Cluster,
+    journal: Journal,
+    page: PageUnderTest,
+    propagation_timeout: float,
+    injection: str,
+    block: BlockRef | None = None,
 ) -> None:
+    """The page's ``kubectl apply -f samples/sleep/sleep.yaml`` (automatic injection), or
+    through ``istioctl kube-inject`` (manual)."""
     mode = injection_of(injection)
-    deploy(cluster, journal, propagation_timeout, page.deploy_sleep(mode), injection=mode)
+    if block is not None:
+        taken = take(journal, page, block)
+        _, asked = page_commands.sample_deploy(taken.part)
+        mode = agree(journal, taken, "the injection", mode, asked)
+    deploy(cluster, journal, propagation_timeout, injection=mode)
 
 
 @given("the sleep pod is running with a sidecar")
@@ -89,14 +101,23 @@ def sleep_pod_running(cluster: Cluster, journal: Journal) -> None:
     assert pod.has_sidecar, f"the sleep pod {pod.name} has no istio-proxy container"
 
 
-@when(parsers.parse('SOURCE_POD is set to the pod labelled "{label}"'))
+@when(bound('SOURCE_POD is set to the pod labelled "{label}"'))
 def set_source_pod(
-    cluster: Cluster, journal: Journal, scenario_state: ScenarioState, label: str
+    cluster: Cluster,
+    journal: Journal,
+    page: PageUnderTest,
+    scenario_state: ScenarioState,
+    label: str,
+    block: BlockRef | None = None,
 ) -> None:
+    """The page's ``export SOURCE_POD=$(kubectl get pod -l LABEL …)``."""
+    if block is not None:
+        taken = take(journal, page, block)
+        label = agree(journal, taken, "the label", label, page_commands.label_selector(taken.part))
     key, sep, value = label.partition("=")
     if not sep:
         raise ValueError(f'expected a label selector as "key=value", got {label!r}')
-    journal.note(page_command=page.export_source_pod(label), ran="cluster.source_pod()")
+    journal.note(ran="cluster.source_pod()")
     pod = cluster.source_pod()
     assert pod.labels.get(key) == value, (
         f"the source pod {pod.name} is labelled "
@@ -248,7 +269,6 @@ def redeploy_with_internal_ranges(
         cluster,
         journal,
         propagation_timeout,
-        page.redeploy_sleep(ranges),
         include_ip_ranges=ranges,
         how="(today: the pod annotation traffic.sidecar.istio.io/includeOutboundIPRanges)",
     )
@@ -259,12 +279,17 @@ def redeploy_with_internal_ranges(
 def redeploy_with_default_interception(
     cluster: Cluster, journal: Journal, propagation_timeout: float
 ) -> None:
-    deploy(cluster, journal, propagation_timeout, page.redeploy_sleep(None))
+    deploy(cluster, journal, propagation_timeout)
 
 
-@when("the sleep sample is deleted")
-def delete_sleep(cluster: Cluster, journal: Journal) -> None:
-    journal.note(page_command=page.delete_sleep(), ran="cluster.delete_source_pod()")
+@when(bound(parsers.re(r"the sleep sample is deleted$")))
+def delete_sleep(
+    cluster: Cluster, journal: Journal, page: PageUnderTest, block: BlockRef | None = None
+) -> None:
+    """The page's ``kubectl delete -f samples/sleep/sleep.yaml``."""
+    if block is not None:
+        page_commands.sample_delete(take(journal, page, block).part)
+    journal.note(ran="cluster.delete_source_pod()")
     deleted = cluster.delete_source_pod()
     journal.note(observed="pod deleted" if deleted else "there was no pod to delete")
     assert deleted, "there was no sleep pod to delete"
@@ -273,7 +298,7 @@ def delete_sleep(cluster: Cluster, journal: Journal) -> None:
 @then(parsers.parse('no pod is labelled "{label}"'))
 def no_pod_labelled(cluster: Cluster, journal: Journal, label: str) -> None:
     key, _, value = label.partition("=")
-    journal.note(page_command=f"kubectl get pod -l {label}", ran="cluster.source_pod()")
+    journal.note(ran="cluster.source_pod()")
     try:
         pod = cluster.source_pod()
     except ClusterError as error:

@@ -15,7 +15,10 @@ from pytest_bdd import parsers, then
 from clusters.istio.accesslog import parse_access_log
 from clusters.protocol import AccessLogEntry, Cluster
 from fixtures.journal import Journal
-from steps import page
+from fixtures.page import PageUnderTest
+from fixtures.page.refs import BlockRef
+from steps import page_commands
+from steps.from_page import agree, bound, take
 from steps.logwatch import logged_before_barrier, watch
 from steps.state import ScenarioState
 
@@ -36,25 +39,39 @@ def as_logged(entry: AccessLogEntry, name: str) -> str:
     return "-" if value is None else str(value)
 
 
-@then(parsers.parse('the sidecar\'s log has a new entry whose {field} is "{value}"'))
-@then(parsers.parse('the sidecar\'s log has a new entry whose {field} is "{value}":'))
+def _from_page(
+    journal: Journal, page: PageUnderTest, block: BlockRef | None, name: str, value: str
+) -> str:
+    """The field's value in the log line the page shows (``kubectl logs … | tail``)."""
+    if block is None:
+        return value
+    taken = take(journal, page, block)
+    return agree(journal, taken, name, value, as_logged(page_commands.log_entry(taken.part), name))
+
+
+@then(bound('the sidecar\'s log has a new entry whose {field} is "{value}"'))
+@then(bound('the sidecar\'s log has a new entry whose {field} is "{value}":'))
 def new_entry(
     cluster: Cluster,
     journal: Journal,
+    page: PageUnderTest,
     scenario_state: ScenarioState,
     propagation_timeout: float,
     field: str,
     value: str,
     docstring: str | None = None,
+    block: BlockRef | None = None,
 ) -> None:
-    """Wait (bounded) for the proxy to flush the line; the docstring is the page's line."""
+    """Wait (bounded) for the proxy to flush the line; the docstring restates the page's."""
     name = field_name(field)
+    if block is not None:
+        taken = take(journal, page, block)
+        shown = page_commands.log_entry(taken.part)
+        value = agree(journal, taken, name, value, as_logged(shown, name))
+        if docstring is not None:
+            agree(journal, taken, "the log line", docstring.strip(), taken.part.output.strip())
     cursor = scenario_state.last.log_cursor
-    journal.note(
-        page_command=page.sidecar_log(),
-        page_output=docstring,
-        ran="cluster.sidecar_log(since=<mark taken before the request>), parsed",
-    )
+    journal.note(ran="cluster.sidecar_log(since=<mark taken before the request>), parsed")
     matches, lines = watch(
         cluster,
         cursor,
@@ -71,9 +88,17 @@ def new_entry(
     journal.note(observed=matches[-1].raw or repr(matches[-1]))
 
 
-@then(parsers.parse('that entry\'s {field} is "{value}"'))
-def entry_field(journal: Journal, scenario_state: ScenarioState, field: str, value: str) -> None:
+@then(bound('that entry\'s {field} is "{value}"'))
+def entry_field(
+    journal: Journal,
+    page: PageUnderTest,
+    scenario_state: ScenarioState,
+    field: str,
+    value: str,
+    block: BlockRef | None = None,
+) -> None:
     name = field_name(field)
+    value = _from_page(journal, page, block, name, value)
     actual = as_logged(scenario_state.entry, name)
     journal.note(observed=f"{name}: {actual}")
     assert actual == value, f"the entry's {field} is {actual!r}, not {value!r}"
@@ -91,8 +116,6 @@ def no_new_entry(
     own, so every line of the request, had there been one, is in the log by then."""
     cursor = scenario_state.last.log_cursor
     journal.note(
-        page_command=page.sidecar_log(),
-        page_output=f"(no line for {host})",
         ran="cluster.sidecar_log_barrier(); cluster.sidecar_log(since=<mark before the "
         "request>) up to the barrier's line",
     )

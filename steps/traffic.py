@@ -18,8 +18,11 @@ from pytest_bdd import given, parsers, then, when
 
 from clusters.protocol import Cluster, ExecResult
 from fixtures.journal import Journal
+from fixtures.page import PageUnderTest
+from fixtures.page.refs import BlockRef
 from fixtures.records import excerpt
-from steps import curl, page
+from steps import curl, page_commands
+from steps.from_page import Taken, agree, bound, take
 from steps.state import Exchange, ScenarioState, unescape_quotes
 
 EVENTUALLY = r"(?P<eventually>eventually )?"
@@ -45,7 +48,7 @@ def summary(result: ExecResult) -> str:
     if stderr:
         parts.append(f"stderr: {excerpt(stderr, lines=3)}")
     if result.exit_code:
-        parts.append(page.exit_code_message(result.exit_code))
+        parts.append(f"command terminated with exit code {result.exit_code}")  # as kubectl says
     return "\n".join(parts) or "(no output)"
 
 
@@ -60,16 +63,28 @@ def _note_exchange(journal: Journal, exchange: Exchange) -> None:
     )
 
 
-@given(parsers.re(r'the source pod runs "(?P<command>.+)"$'))
-@when(parsers.re(r'the source pod runs "(?P<command>.+)"$'))
+def _taken(journal: Journal, page: PageUnderTest, block: BlockRef | None) -> Taken | None:
+    return None if block is None else take(journal, page, block)
+
+
+@given(bound(parsers.re(r'the source pod runs "(?P<command>.+)"$')))
+@when(bound(parsers.re(r'the source pod runs "(?P<command>.+)"$')))
 def run_in_source_pod(
     cluster: Cluster,
     journal: Journal,
+    page: PageUnderTest,
     scenario_state: ScenarioState,
     exec_timeout: float,
     command: str,
+    block: BlockRef | None = None,
 ) -> None:
-    journal.note(page_command=page.exec_in_source_pod(command))
+    """The page's command in the pod (``kubectl exec … -- CMD``, or typed in the pod's
+    shell); what the page pipes its output through is the Then steps' business."""
+    taken = _taken(journal, page, block)
+    if taken is not None:
+        asked = page_commands.pod_command(taken.part, taken.inside_shell)
+        restated = asked.argv if page_commands.same_command(command, asked.argv) else command
+        command = agree(journal, taken, "the command in the pod", restated, asked.argv)
     exchange = run(cluster, command, exec_timeout)
     scenario_state.exchanges.append(exchange)
     _note_exchange(journal, exchange)
@@ -133,21 +148,29 @@ def settle(
 
 
 @then(
-    parsers.re(EVENTUALLY + r"the command exits with code (?P<code>\d+)$"), converters={"code": int}
+    bound(parsers.re(EVENTUALLY + r"the command exits with code (?P<code>\d+)$")),
+    converters={"code": int},
 )
 def exits_with(
     journal: Journal,
+    page: PageUnderTest,
     settle: Settle,
     eventually: str | None,
     code: int,
+    block: BlockRef | None = None,
 ) -> None:
+    """kubectl's "command terminated with exit code N", as the page shows it (no such
+    line: exit code 0)."""
+    taken = _taken(journal, page, block)
+    if taken is not None:
+        code = agree(journal, taken, "the exit code", code, page_commands.exit_code(taken.part))
+
     def check(result: ExecResult) -> None:
         assert result.exit_code == code, (
             f"the command exited with {result.exit_code}, not {code}: "
             f"{' '.join(summary(result).split())[:200]}"
         )
 
-    journal.note(page_output=page.exit_code_message(code) if code else "(exit code 0)")
     result = settle(check, eventually)
     journal.note(observed=f"exit code {result.exit_code}")
 
@@ -175,13 +198,20 @@ def http_status_is(
     journal.note(observed=f"HTTP status {curl.http_code(result.stderr)}")
 
 
-@then(parsers.re(EVENTUALLY + r'the response status line is "(?P<line>.+)"$'))
+@then(bound(parsers.re(EVENTUALLY + r'the response status line is "(?P<line>.+)"$')))
 def status_line_is(
     journal: Journal,
+    page: PageUnderTest,
     settle: Settle,
     eventually: str | None,
     line: str,
+    block: BlockRef | None = None,
 ) -> None:
+    """The page's ``| grep "HTTP/"``: the one status line it shows."""
+    taken = _taken(journal, page, block)
+    if taken is not None:
+        line = agree(journal, taken, "the status line", line, page_commands.status_line(taken.part))
+
     def check(result: ExecResult) -> None:
         lines = curl.status_lines(result.stdout)
         assert lines == [line], (
@@ -189,30 +219,40 @@ def status_line_is(
             f"(exit code {result.exit_code})"
         )
 
-    journal.note(page_command=page.grep_status_line(), page_output=line)
     result = settle(check, eventually)
     journal.note(observed="\n".join(curl.status_lines(result.stdout)))
 
 
-@then("the response has no status line")
-def no_status_line(journal: Journal, scenario_state: ScenarioState) -> None:
+@then(bound(parsers.re(r"the response has no status line$")))
+def no_status_line(
+    journal: Journal,
+    page: PageUnderTest,
+    scenario_state: ScenarioState,
+    block: BlockRef | None = None,
+) -> None:
+    """``| grep "HTTP/"`` finds nothing: the page shows only kubectl's message."""
+    taken = _taken(journal, page, block)
+    if taken is not None:
+        shown = [ln for ln in taken.part.output.splitlines() if "HTTP/" in ln]
+        agree(journal, taken, "the status lines", [], shown)
     lines = curl.status_lines(scenario_state.last.result.stdout)
-    journal.note(
-        page_command=page.grep_status_line(),
-        page_output="(nothing: only kubectl's message)",
-        observed="\n".join(lines) or "(nothing)",
-    )
+    journal.note(observed="\n".join(lines) or "(nothing)")
     assert not lines, f'grep "HTTP/" finds {lines}: a response came back'
 
 
-@then(parsers.re(EVENTUALLY + r'the command prints "(?P<text>.+)"$'))
+@then(bound(parsers.re(EVENTUALLY + r'the command prints "(?P<text>.+)"$')))
 def prints(
     journal: Journal,
+    page: PageUnderTest,
     settle: Settle,
     eventually: str | None,
     text: str,
+    block: BlockRef | None = None,
 ) -> None:
     expected = unescape_quotes(text)
+    taken = _taken(journal, page, block)
+    if taken is not None:
+        expected = agree(journal, taken, "the output", expected, page_commands.printed(taken.part))
 
     def check(result: ExecResult) -> None:
         assert result.stdout.strip() == expected, (
@@ -220,17 +260,28 @@ def prints(
             f"(exit code {result.exit_code})"
         )
 
-    journal.note(page_output=expected)
     result = settle(check, eventually)
     journal.note(observed=result.stdout.strip())
 
 
-@then(parsers.parse("it took between {low:g} and {high:g} seconds"))
-def took_between(journal: Journal, scenario_state: ScenarioState, low: float, high: float) -> None:
+@then(bound("it took between {low:g} and {high:g} seconds"))
+def took_between(
+    journal: Journal,
+    page: PageUnderTest,
+    scenario_state: ScenarioState,
+    low: float,
+    high: float,
+    block: BlockRef | None = None,
+) -> None:
+    """The command's wall time, in a band around the page's ``real`` (page_commands.BAND)."""
+    taken = _taken(journal, page, block)
+    if taken is not None:
+        low, high = agree(
+            journal, taken, "the time band", (low, high), page_commands.time_band(taken.part)
+        )
     exchange = scenario_state.last
     elapsed = exchange.result.elapsed
     journal.note(
-        page_command=page.time_command(exchange.command),
         ran=f"the command's wall time, against the band {low:g}–{high:g} s",
         observed=f"real    {elapsed:.3f} s",
         elapsed=elapsed,
@@ -238,13 +289,22 @@ def took_between(journal: Journal, scenario_state: ScenarioState, low: float, hi
     assert low <= elapsed <= high, f"it took {elapsed:.2f} s, outside {low:g}–{high:g} s"
 
 
-@then(parsers.parse('the echoed request headers include "{header}"'))
-def echoed_header(journal: Journal, scenario_state: ScenarioState, header: str) -> None:
+@then(bound('the echoed request headers include "{header}"'))
+def echoed_header(
+    journal: Journal,
+    page: PageUnderTest,
+    scenario_state: ScenarioState,
+    header: str,
+    block: BlockRef | None = None,
+) -> None:
+    """A header the page shows httpbin echoing; the sentence names it, the page its value."""
     name, value = curl.split_header(unescape_quotes(header))
+    taken = _taken(journal, page, block)
+    if taken is not None:
+        value = agree(journal, taken, name, value, page_commands.header_shown(taken.part, name))
     headers = curl.echoed_headers(scenario_state.last.result.stdout)
     actual = curl.header_value(headers, name)
     journal.note(
-        page_output=f'"{name}": "{value}"',
         observed=f'"{name}": "{actual}"'
         if actual is not None
         else f"no {name}; got {', '.join(headers)}",
@@ -260,22 +320,28 @@ def _echoed_starting_with(state: ScenarioState, prefix: str) -> tuple[list[str],
     return found, list(headers)
 
 
-@then(parsers.parse('the echoed request headers include no header starting with "{prefix}"'))
-def no_echoed_header(journal: Journal, scenario_state: ScenarioState, prefix: str) -> None:
-    offenders, names = _echoed_starting_with(scenario_state, prefix)
-    journal.note(
-        page_output=f"(no {prefix}* header)",
-        observed="\n".join(offenders) or f"headers: {', '.join(names)}",
-    )
-    assert not offenders, f"the request reached the server with {'; '.join(offenders)}"
-
-
-@then(parsers.parse('the echoed request headers include a header starting with "{prefix}"'))
-def some_echoed_header(journal: Journal, scenario_state: ScenarioState, prefix: str) -> None:
-    """The request passed a proxy that added its headers (the opposite of the bypass)."""
+@then(bound('the echoed request headers include {which} header starting with "{prefix}"'))
+def echoed_header_starting_with(
+    journal: Journal,
+    page: PageUnderTest,
+    scenario_state: ScenarioState,
+    which: str,
+    prefix: str,
+    block: BlockRef | None = None,
+) -> None:
+    """"no" header with the prefix (the request bypassed the sidecar), or "a" header with
+    it (the request passed a proxy that added its headers), as the page's output shows."""
+    if which not in ("no", "a"):
+        raise ValueError(f'say "include no header" or "include a header", not {which!r}')
+    present = which == "a"
+    taken = _taken(journal, page, block)
+    if taken is not None:
+        shown = page_commands.shown_headers(taken.part)
+        on_page = any(name.lower().startswith(prefix.lower()) for name in shown)
+        present = agree(journal, taken, f"a {prefix}* header shown", present, on_page)
     found, names = _echoed_starting_with(scenario_state, prefix)
-    journal.note(
-        page_output=f"(some {prefix}* header)",
-        observed="\n".join(found) or f"headers: {', '.join(names)}",
-    )
-    assert found, f"the request reached the server with no {prefix}* header: {', '.join(names)}"
+    journal.note(observed="\n".join(found) or f"headers: {', '.join(names)}")
+    if present:
+        assert found, f"the request reached the server with no {prefix}* header: {', '.join(names)}"
+    else:
+        assert not found, f"the request reached the server with {'; '.join(found)}"

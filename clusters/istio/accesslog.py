@@ -26,6 +26,17 @@ ISTIO_TEXT_FORMAT = (
     "%REQUESTED_SERVER_NAME% %ROUTE_NAME%\n"
 )
 
+# The text format pilot wrote before meshConfig gained its own default (Istio 1.1, the
+# release the page's log lines come from): fewer fields, %UPSTREAM_CLUSTER%, no route.
+ISTIO_1_1_TEXT_FORMAT = (
+    '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" '
+    "%RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% "
+    '%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" '
+    '"%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER% '
+    "%UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% "
+    "%REQUESTED_SERVER_NAME%\n"
+)
+
 # Envoy command operator -> AccessLogEntry field.
 FIELDS = {
     "START_TIME": "start_time",
@@ -86,18 +97,23 @@ def compile_format(log_format: str = ISTIO_TEXT_FORMAT) -> re.Pattern[str]:
 
 
 PATTERN = compile_format()
+# Today's format first; a line a page shows may be in an older release's.
+PATTERNS = (PATTERN, compile_format(ISTIO_1_1_TEXT_FORMAT))
+ENTRY_FIELDS = tuple(dict.fromkeys(FIELDS.values()))
 
 
 def parse_access_log_line(line: str) -> AccessLogEntry | None:
-    """The entry on ``line``, or None for anything else (Envoy's own log, blank lines)."""
+    """The entry on ``line``, or None for anything else (Envoy's own log, blank lines).
+    A field the line's format lacks is None."""
     raw = line.rstrip("\r\n")
-    match = PATTERN.fullmatch(raw)
+    match = next((m for pattern in PATTERNS if (m := pattern.fullmatch(raw))), None)
     if match is None:
         return None
-    values: dict[str, Any] = {
-        name: None if text == "-" else int(text) if name in NUMBERS else text
+    values: dict[str, Any] = dict.fromkeys(ENTRY_FIELDS)
+    values.update(
+        (name, None if text == "-" else int(text) if name in NUMBERS else text)
         for name, text in match.groupdict().items()
-    }
+    )
     return AccessLogEntry(**values, raw=raw)
 
 

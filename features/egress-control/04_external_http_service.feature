@@ -6,8 +6,8 @@ Feature: Access an external HTTP service
 
   Background:
     Given the sleep pod is running with a sidecar
-    And the outbound traffic policy mode is set to "REGISTRY_ONLY"
-    And the ServiceEntry "httpbin-ext" is applied:
+    And the outbound traffic policy mode is set to "REGISTRY_ONLY" [block 修改为默认阻止策略.1]
+    And the ServiceEntry "httpbin-ext" is applied [block 访问外部-http-服务.1]:
       """
       apiVersion: networking.istio.io/v1alpha3
       kind: ServiceEntry
@@ -30,25 +30,25 @@ Feature: Access an external HTTP service
     received; among them is X-Envoy-Decorator-Operation, added by the Istio sidecar,
     which names the route the request took.
 
-    When the source pod runs "curl http://httpbin.org/headers"
+    When the source pod runs "curl http://httpbin.org/headers" [block 访问外部-http-服务.2]
     Then the HTTP status code is 200
-    And the echoed request headers include "Host: httpbin.org"
-    And the echoed request headers include "X-Envoy-Decorator-Operation: httpbin.org:80/*"
+    And the echoed request headers include "Host: httpbin.org" [block 访问外部-http-服务.2]
+    And the echoed request headers include "X-Envoy-Decorator-Operation: httpbin.org:80/*" [block 访问外部-http-服务.2]
 
   @doc-http-service-entry
   Scenario: The sidecar logs the request to httpbin.org
     The sidecar's log gets an entry for the request, with its HTTP details: method,
     path, response code, the host, and the outbound cluster built from the ServiceEntry.
 
-    When the source pod runs "curl http://httpbin.org/headers"
-    Then the sidecar's log has a new entry whose upstream cluster is "outbound|80||httpbin.org":
+    When the source pod runs "curl http://httpbin.org/headers" [block 访问外部-http-服务.2]
+    Then the sidecar's log has a new entry whose upstream cluster is "outbound|80||httpbin.org" [block 访问外部-http-服务.3]:
       """
       [2019-01-24T12:17:11.640Z] "GET /headers HTTP/1.1" 200 - 0 599 214 214 "-" "curl/7.60.0" "17fde8f7-fa62-9b39-8999-302324e6def2" "httpbin.org" "35.173.6.94:80" outbound|80||httpbin.org - 35.173.6.94:80 172.30.109.82:55314 -
       """
-    And that entry's method is "GET"
-    And that entry's path is "/headers"
-    And that entry's response code is "200"
-    And that entry's authority is "httpbin.org"
+    And that entry's method is "GET" [block 访问外部-http-服务.3]
+    And that entry's path is "/headers" [block 访问外部-http-服务.3]
+    And that entry's response code is "200" [block 访问外部-http-服务.3]
+    And that entry's authority is "httpbin.org" [block 访问外部-http-服务.3]
 
   @doc-http-service-entry @drift
   Scenario: Mixer's telemetry log records the HTTP request
@@ -56,8 +56,5 @@ Feature: Access an external HTTP service
     points out destinationServiceHost equal to httpbin.org and the HTTP attributes
     method, url and responseCode: the mesh monitors each access with its HTTP details.
 
-    Given the page's "mixer-logs" step applies to this Istio:
-      """
-      kubectl -n istio-system logs -l istio-mixer-type=telemetry -c mixer | grep 'httpbin.org'
-      """
-    Then Mixer's telemetry log has an entry for "httpbin.org"
+    Given the page's "mixer-logs" step applies to this Istio [block 访问外部-http-服务.4]
+    Then Mixer's telemetry log has an entry for "httpbin.org" [block 访问外部-http-服务.4]

@@ -6,8 +6,8 @@ Feature: Access an external HTTPS service
 
   Background:
     Given the sleep pod is running with a sidecar
-    And the outbound traffic policy mode is set to "REGISTRY_ONLY"
-    And the ServiceEntry "google" is applied:
+    And the outbound traffic policy mode is set to "REGISTRY_ONLY" [block 修改为默认阻止策略.1]
+    And the ServiceEntry "google" is applied [block 配置外部-https-服务.1]:
       """
       apiVersion: networking.istio.io/v1alpha3
       kind: ServiceEntry
@@ -28,9 +28,9 @@ Feature: Access an external HTTPS service
   Scenario: The ServiceEntry lets the pod reach www.google.com over HTTPS
     The HTTPS request that was blocked under REGISTRY_ONLY succeeds again.
 
-    When the source pod runs "curl -I https://www.google.com"
-    Then the command exits with code 0
-    And the response status line is "HTTP/2 200"
+    When the source pod runs "curl -I https://www.google.com" [block 配置外部-https-服务.2]
+    Then the command exits with code 0 [block 配置外部-https-服务.2]
+    And the response status line is "HTTP/2 200" [block 配置外部-https-服务.2]
 
   @doc-https-service-entry
   Scenario: The sidecar logs the HTTPS connection by its server name
@@ -38,13 +38,13 @@ Feature: Access an external HTTPS service
     ServiceEntry and the requested server name www.google.com, but no HTTP method,
     since HTTPS hides it from the proxy.
 
-    When the source pod runs "curl -I https://www.google.com"
-    Then the sidecar's log has a new entry whose upstream cluster is "outbound|443||www.google.com":
+    When the source pod runs "curl -I https://www.google.com" [block 配置外部-https-服务.2]
+    Then the sidecar's log has a new entry whose upstream cluster is "outbound|443||www.google.com" [block 配置外部-https-服务.3]:
       """
       [2019-01-24T12:48:54.977Z] "- - -" 0 - 601 17766 1289 - "-" "-" "-" "-" "172.217.161.36:443" outbound|443||www.google.com 172.30.109.82:59480 172.217.161.36:443 172.30.109.82:59478 www.google.com
       """
-    And that entry's requested server name is "www.google.com"
-    And that entry's method is "-"
+    And that entry's requested server name is "www.google.com" [block 配置外部-https-服务.3]
+    And that entry's method is "-" [block 配置外部-https-服务.3]
 
   @doc-https-service-entry
   Scenario: A host without a ServiceEntry stays blocked
@@ -60,8 +60,5 @@ Feature: Access an external HTTPS service
     The page reads Mixer's telemetry log for the connection and points out
     requestedServerName equal to www.google.com, with the bytes sent and received.
 
-    Given the page's "mixer-logs" step applies to this Istio:
-      """
-      kubectl -n istio-system logs -l istio-mixer-type=telemetry -c mixer | grep 'www.google.com'
-      """
-    Then Mixer's telemetry log has an entry for "www.google.com"
+    Given the page's "mixer-logs" step applies to this Istio [block 配置外部-https-服务.4]
+    Then Mixer's telemetry log has an entry for "www.google.com" [block 配置外部-https-服务.4]

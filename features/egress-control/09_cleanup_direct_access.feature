@@ -11,10 +11,7 @@ Feature: Cleanup of the direct access to external services
     The page re-renders the injector's configmap from Istio's Helm chart without the
     ranges and applies it.
 
-    Given the page's "helm-template-x" step applies to this Istio:
-      """
-      helm template install/kubernetes/helm/istio <the flags you used to install Istio> -x templates/sidecar-injector-configmap.yaml | kubectl apply -f -
-      """
+    Given the page's "helm-template-x" step applies to this Istio [block 清除对外部服务的直接访问.1]
     And the sleep sample is redeployed with the sidecar intercepting only the cluster's internal IP ranges
     When the sleep sample is redeployed with the default interception
     Then the source pod's sidecar intercepts all outbound traffic

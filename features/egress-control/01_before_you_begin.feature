@@ -11,22 +11,22 @@ Feature: Before you begin
     pod must come up ready, with the istio-proxy sidecar beside the sleep container and
     intercepting all of the pod's outbound traffic.
 
-    When the sleep sample is deployed with <injection> sidecar injection
+    When the sleep sample is deployed with <injection> sidecar injection [block <block>]
     Then the source pod is ready
     And the source pod runs the containers "sleep" and "istio-proxy"
     And the source pod's sidecar came from <injection> injection
     And the source pod's sidecar intercepts all outbound traffic
 
     Examples:
-      | injection |
-      | automatic |
-      | manual    |
+      | injection | block      |
+      | automatic | 开始之前.1 |
+      | manual    | 开始之前.2 |
 
   @doc-before-you-begin
   Scenario: SOURCE_POD names the sleep pod
     The page finds the sleep pod by its label app=sleep and exports its name as
     SOURCE_POD; every later command runs curl in that pod's sleep container.
 
-    Given the sleep sample is deployed with automatic sidecar injection
-    When SOURCE_POD is set to the pod labelled "app=sleep"
+    Given the sleep sample is deployed with automatic sidecar injection [block 开始之前.1]
+    When SOURCE_POD is set to the pod labelled "app=sleep" [block 开始之前.3]
     Then SOURCE_POD names the ready pod that runs "sleep" and "istio-proxy"

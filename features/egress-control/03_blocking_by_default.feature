@@ -12,7 +12,7 @@ Feature: Change to the blocking-by-default policy
   Scenario: The mode can be switched to REGISTRY_ONLY
     The page edits the mesh-wide setting; afterwards the mesh reports the new mode.
 
-    When the outbound traffic policy mode is set to "REGISTRY_ONLY"
+    When the outbound traffic policy mode is set to "REGISTRY_ONLY" [block 修改为默认阻止策略.1]
     Then the outbound traffic policy mode is "REGISTRY_ONLY"
 
   @doc-blocking-by-default @drift
@@ -20,11 +20,8 @@ Feature: Change to the blocking-by-default policy
     The page switches modes by replacing the "mode: ALLOW_ANY" line of the istio
     configmap in istio-system with sed and kubectl replace.
 
-    Given the page's "configmap-mode-line" step applies to this Istio:
-      """
-      kubectl get configmap istio -n istio-system -o yaml | sed 's/mode: ALLOW_ANY/mode: REGISTRY_ONLY/g' | kubectl replace -n istio-system -f -
-      """
-    When the outbound traffic policy mode is set to "REGISTRY_ONLY"
+    Given the page's "configmap-mode-line" step applies to this Istio [block 修改为默认阻止策略.1]
+    When the outbound traffic policy mode is set to "REGISTRY_ONLY" [block 修改为默认阻止策略.1]
     Then the outbound traffic policy mode is "REGISTRY_ONLY"
 
   @doc-blocking-by-default
@@ -34,15 +31,15 @@ Feature: Change to the blocking-by-default policy
     Cached configuration may let a request through for a short while, so the check is
     retried for up to the propagation timeout, as the page advises.
 
-    Given the outbound traffic policy mode is set to "REGISTRY_ONLY"
-    When the source pod runs "curl -I https://<host>"
-    Then eventually the command exits with code 35
-    And the response has no status line
+    Given the outbound traffic policy mode is set to "REGISTRY_ONLY" [block 修改为默认阻止策略.1]
+    When the source pod runs "curl -I https://<host>" [block 修改为默认阻止策略.2, command <n>]
+    Then eventually the command exits with code 35 [block 修改为默认阻止策略.2, command <n>]
+    And the response has no status line [block 修改为默认阻止策略.2, command <n>]
 
     Examples:
-      | host            |
-      | www.google.com  |
-      | edition.cnn.com |
+      | host            | n |
+      | www.google.com  | 1 |
+      | edition.cnn.com | 2 |
 
   @doc-blocking-by-default
   Scenario: Plain HTTP to an unregistered host is answered 502 by the sidecar
@@ -50,6 +47,6 @@ Feature: Change to the blocking-by-default policy
     ServiceEntry. Over plain HTTP the sidecar itself answers such a request, with
     502 Bad Gateway (this is the state the next section starts from).
 
-    Given the outbound traffic policy mode is set to "REGISTRY_ONLY"
+    Given the outbound traffic policy mode is set to "REGISTRY_ONLY" [block 修改为默认阻止策略.1]
     When the source pod runs "curl http://httpbin.org/headers"
     Then eventually the HTTP status code is 502

@@ -7,5 +7,5 @@ Feature: Cleanup
     remains to send requests from.
 
     Given the sleep pod is running with a sidecar
-    When the sleep sample is deleted
+    When the sleep sample is deleted [block 清理.1]
     Then no pod is labelled "app=sleep"

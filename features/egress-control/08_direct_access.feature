@@ -14,22 +14,20 @@ Feature: Direct access to external services
   Scenario Outline: The internal IP ranges on <platform>
     The page tells readers on <platform> how to find the cluster's internal IP ranges;
     its example there is <ranges>. This mesh's ranges must be proper CIDRs that could be
-    given to includeIPRanges, and must not cover every address.
+    given to includeIPRanges, and must not cover every address. (Two platforms have no
+    command on the page, only their ranges.)
 
-    Given the mesh runs on <platform>, where the page's range is "<ranges>"
-    When the cluster's internal IP ranges are looked up:
-      """
-      <command>
-      """
-    Then they are CIDRs of the same IP family as the page's "<ranges>"
+    Given the mesh runs on <platform>, where the page's range is "<ranges>" <block>
+    When the cluster's internal IP ranges are looked up <block>
+    Then they are CIDRs of the same IP family as the page's "<ranges>" <block>
 
     Examples:
-      | platform                                   | ranges                                      | command                                                                                        |
-      | IBM Cloud Private                          | 10.0.0.1/24                                 | cat cluster/config.yaml \| grep service_cluster_ip_range                                       |
-      | IBM Cloud Kubernetes Service               | 172.30.0.0/16\,172.21.0.0/16\,10.10.10.0/24 | (the page gives the ranges; there is no command)                                               |
-      | Google Kubernetes Engine                   | 10.4.0.0/14\,10.7.240.0/20                  | gcloud container clusters describe XXXXXXX --zone=XXXXXX \| grep -e clusterIpv4Cidr -e servicesIpv4Cidr |
-      | Azure Container Service                    | 10.244.0.0/16\,10.240.0.0/16                | (the page gives the ranges; there is no command)                                               |
-      | Minikube, Docker for Desktop or bare metal | 10.96.0.0/12                                | kubectl describe pod kube-apiserver -n kube-system \| grep 'service-cluster-ip-range'          |
+      | platform                                   | ranges                                      | block                                       |
+      | IBM Cloud Private                          | 10.0.0.1/24                                 | [block ibm-cloud-private.1]                 |
+      | IBM Cloud Kubernetes Service               | 172.30.0.0/16\,172.21.0.0/16\,10.10.10.0/24 |                                             |
+      | Google Kubernetes Engine                   | 10.4.0.0/14\,10.7.240.0/20                  | [block google-container-engine-gke.1]      |
+      | Azure Container Service                    | 10.244.0.0/16\,10.240.0.0/16                |                                             |
+      | Minikube, Docker for Desktop or bare metal | 10.96.0.0/12                                | [block minikube-docker-for-desktop-bare-metal.1] |
 
   @doc-direct-access @drift
   Scenario: The sidecar injector is regenerated with Helm's -x flag
@@ -37,10 +35,7 @@ Feature: Direct access to external services
     injector's configmap from Istio's Helm chart and applying it; pods deployed
     afterwards intercept only the given ranges.
 
-    Given the page's "helm-template-x" step applies to this Istio:
-      """
-      helm template install/kubernetes/helm/istio <the flags you used to install Istio> --set global.proxy.includeIPRanges="10.0.0.1/24" -x templates/sidecar-injector-configmap.yaml | kubectl apply -f -
-      """
+    Given the page's "helm-template-x" step applies to this Istio [block 配置代理绕过.1]
     When the sleep sample is redeployed with the sidecar intercepting only the cluster's internal IP ranges
     Then the source pod's sidecar intercepts only the cluster's internal IP ranges
 
@@ -57,9 +52,9 @@ Feature: Direct access to external services
     And no VirtualService is left
     And the outbound traffic policy mode is set to "REGISTRY_ONLY"
     When the sleep sample is redeployed with the sidecar intercepting only the cluster's internal IP ranges
-    And SOURCE_POD is set to the pod labelled "app=sleep"
-    And the source pod runs "curl http://httpbin.org/headers"
+    And SOURCE_POD is set to the pod labelled "app=sleep" [block 访问外部服务.1, command 1]
+    And the source pod runs "curl http://httpbin.org/headers" [block 访问外部服务.1, command 2]
     Then the HTTP status code is 200
-    And the echoed request headers include "Host: httpbin.org"
-    And the echoed request headers include no header starting with "X-Envoy-"
+    And the echoed request headers include "Host: httpbin.org" [block 访问外部服务.1, command 2]
+    And the echoed request headers include no header starting with "X-Envoy-" [block 访问外部服务.1, command 2]
     And the sidecar's log has no new entry for "httpbin.org"

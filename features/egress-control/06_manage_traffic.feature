@@ -5,8 +5,8 @@ Feature: Manage traffic to external services
 
   Background:
     Given the sleep pod is running with a sidecar
-    And the outbound traffic policy mode is set to "REGISTRY_ONLY"
-    And the ServiceEntry "httpbin-ext" is applied:
+    And the outbound traffic policy mode is set to "REGISTRY_ONLY" [block 修改为默认阻止策略.1]
+    And the ServiceEntry "httpbin-ext" is applied [block 访问外部-http-服务.1]:
       """
       apiVersion: networking.istio.io/v1alpha3
       kind: ServiceEntry
@@ -30,10 +30,10 @@ Feature: Manage traffic to external services
     504 (Gateway Timeout) after about three seconds: httpbin.org would still wait its
     five seconds, but Istio cuts the request off at three.
 
-    When the source pod runs "curl -o /dev/null -s -w "%{http_code}\n" http://httpbin.org/delay/5"
-    Then the command prints "200"
-    And it took between 4.5 and 7 seconds
-    When the VirtualService "httpbin-ext" is applied:
+    When the source pod runs "curl -o /dev/null -s -w "%{http_code}\n" http://httpbin.org/delay/5" [block 管理外部服务的流量.1, command 2]
+    Then the command prints "200" [block 管理外部服务的流量.1, command 2]
+    And it took between 4.5 and 7 seconds [block 管理外部服务的流量.1, command 2]
+    When the VirtualService "httpbin-ext" is applied [block 管理外部服务的流量.2]:
       """
       apiVersion: networking.istio.io/v1alpha3
       kind: VirtualService
@@ -49,6 +49,6 @@ Feature: Manage traffic to external services
                 host: httpbin.org
               weight: 100
       """
-    And the source pod runs "curl -o /dev/null -s -w "%{http_code}\n" http://httpbin.org/delay/5"
-    Then the command prints "504"
-    And it took between 2.5 and 4.5 seconds
+    And the source pod runs "curl -o /dev/null -s -w "%{http_code}\n" http://httpbin.org/delay/5" [block 管理外部服务的流量.3, command 2]
+    Then the command prints "504" [block 管理外部服务的流量.3, command 2]
+    And it took between 2.8 and 4.4 seconds [block 管理外部服务的流量.3, command 2]

@@ -13,17 +13,24 @@ Feature: Envoy passthrough to external services
     Unless the installation set REGISTRY_ONLY explicitly, the mode is ALLOW_ANY: read
     from the mesh as it came up, before any scenario changed or reset the mode.
 
-    Then the mesh as installed has outbound traffic policy mode "ALLOW_ANY"
+    Then the mesh as installed has outbound traffic policy mode "ALLOW_ANY" [block envoy-配置外部服务.1]
 
   @doc-envoy-passthrough @drift
   Scenario: The istio configmap shows the mode line
     The page confirms the mode by finding "mode: ALLOW_ANY" in the istio configmap of
     istio-system, and switches modes by editing that line with sed.
 
-    Given the page's "configmap-mode-line" step applies to this Istio:
-      """
-      kubectl get configmap istio -n istio-system -o yaml | grep -o "mode: ALLOW_ANY"
-      """
+    Given the page's "configmap-mode-line" step applies to this Istio [block envoy-配置外部服务.1]
+    Then the outbound traffic policy mode is "ALLOW_ANY" [block envoy-配置外部服务.1]
+
+  @doc-envoy-passthrough
+  Scenario: An explicit REGISTRY_ONLY mode is switched back to ALLOW_ANY
+    The page's tip for an installation that set REGISTRY_ONLY explicitly: its edit of the
+    istio configmap turns the mode back to ALLOW_ANY, and the sidecar then passes unknown
+    hosts through again.
+
+    Given the outbound traffic policy mode is set to "REGISTRY_ONLY"
+    When the outbound traffic policy mode is set to "ALLOW_ANY" [block envoy-配置外部服务.2]
     Then the outbound traffic policy mode is "ALLOW_ANY"
 
   @doc-envoy-passthrough
@@ -32,11 +39,11 @@ Feature: Envoy passthrough to external services
     all come back with status 200: the sidecar passes them through.
 
     Given the outbound traffic policy mode is "ALLOW_ANY"
-    When the source pod runs "curl -I https://<host>"
-    Then the command exits with code 0
-    And the response status line is "HTTP/2 200"
+    When the source pod runs "curl -I https://<host>" [block envoy-配置外部服务.3, command <n>]
+    Then the command exits with code 0 [block envoy-配置外部服务.3, command <n>]
+    And the response status line is "HTTP/2 200" [block envoy-配置外部服务.3, command <n>]
 
     Examples:
-      | host            |
-      | www.google.com  |
-      | edition.cnn.com |
+      | host            | n |
+      | www.google.com  | 1 |
+      | edition.cnn.com | 2 |
