@@ -58,7 +58,7 @@ def _wait(cluster: Cluster, journal: Journal, timeout: float) -> None:
 def set_mode(
     cluster: Cluster,
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     propagation_timeout: float,
     mode: str,
     block: BlockRef | None = None,
@@ -105,7 +105,7 @@ def _assert_sidecar_enforces(
 def mode_is(
     cluster: Cluster,
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     mode: str,
     block: BlockRef | None = None,
 ) -> None:
@@ -129,7 +129,7 @@ INSTALLED_MODE = "installed_outbound_traffic_policy"
 def installed_mode_is(
     cluster: Cluster,
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     mode: str,
     block: BlockRef | None = None,
 ) -> None:
@@ -154,7 +154,7 @@ def installed_mode_is(
 def apply_resource(
     cluster: Cluster,
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     propagation_timeout: float,
     kind: str,
     name: str,
@@ -234,7 +234,7 @@ def none_named(cluster: Cluster, journal: Journal, kind: str, name: str) -> None
 def kubectl_delete(
     cluster: Cluster,
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     propagation_timeout: float,
     command: str,
     block: BlockRef | None = None,

@@ -25,7 +25,7 @@ from steps.from_page import bound, take
 def page_step_applies(
     cluster: Cluster,
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     command: str,
     block: BlockRef | None = None,
 ) -> None:
@@ -44,7 +44,7 @@ def page_step_applies(
 
 @then(bound('Mixer\'s telemetry log has an entry for "{host}"'))
 def mixer_log_entry(
-    journal: Journal, page: PageUnderTest, host: str, block: BlockRef | None = None
+    journal: Journal, page: PageUnderTest | None, host: str, block: BlockRef | None = None
 ) -> None:
     """Reached only on an Istio that still has Mixer, which no backend offers a way to read."""
     if block is not None:

@@ -66,11 +66,17 @@ class Taken:
 
 
 def take(
-    journal: Journal, page: PageUnderTest, ref: BlockRef, *, not_executed: str | None = None
+    journal: Journal,
+    page: PageUnderTest | None,
+    ref: BlockRef,
+    *,
+    not_executed: str | None = None,
 ) -> Taken:
     """The block part the step acts on, noted as the step's page command and output; with
     ``not_executed`` (a reason of the closed list, "drift: ..."), the block is shown but
     deliberately not executed."""
+    if page is None:
+        raise ValueError(f"{ref}: no page unit under features/ has the block this step names")
     match = page.match(ref.id)
     if match is None or match.shipped is None:
         raise ValueError(f"{ref}: the page's index has no block {ref.id} (a defect of the feature)")
@@ -86,7 +92,8 @@ def take(
         raise AssertionError(f"the page's block at line {block.line} has no command any more")
     if ref.part is not None and ref.part > len(every):
         raise AssertionError(
-            f"the page's block at line {block.line} has {len(every)} command(s), no command {ref.part}"
+            f"the page's block at line {block.line} has {len(every)} command(s), "
+            f"no command {ref.part}"
         )
     part = every[(ref.part or len(every)) - 1]
     command = next(c for c in block.commands if c.line == part.line)

@@ -51,7 +51,9 @@ def _words(text: str) -> list[str]:
     try:
         return shlex.split(text)
     except ValueError as error:
-        raise PageAsksOtherwise(f"the page's command `{text}` is not valid shell: {error}") from None
+        raise PageAsksOtherwise(
+            f"the page's command `{text}` is not valid shell: {error}"
+        ) from None
 
 
 def _top_level_pipe(text: str) -> tuple[str, str | None]:
@@ -99,7 +101,9 @@ def pod_command(part: Part, inside_shell: bool) -> PodCommand:
         break  # kubectl exec POD CMD: the old form, without "--"
     command = rest[index:]
     if pod != "$SOURCE_POD" and pod != "${SOURCE_POD}":
-        raise PageAsksOtherwise(f"the page's `{part.text}` runs in {pod or 'no pod'}, not $SOURCE_POD")
+        raise PageAsksOtherwise(
+            f"the page's `{part.text}` runs in {pod or 'no pod'}, not $SOURCE_POD"
+        )
     if not command:
         raise PageAsksOtherwise(f"the page's `{part.text}` runs no command in the pod")
     return PodCommand(shlex.join(command) if len(command) > 1 else command[0], piped, timed)
@@ -116,7 +120,9 @@ def same_command(a: str, b: str) -> bool:
 def sample_deploy(part: Part) -> tuple[str, Injection]:
     """``kubectl apply -f SAMPLE``, or through ``istioctl kube-inject -f SAMPLE``."""
     if not part.text.startswith("kubectl apply"):
-        raise PageAsksOtherwise(f"the page deploys the sample with `{part.text}`, not kubectl apply")
+        raise PageAsksOtherwise(
+            f"the page deploys the sample with `{part.text}`, not kubectl apply"
+        )
     # -f FILE, inside the process substitution <(istioctl kube-inject -f FILE) too
     files = re.findall(r"-f\s+([^\s()<]+)", part.text)
     injection = Injection.MANUAL if "istioctl kube-inject" in part.text else Injection.AUTOMATIC
@@ -125,7 +131,9 @@ def sample_deploy(part: Part) -> tuple[str, Injection]:
 
 def sample_delete(part: Part) -> str:
     if not part.text.startswith("kubectl delete"):
-        raise PageAsksOtherwise(f"the page removes the sample with `{part.text}`, not kubectl delete")
+        raise PageAsksOtherwise(
+            f"the page removes the sample with `{part.text}`, not kubectl delete"
+        )
     return _one_sample(part, re.findall(r"-f\s+([^\s()<]+)", part.text))
 
 
@@ -235,7 +243,11 @@ def shown_headers(part: Part) -> dict[str, str]:
             return {str(k): str(v) for k, v in headers.items()}
     except ValueError:
         pass
-    found = {m.group("name"): m.group("value") for line in part.output.splitlines() if (m := HEADER.match(line))}
+    found = {
+        m.group("name"): m.group("value")
+        for line in part.output.splitlines()
+        if (m := HEADER.match(line))
+    }
     if not found:
         raise PageAsksOtherwise(f"the page shows no echoed headers for `{part.text}`")
     return found

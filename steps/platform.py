@@ -21,7 +21,7 @@ from fixtures.page.refs import BlockRef
 from fixtures.records import PLATFORM
 from steps import page_commands
 from steps.cidrs import networks
-from steps.from_page import agree, bound, take
+from steps.from_page import Taken, agree, bound, take
 from steps.state import ScenarioState
 
 # Platforms whose cluster has no kube-apiserver pod for the page's Minikube command.
@@ -69,8 +69,8 @@ def _platform_reason(cluster: Cluster) -> str | None:
 
 
 def _take(
-    journal: Journal, page: PageUnderTest, cluster: Cluster, block: BlockRef | None
-):  # -> Taken | None
+    journal: Journal, page: PageUnderTest | None, cluster: Cluster, block: BlockRef | None
+) -> Taken | None:
     if block is None:
         return None
     return take(journal, page, block, not_executed=_platform_reason(cluster))
@@ -80,7 +80,7 @@ def _take(
 def runs_on(
     cluster: Cluster,
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     platform: str,
     ranges: str,
     block: BlockRef | None = None,
@@ -110,7 +110,7 @@ def runs_on(
 def look_up_ranges(
     cluster: Cluster,
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     scenario_state: ScenarioState,
     block: BlockRef | None = None,
 ) -> None:
@@ -125,7 +125,7 @@ def look_up_ranges(
 def ranges_like_page(
     cluster: Cluster,
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     scenario_state: ScenarioState,
     ranges: str,
     block: BlockRef | None = None,

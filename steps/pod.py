@@ -78,7 +78,7 @@ def deploy(
 def deploy_sleep(
     cluster: Cluster,
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     propagation_timeout: float,
     injection: str,
     block: BlockRef | None = None,
@@ -105,7 +105,7 @@ def sleep_pod_running(cluster: Cluster, journal: Journal) -> None:
 def set_source_pod(
     cluster: Cluster,
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     scenario_state: ScenarioState,
     label: str,
     block: BlockRef | None = None,
@@ -284,7 +284,7 @@ def redeploy_with_default_interception(
 
 @when(bound(parsers.re(r"the sleep sample is deleted$")))
 def delete_sleep(
-    cluster: Cluster, journal: Journal, page: PageUnderTest, block: BlockRef | None = None
+    cluster: Cluster, journal: Journal, page: PageUnderTest | None, block: BlockRef | None = None
 ) -> None:
     """The page's ``kubectl delete -f samples/sleep/sleep.yaml``."""
     if block is not None:

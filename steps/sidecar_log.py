@@ -40,7 +40,7 @@ def as_logged(entry: AccessLogEntry, name: str) -> str:
 
 
 def _from_page(
-    journal: Journal, page: PageUnderTest, block: BlockRef | None, name: str, value: str
+    journal: Journal, page: PageUnderTest | None, block: BlockRef | None, name: str, value: str
 ) -> str:
     """The field's value in the log line the page shows (``kubectl logs … | tail``)."""
     if block is None:
@@ -54,7 +54,7 @@ def _from_page(
 def new_entry(
     cluster: Cluster,
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     scenario_state: ScenarioState,
     propagation_timeout: float,
     field: str,
@@ -91,7 +91,7 @@ def new_entry(
 @then(bound('that entry\'s {field} is "{value}"'))
 def entry_field(
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     scenario_state: ScenarioState,
     field: str,
     value: str,

@@ -63,7 +63,7 @@ def _note_exchange(journal: Journal, exchange: Exchange) -> None:
     )
 
 
-def _taken(journal: Journal, page: PageUnderTest, block: BlockRef | None) -> Taken | None:
+def _taken(journal: Journal, page: PageUnderTest | None, block: BlockRef | None) -> Taken | None:
     return None if block is None else take(journal, page, block)
 
 
@@ -72,7 +72,7 @@ def _taken(journal: Journal, page: PageUnderTest, block: BlockRef | None) -> Tak
 def run_in_source_pod(
     cluster: Cluster,
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     scenario_state: ScenarioState,
     exec_timeout: float,
     command: str,
@@ -153,7 +153,7 @@ def settle(
 )
 def exits_with(
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     settle: Settle,
     eventually: str | None,
     code: int,
@@ -201,7 +201,7 @@ def http_status_is(
 @then(bound(parsers.re(EVENTUALLY + r'the response status line is "(?P<line>.+)"$')))
 def status_line_is(
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     settle: Settle,
     eventually: str | None,
     line: str,
@@ -226,7 +226,7 @@ def status_line_is(
 @then(bound(parsers.re(r"the response has no status line$")))
 def no_status_line(
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     scenario_state: ScenarioState,
     block: BlockRef | None = None,
 ) -> None:
@@ -243,7 +243,7 @@ def no_status_line(
 @then(bound(parsers.re(EVENTUALLY + r'the command prints "(?P<text>.+)"$')))
 def prints(
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     settle: Settle,
     eventually: str | None,
     text: str,
@@ -267,7 +267,7 @@ def prints(
 @then(bound("it took between {low:g} and {high:g} seconds"))
 def took_between(
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     scenario_state: ScenarioState,
     low: float,
     high: float,
@@ -292,7 +292,7 @@ def took_between(
 @then(bound('the echoed request headers include "{header}"'))
 def echoed_header(
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     scenario_state: ScenarioState,
     header: str,
     block: BlockRef | None = None,
@@ -323,7 +323,7 @@ def _echoed_starting_with(state: ScenarioState, prefix: str) -> tuple[list[str],
 @then(bound('the echoed request headers include {which} header starting with "{prefix}"'))
 def echoed_header_starting_with(
     journal: Journal,
-    page: PageUnderTest,
+    page: PageUnderTest | None,
     scenario_state: ScenarioState,
     which: str,
     prefix: str,
