@@ -101,7 +101,7 @@ def take(
     journal.bind(
         ref.id,
         line=part.line,
-        source=page.origin.source(part.line),
+        source=page.origin.link(part.line),
         changed=match.changed,
         section_url=page.section_url(block.section),
         executed=not_executed is None,
