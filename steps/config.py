@@ -16,8 +16,8 @@ from clusters.protocol import Cluster, InvalidResource, OutboundTrafficPolicy
 from fixtures.journal import Journal
 from fixtures.page import PageUnderTest
 from fixtures.page.refs import BlockRef
-from steps import page_commands
-from steps.from_page import agree, bound, take
+from steps import page_commands as pc
+from steps.from_page import bound, read_part, settled
 from steps.kubectl import parse_delete
 from steps.state import ScenarioState, unescape_quotes
 
@@ -65,10 +65,7 @@ def set_mode(
 ) -> None:
     """The mode the page's command switches to (its sed edit of the istio configmap),
     set through the backend's own means."""
-    wanted = mode_of(mode)
-    if block is not None:
-        taken = take(journal, page, block)
-        wanted = agree(journal, taken, "the mode", wanted, page_commands.mode_set(taken.part))
+    wanted = settled(journal, page, block, "the mode", mode_of(mode), read_part(pc.mode_set))
     journal.note(
         ran=f"cluster.set_outbound_traffic_policy({wanted.value}); "
         f"cluster.wait_for_proxy_config({propagation_timeout:g})",
@@ -109,10 +106,7 @@ def mode_is(
     mode: str,
     block: BlockRef | None = None,
 ) -> None:
-    wanted = mode_of(mode)
-    if block is not None:
-        taken = take(journal, page, block)
-        wanted = agree(journal, taken, "the mode", wanted, page_commands.mode_shown(taken.part))
+    wanted = settled(journal, page, block, "the mode", mode_of(mode), read_part(pc.mode_shown))
     actual = cluster.outbound_traffic_policy()
     journal.note(
         ran="cluster.outbound_traffic_policy()",
@@ -135,10 +129,7 @@ def installed_mode_is(
 ) -> None:
     """The default as the installation left it, read when the mesh came up (before any
     scenario reset the mode), not the mode the suite sets between scenarios."""
-    wanted = mode_of(mode)
-    if block is not None:
-        taken = take(journal, page, block)
-        wanted = agree(journal, taken, "the mode", wanted, page_commands.mode_shown(taken.part))
+    wanted = settled(journal, page, block, "the mode", mode_of(mode), read_part(pc.mode_shown))
     facts = cluster.describe()
     journal.note(
         ran=f"cluster.describe()[{INSTALLED_MODE!r}] (read when the mesh came up)",
@@ -164,11 +155,7 @@ def apply_resource(
     """Apply the page's YAML as written (the docstring restates it); Istio's refusal
     propagates as its one-line error."""
     wanted = kind_of(kind)
-    manifest = docstring
-    if block is not None:
-        taken = take(journal, page, block)
-        yaml_text = page_commands.manifest(taken.part)
-        manifest = agree(journal, taken, "the YAML", _text(docstring), yaml_text)
+    manifest = settled(journal, page, block, "the YAML", _text(docstring), read_part(pc.manifest))
     journal.note(ran="cluster.apply(<the YAML above>)", applied=manifest)
     refs = cluster.apply(manifest)
     journal.note(observed="\n".join(f"{ref} applied" for ref in refs))
@@ -240,11 +227,9 @@ def kubectl_delete(
     block: BlockRef | None = None,
 ) -> None:
     """The page's cleanup lines, run as written; kubectl's errors fail the step."""
-    if block is not None:
-        taken = take(journal, page, block)
-        command = agree(journal, taken, "the command", command, taken.part.text)
-    else:
+    if block is None:
         journal.note(page_command=command)
+    command = settled(journal, page, block, "the command", command, lambda t: t.part.text)
     delete = parse_delete(command)
     deleted = False
     for name in delete.names:

@@ -12,6 +12,7 @@ the page wins, and the record says the restatement is stale.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -126,3 +127,25 @@ def agree(journal: Journal, taken: Taken, what: str, restated: T, from_page: T) 
         )
     journal.stale(f"{what}: the feature says {restated!r}; the page now says {from_page!r}")
     return from_page
+
+
+def settled(
+    journal: Journal,
+    page: PageUnderTest | None,
+    block: BlockRef | None,
+    what: str,
+    restated: T,
+    read: Callable[[Taken], T],
+) -> T:
+    """The value a step acts on: its sentence's own when it names no block, else what
+    ``read`` finds in the block's part of the page under test, in agreement with the
+    sentence (:func:`agree`)."""
+    if block is None:
+        return restated
+    taken = take(journal, page, block)
+    return agree(journal, taken, what, restated, read(taken))
+
+
+def read_part(reader: Callable[[Part], T]) -> Callable[[Taken], T]:
+    """A reader of a command part (steps.page_commands) as :func:`settled` takes it."""
+    return lambda taken: reader(taken.part)

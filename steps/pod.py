@@ -10,9 +10,9 @@ from clusters.protocol import Cluster, ClusterError, Injection, PodStatus
 from fixtures.journal import Journal
 from fixtures.page import PageUnderTest
 from fixtures.page.refs import BlockRef
-from steps import page_commands
+from steps import page_commands as pc
 from steps.cidrs import networks
-from steps.from_page import agree, bound, take
+from steps.from_page import bound, read_part, settled, take
 from steps.logwatch import logged_before_barrier, watch_for
 from steps.state import ScenarioState
 
@@ -85,11 +85,14 @@ def deploy_sleep(
 ) -> None:
     """The page's ``kubectl apply -f samples/sleep/sleep.yaml`` (automatic injection), or
     through ``istioctl kube-inject`` (manual)."""
-    mode = injection_of(injection)
-    if block is not None:
-        taken = take(journal, page, block)
-        _, asked = page_commands.sample_deploy(taken.part)
-        mode = agree(journal, taken, "the injection", mode, asked)
+    mode = settled(
+        journal,
+        page,
+        block,
+        "the injection",
+        injection_of(injection),
+        lambda taken: pc.sample_deploy(taken.part)[1],
+    )
     deploy(cluster, journal, propagation_timeout, injection=mode)
 
 
@@ -111,9 +114,7 @@ def set_source_pod(
     block: BlockRef | None = None,
 ) -> None:
     """The page's ``export SOURCE_POD=$(kubectl get pod -l LABEL …)``."""
-    if block is not None:
-        taken = take(journal, page, block)
-        label = agree(journal, taken, "the label", label, page_commands.label_selector(taken.part))
+    label = settled(journal, page, block, "the label", label, read_part(pc.label_selector))
     key, sep, value = label.partition("=")
     if not sep:
         raise ValueError(f'expected a label selector as "key=value", got {label!r}')
@@ -288,7 +289,7 @@ def delete_sleep(
 ) -> None:
     """The page's ``kubectl delete -f samples/sleep/sleep.yaml``."""
     if block is not None:
-        page_commands.sample_delete(take(journal, page, block).part)
+        pc.sample_delete(take(journal, page, block).part)
     journal.note(ran="cluster.delete_source_pod()")
     deleted = cluster.delete_source_pod()
     journal.note(observed="pod deleted" if deleted else "there was no pod to delete")

@@ -17,8 +17,8 @@ from clusters.protocol import AccessLogEntry, Cluster
 from fixtures.journal import Journal
 from fixtures.page import PageUnderTest
 from fixtures.page.refs import BlockRef
-from steps import page_commands
-from steps.from_page import agree, bound, take
+from steps import page_commands as pc
+from steps.from_page import agree, bound, settled, take
 from steps.logwatch import logged_before_barrier, watch
 from steps.state import ScenarioState
 
@@ -43,10 +43,9 @@ def _from_page(
     journal: Journal, page: PageUnderTest | None, block: BlockRef | None, name: str, value: str
 ) -> str:
     """The field's value in the log line the page shows (``kubectl logs … | tail``)."""
-    if block is None:
-        return value
-    taken = take(journal, page, block)
-    return agree(journal, taken, name, value, as_logged(page_commands.log_entry(taken.part), name))
+    return settled(
+        journal, page, block, name, value, lambda t: as_logged(pc.log_entry(t.part), name)
+    )
 
 
 @then(bound('the sidecar\'s log has a new entry whose {field} is "{value}"'))
@@ -66,7 +65,7 @@ def new_entry(
     name = field_name(field)
     if block is not None:
         taken = take(journal, page, block)
-        shown = page_commands.log_entry(taken.part)
+        shown = pc.log_entry(taken.part)
         value = agree(journal, taken, name, value, as_logged(shown, name))
         if docstring is not None:
             agree(journal, taken, "the log line", docstring.strip(), taken.part.output.strip())

@@ -21,8 +21,9 @@ from fixtures.journal import Journal
 from fixtures.page import PageUnderTest
 from fixtures.page.refs import BlockRef
 from fixtures.records import excerpt
-from steps import curl, page_commands
-from steps.from_page import Taken, agree, bound, take
+from steps import curl
+from steps import page_commands as pc
+from steps.from_page import Taken, agree, bound, read_part, settled, take
 from steps.state import Exchange, ScenarioState, unescape_quotes
 
 EVENTUALLY = r"(?P<eventually>eventually )?"
@@ -82,8 +83,8 @@ def run_in_source_pod(
     shell); what the page pipes its output through is the Then steps' business."""
     taken = _taken(journal, page, block)
     if taken is not None:
-        asked = page_commands.pod_command(taken.part, taken.inside_shell)
-        restated = asked.argv if page_commands.same_command(command, asked.argv) else command
+        asked = pc.pod_command(taken.part, taken.inside_shell)
+        restated = asked.argv if pc.same_command(command, asked.argv) else command
         command = agree(journal, taken, "the command in the pod", restated, asked.argv)
     exchange = run(cluster, command, exec_timeout)
     scenario_state.exchanges.append(exchange)
@@ -161,9 +162,7 @@ def exits_with(
 ) -> None:
     """kubectl's "command terminated with exit code N", as the page shows it (no such
     line: exit code 0)."""
-    taken = _taken(journal, page, block)
-    if taken is not None:
-        code = agree(journal, taken, "the exit code", code, page_commands.exit_code(taken.part))
+    code = settled(journal, page, block, "the exit code", code, read_part(pc.exit_code))
 
     def check(result: ExecResult) -> None:
         assert result.exit_code == code, (
@@ -208,9 +207,7 @@ def status_line_is(
     block: BlockRef | None = None,
 ) -> None:
     """The page's ``| grep "HTTP/"``: the one status line it shows."""
-    taken = _taken(journal, page, block)
-    if taken is not None:
-        line = agree(journal, taken, "the status line", line, page_commands.status_line(taken.part))
+    line = settled(journal, page, block, "the status line", line, read_part(pc.status_line))
 
     def check(result: ExecResult) -> None:
         lines = curl.status_lines(result.stdout)
@@ -231,10 +228,14 @@ def no_status_line(
     block: BlockRef | None = None,
 ) -> None:
     """``| grep "HTTP/"`` finds nothing: the page shows only kubectl's message."""
-    taken = _taken(journal, page, block)
-    if taken is not None:
-        shown = [ln for ln in taken.part.output.splitlines() if "HTTP/" in ln]
-        agree(journal, taken, "the status lines", [], shown)
+    settled(
+        journal,
+        page,
+        block,
+        "the status lines",
+        [],
+        lambda t: [line for line in t.part.output.splitlines() if "HTTP/" in line],
+    )
     lines = curl.status_lines(scenario_state.last.result.stdout)
     journal.note(observed="\n".join(lines) or "(nothing)")
     assert not lines, f'grep "HTTP/" finds {lines}: a response came back'
@@ -249,10 +250,9 @@ def prints(
     text: str,
     block: BlockRef | None = None,
 ) -> None:
-    expected = unescape_quotes(text)
-    taken = _taken(journal, page, block)
-    if taken is not None:
-        expected = agree(journal, taken, "the output", expected, page_commands.printed(taken.part))
+    expected = settled(
+        journal, page, block, "the output", unescape_quotes(text), read_part(pc.printed)
+    )
 
     def check(result: ExecResult) -> None:
         assert result.stdout.strip() == expected, (
@@ -274,11 +274,7 @@ def took_between(
     block: BlockRef | None = None,
 ) -> None:
     """The command's wall time, in a band around the page's ``real`` (page_commands.BAND)."""
-    taken = _taken(journal, page, block)
-    if taken is not None:
-        low, high = agree(
-            journal, taken, "the time band", (low, high), page_commands.time_band(taken.part)
-        )
+    low, high = settled(journal, page, block, "the time band", (low, high), read_part(pc.time_band))
     exchange = scenario_state.last
     elapsed = exchange.result.elapsed
     journal.note(
@@ -299,9 +295,7 @@ def echoed_header(
 ) -> None:
     """A header the page shows httpbin echoing; the sentence names it, the page its value."""
     name, value = curl.split_header(unescape_quotes(header))
-    taken = _taken(journal, page, block)
-    if taken is not None:
-        value = agree(journal, taken, name, value, page_commands.header_shown(taken.part, name))
+    value = settled(journal, page, block, name, value, lambda t: pc.header_shown(t.part, name))
     headers = curl.echoed_headers(scenario_state.last.result.stdout)
     actual = curl.header_value(headers, name)
     journal.note(
@@ -329,16 +323,19 @@ def echoed_header_starting_with(
     prefix: str,
     block: BlockRef | None = None,
 ) -> None:
-    """"no" header with the prefix (the request bypassed the sidecar), or "a" header with
+    """ "no" header with the prefix (the request bypassed the sidecar), or "a" header with
     it (the request passed a proxy that added its headers), as the page's output shows."""
     if which not in ("no", "a"):
         raise ValueError(f'say "include no header" or "include a header", not {which!r}')
     present = which == "a"
-    taken = _taken(journal, page, block)
-    if taken is not None:
-        shown = page_commands.shown_headers(taken.part)
-        on_page = any(name.lower().startswith(prefix.lower()) for name in shown)
-        present = agree(journal, taken, f"a {prefix}* header shown", present, on_page)
+    present = settled(
+        journal,
+        page,
+        block,
+        f"a {prefix}* header shown",
+        present,
+        lambda t: any(n.lower().startswith(prefix.lower()) for n in pc.shown_headers(t.part)),
+    )
     found, names = _echoed_starting_with(scenario_state, prefix)
     journal.note(observed="\n".join(found) or f"headers: {', '.join(names)}")
     if present:
