@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.stats import summary
-from clusters.istio.page_manifests import HTTPBIN_SERVICE_ENTRY
 from clusters.local import network, processes, runstate
 from clusters.local.controlplane import ControlPlaneName
 from clusters.local.mesh import LocalCluster
 from clusters.local.processes import ProcessRecord
 from clusters.local.proxy import resident_memory_bytes
 from clusters.protocol import OutboundTrafficPolicy
+from fixtures.page.manifests import httpbin_service_entry
 
 URL = "http://httpbin.org/headers"
 CURL_PROBE = ("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", URL)
@@ -214,7 +214,7 @@ def mode_toggles(mesh: LocalCluster) -> tuple[Toggle, Toggle]:
 def service_entry_toggles(mesh: LocalCluster) -> tuple[Toggle, Toggle]:
     """Under REGISTRY_ONLY, the page's httpbin-ext ServiceEntry turns 502 into 200."""
     return (
-        Toggle("apply ServiceEntry", lambda: mesh.apply(HTTPBIN_SERVICE_ENTRY), "200"),
+        Toggle("apply ServiceEntry", lambda: mesh.apply(httpbin_service_entry()), "200"),
         Toggle("delete ServiceEntry", lambda: mesh.delete("serviceentry", "httpbin-ext"), "502"),
     )
 

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.mesh import BenchError
-from clusters.istio.page_manifests import (
-    GOOGLE_SERVICE_ENTRY,
-    HTTPBIN_SERVICE_ENTRY,
-    HTTPBIN_TIMEOUT_VIRTUAL_SERVICE,
-)
 from clusters.local.mesh import LocalCluster
 from clusters.protocol import ExecResult, OutboundTrafficPolicy
+from fixtures.page.manifests import (
+    google_service_entry,
+    httpbin_service_entry,
+    httpbin_timeout_virtual_service,
+)
 
 PAGE_WAITS_S = 5.0 + 3.0  # the /delay/5 request, then the VirtualService's 3 s timeout
 EXEC_TIMEOUT_S = 15.0
@@ -71,12 +71,12 @@ def _replay(mesh: LocalCluster) -> dict[str, float]:
             _expect(run(STATUS_LINE, url).exit_code == 35, f"{url}: curl exit code 35")
 
     def http_service_entry() -> None:
-        changed(lambda: mesh.apply(HTTPBIN_SERVICE_ENTRY))
+        changed(lambda: mesh.apply(httpbin_service_entry()))
         body = run(("curl", "-sS"), "http://httpbin.org/headers").stdout
         _expect('"X-Envoy-Decorator-Operation": "httpbin.org:80/*"' in body, "decorator header")
 
     def https_service_entry() -> None:
-        changed(lambda: mesh.apply(GOOGLE_SERVICE_ENTRY))
+        changed(lambda: mesh.apply(google_service_entry()))
         result = run(STATUS_LINE, "https://www.google.com")
         _expect(result.stdout.startswith("HTTP/2 200"), "www.google.com: HTTP/2 200")
 
@@ -84,7 +84,7 @@ def _replay(mesh: LocalCluster) -> dict[str, float]:
         _expect(run(HTTP_CODE, "http://httpbin.org/delay/5").stdout == "200", "/delay/5: 200")
 
     def timeout() -> None:
-        changed(lambda: mesh.apply(HTTPBIN_TIMEOUT_VIRTUAL_SERVICE))
+        changed(lambda: mesh.apply(httpbin_timeout_virtual_service()))
         _expect(run(HTTP_CODE, "http://httpbin.org/delay/5").stdout == "504", "/delay/5: 504")
 
     steps: dict[str, float] = {}

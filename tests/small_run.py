@@ -17,10 +17,10 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from clusters.istio.page_manifests import HTTPBIN_SERVICE_ENTRY
+from fixtures.page.manifests import httpbin_service_entry
 
 ROOT = Path(__file__).resolve().parent.parent
-FEATURES = ROOT / "features"
+FEATURES = ROOT / "features" / "egress-control"
 
 CONFTEST = '''
 import dataclasses
@@ -155,7 +155,7 @@ def write_project(directory: Path) -> None:
     for section in page_sections():
         number = section.file[:2]
         body = SCENARIOS.get(number, f"\n  {{tag}}\n  Scenario: Nothing is left over\n{PASSING}")
-        service_entry = textwrap.indent(HTTPBIN_SERVICE_ENTRY, "      ")  # the page's own
+        service_entry = textwrap.indent(httpbin_service_entry(), "      ")  # the page's own
         body = body.format(
             tag=section.tag,
             service_entry=service_entry,

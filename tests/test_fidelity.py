@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
-from clusters.istio import page_manifests
 from clusters.istio.kubectl import load_documents
 from clusters.local.fidelity.compare import compare_case, diff
 from clusters.local.fidelity.corpus import CorpusError, load_case, load_corpus
 from clusters.local.fidelity.normalise import normalise, without_system_services
 from clusters.local.pilot.resources import parse_resources
 from clusters.protocol import InvalidResource
+from fixtures.page import manifests
 
 TYPE = "type.googleapis.com/envoy."
 HCM = "envoy.filters.network.http_connection_manager"
@@ -295,9 +295,9 @@ def test_corpus_loads_with_the_pages_manifests_and_enough_cases_beyond() -> None
     applied = [yaml.safe_load_all(s.apply) for case in page for s in case.steps if s.apply]
     documents = [document for stream in applied for document in stream]
     for manifest in (
-        page_manifests.HTTPBIN_SERVICE_ENTRY,
-        page_manifests.GOOGLE_SERVICE_ENTRY,
-        page_manifests.HTTPBIN_TIMEOUT_VIRTUAL_SERVICE,
+        manifests.httpbin_service_entry(),
+        manifests.google_service_entry(),
+        manifests.httpbin_timeout_virtual_service(),
     ):
         assert load_documents(manifest)[0] in documents
     assert {case.mode.value for case in page} == {"ALLOW_ANY", "REGISTRY_ONLY"}

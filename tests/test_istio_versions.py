@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from clusters.istio.page_manifests import HTTPBIN_SERVICE_ENTRY
 from clusters.local import gobuild
 from clusters.local.mesh import LocalCluster
 from clusters.protocol import OutboundTrafficPolicy
+from fixtures.page.manifests import httpbin_service_entry
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
 
@@ -43,7 +43,7 @@ def test_each_pinned_istio_runs_the_page(run_root: Path, version: str) -> None:
         mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY)
         mesh.wait_for_proxy_config(10)
         assert code() == "502"
-        mesh.apply(HTTPBIN_SERVICE_ENTRY)
+        mesh.apply(httpbin_service_entry())
         mesh.wait_for_proxy_config(10)
         assert code() == "200"
     finally:

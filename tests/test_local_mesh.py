@@ -20,18 +20,18 @@ from pathlib import Path
 import pytest
 
 from clusters.istio import injection, proxyconfig
-from clusters.istio.page_manifests import HTTPBIN_SERVICE_ENTRY
 from clusters.local import cli as cli_module
 from clusters.local import iptables, network, prerequisites, processes, runstate
 from clusters.local.internet import load_sites
 from clusters.local.mesh import LocalCluster
 from clusters.local.xds import FileXds
 from clusters.protocol import ClusterError, Injection, InvalidResource, OutboundTrafficPolicy
+from fixtures.page.manifests import httpbin_service_entry
 from steps.logwatch import watch_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
 
-HTTPBIN_SE = HTTPBIN_SERVICE_ENTRY
+HTTPBIN_SE = httpbin_service_entry()
 
 
 def root_namespace() -> str:

@@ -1,31 +1,61 @@
-"""The page's manifests exist twice: quoted in the features' docstrings (what the page
-shows) and in clusters.istio.page_manifests (for the bench and the integration tests).
-They must stay the same text, or the bench would measure YAML the page does not have."""
+"""The features restate the page: each bound step's docstring (the YAML it applies, the
+log line it expects) is the text of the block it names, on the shipped page. The step
+runs from the block's text, so a docstring that drifted would mislead only the reader:
+this catches it before a run does."""
+
+from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from pytest_bdd.parser import FeatureParser
+from pytest_bdd.feature import get_features
 
-from clusters.istio import page_manifests
+from fixtures.page import find_units, parts, shipped
+from fixtures.page.manifests import page_manifest
+from fixtures.page.refs import split_ref
 
-FEATURES = Path(__file__).resolve().parent.parent / "features"
-MANIFESTS = ("HTTPBIN_SERVICE_ENTRY", "GOOGLE_SERVICE_ENTRY", "HTTPBIN_TIMEOUT_VIRTUAL_SERVICE")
+ROOT = Path(__file__).resolve().parent.parent
+UNIT = find_units(ROOT / "features")[0]
+PAGE = shipped(UNIT)
 
 
-def feature_docstrings() -> set[str]:
-    found = set()
-    for path in sorted(FEATURES.glob("*.feature")):
-        feature = FeatureParser(str(FEATURES), path.name).parse()
-        steps = [step for scenario in feature.scenarios.values() for step in scenario.steps]
-        if feature.background is not None:
-            steps += feature.background.steps
-        found.update(step.docstring.strip() + "\n" for step in steps if step.docstring)
+def bound_docstrings() -> list[tuple[str, str, str]]:
+    """(where, block part text, docstring) for every bound step with a docstring."""
+    found = []
+    for feature in get_features([str(UNIT.directory)]):
+        steps = list(feature.background.steps) if feature.background else []
+        steps += [step for scenario in feature.scenarios.values() for step in scenario._steps]
+        for step in steps:
+            ref = split_ref(step.name)[1]
+            if ref is None or not step.docstring:
+                continue
+            match = PAGE.match(ref.id)
+            assert match is not None and match.revised is not None, f"{ref} names no block"
+            block = match.revised.block
+            every = parts(block, PAGE.output_of(block))
+            part = every[(ref.part or len(every)) - 1]
+            command = next(c for c in block.commands if c.line == part.line)
+            expected = command.heredoc if command.heredoc is not None else part.output
+            found.append(
+                (f"{Path(feature.filename).name}:{step.line_number}", expected, step.docstring)
+            )
     return found
 
 
-@pytest.mark.parametrize("name", MANIFESTS)
-def test_manifest_is_quoted_verbatim_by_a_feature(name: str) -> None:
-    assert getattr(page_manifests, name) in feature_docstrings(), (
-        f"clusters/istio/page_manifests.py {name} differs from every docstring in features/"
-    )
+CASES = bound_docstrings()
+
+
+def test_there_are_docstrings_to_check() -> None:
+    assert len(CASES) >= 8, CASES  # three ServiceEntries, VirtualServices, two log lines
+
+
+@pytest.mark.parametrize(("where", "expected", "docstring"), CASES, ids=[c[0] for c in CASES])
+def test_a_bound_docstring_is_the_pages_text(where: str, expected: str, docstring: str) -> None:
+    assert docstring.strip() == expected.strip(), f"{where} restates the page's block otherwise"
+
+
+def test_the_pages_manifests_are_found_by_resource() -> None:
+    text = page_manifest("ServiceEntry", "httpbin-ext")
+    assert "- httpbin.org" in text and text.endswith("MESH_EXTERNAL\n")
+    with pytest.raises(LookupError, match="the page applies no ServiceEntry 'nope'"):
+        page_manifest("ServiceEntry", "nope")

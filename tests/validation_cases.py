@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import textwrap
 
-from clusters.istio import page_manifests
+from fixtures.page import manifests
 
 HTTPBIN_PORTS = """\
 ports:
@@ -41,9 +41,9 @@ def spec_of(manifest: str) -> str:
     return textwrap.dedent(manifest.split("spec:\n", 1)[1])
 
 
-HTTPBIN_EXT = spec_of(page_manifests.HTTPBIN_SERVICE_ENTRY)
-GOOGLE = spec_of(page_manifests.GOOGLE_SERVICE_ENTRY)
-HTTPBIN_TIMEOUT = spec_of(page_manifests.HTTPBIN_TIMEOUT_VIRTUAL_SERVICE)
+HTTPBIN_EXT = spec_of(manifests.httpbin_service_entry())
+GOOGLE = spec_of(manifests.google_service_entry())
+HTTPBIN_TIMEOUT = spec_of(manifests.httpbin_timeout_virtual_service())
 
 
 # id -> manifest, in the order of the tables they came from: accepted ones first.
