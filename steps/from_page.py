@@ -39,8 +39,8 @@ class _Bound(StepParser):
     def parse_arguments(self, name: str) -> dict[str, Any] | None:
         sentence, ref = split_ref(name)
         arguments = self.inner.parse_arguments(sentence)
-        if arguments is None:
-            return None
+        if arguments is None or ref is None:  # no reference: the step's default, None
+            return arguments
         return {**arguments, "block": ref}
 
 

@@ -126,6 +126,10 @@ def test_each_edit_gives_its_verdict(edited: tuple[str, Run]) -> None:
         assert verdict["verdict"] == "failed", tail
         assert "HTTP/1.1 200 OK" in verdict["reason"], verdict["reason"]
         assert "restatement stale" in run.page_md
+        # the page's own command and output beside the step, and the line it is on
+        command = "kubectl exec -it $SOURCE_POD -c sleep -- curl -I https://www.google.com"
+        assert command in run.page_md
+        assert "page line 207" in run.page_md
     elif name == "added":
         assert run.returncode == 1, tail
         verdict = run.scenario("The ServiceEntry lets the pod reach www.google.com over HTTPS")

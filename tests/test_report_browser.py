@@ -66,6 +66,7 @@ def test_the_page_view_shows_every_section_verdict_and_the_diagnostics(small_run
     assert "virtualOutbound" in seen["diagnostics_text"]
     assert "PassthroughCluster" in seen["diagnostics_text"]  # why the claim failed
     assert seen["link_to_page"] >= 1  # the page on istio.io
+    assert seen["page_lines"] >= 3  # the verdicts point at the page's lines
     assert seen["widest_px"] <= 1280  # fits a 1280 px screen
     assert seen["outside"] == [] and seen["script_errors"] == []
     assert shot.stat().st_size > 10_000

@@ -200,8 +200,8 @@ def test_the_features_define_the_expected_scenarios() -> None:
     assert len(expected) >= 30
     files = {scenario.file for scenario in expected}
     assert expected[0].feature == "Before you begin" and expected[0].line > 1
-    assert "features/01_before_you_begin.feature" in files
-    assert "features/10_cleanup.feature" in files
+    assert "features/egress-control/01_before_you_begin.feature" in files
+    assert "features/egress-control/10_cleanup.feature" in files
 
 
 def test_html_verdicts_are_badges_with_words_not_emoji() -> None:

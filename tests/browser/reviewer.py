@@ -39,6 +39,7 @@ def page_view(page: Page, shot: str) -> dict[str, Any]:
         "verdicts": sorted(set(page.locator(".badge").all_inner_texts())),
         "diagnostics_count": page.locator("details.diagnostics").count(),
         "link_to_page": page.locator("a[href^='https://istio.io/']").count(),
+        "page_lines": page.locator(".page-line").count(),
         "widest_px": page.evaluate("document.documentElement.scrollWidth"),
     }
     if found["diagnostics_count"]:
