@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
@@ -45,10 +46,17 @@ def checkout(tmp_path: Path) -> tuple[Path, str, str]:
 
 def test_the_shipped_index_links_to_istio_io_at_its_commit() -> None:
     page = shipped(UNIT)
-    assert page.origin.source(128) == (
-        f"https://github.com/istio/istio.io/blob/{UNIT.commit}/{UNIT.path}#L128"
-    )
+    if UNIT.commit:
+        assert page.origin.source(128) == (
+            f"https://github.com/istio/istio.io/blob/{UNIT.commit}/{UNIT.path}#L128"
+        )
+    else:  # no commit known: the istio.io path and the line
+        assert page.origin.source(128) == f"{UNIT.path}:128"
     assert page.section_url("开始之前") == f"{UNIT.published_url}#开始之前"
+    with_commit = dataclasses.replace(UNIT, commit="abc123")
+    assert shipped(with_commit).origin.source(128) == (
+        f"https://github.com/istio/istio.io/blob/abc123/{UNIT.path}#L128"
+    )
 
 
 def test_a_checkout_links_to_its_commit_and_to_latest(checkout: tuple[Path, str, str]) -> None:
