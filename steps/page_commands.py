@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from clusters.istio.accesslog import parse_access_log
 from clusters.protocol import AccessLogEntry, Injection, OutboundTrafficPolicy
 from fixtures.page import Part
-from steps.kubectl import DeleteCommand, parse_delete
+from fixtures.page.commands import heredoc_of
 
 SLEEP_SAMPLE = "samples/sleep/sleep.yaml"
 # kubectl exec's flags that take a value, as kubectl reads them.
@@ -181,21 +181,10 @@ def _mode(text: str) -> OutboundTrafficPolicy:
 
 def manifest(part: Part) -> str:
     """The YAML of ``kubectl apply -f - <<EOF``."""
-    first = part.text.split("\n", 1)[0]
-    if not first.startswith("kubectl apply") or "<<" not in first:
-        raise PageAsksOtherwise(f"`{first}` applies no YAML of the page")
-    body = part.text.split("\n", 1)[1] if "\n" in part.text else ""
-    lines = body.split("\n")
-    if lines and lines[-1].strip() == "EOF":
-        lines.pop()
-    return "\n".join(lines) + "\n"
-
-
-def delete_command(part: Part) -> DeleteCommand:
-    try:
-        return parse_delete(part.text)
-    except ValueError as error:
-        raise PageAsksOtherwise(str(error)) from None
+    body = heredoc_of(part.text) if part.text.startswith("kubectl apply") else None
+    if body is None:
+        raise PageAsksOtherwise(f"`{part.text.splitlines()[0]}` applies no YAML of the page")
+    return body
 
 
 def exit_code(part: Part) -> int:
