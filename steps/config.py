@@ -106,7 +106,10 @@ def mode_is(
     mode: str,
     block: BlockRef | None = None,
 ) -> None:
-    wanted = settled(journal, page, block, "the mode", mode_of(mode), read_part(pc.mode_shown))
+    wanted = settled(
+        journal, page, block, "the mode", mode_of(mode), read_part(pc.mode_shown),
+        checks_output=True,
+    )  # fmt: skip
     actual = cluster.outbound_traffic_policy()
     journal.note(
         ran="cluster.outbound_traffic_policy()",
@@ -129,7 +132,10 @@ def installed_mode_is(
 ) -> None:
     """The default as the installation left it, read when the mesh came up (before any
     scenario reset the mode), not the mode the suite sets between scenarios."""
-    wanted = settled(journal, page, block, "the mode", mode_of(mode), read_part(pc.mode_shown))
+    wanted = settled(
+        journal, page, block, "the mode", mode_of(mode), read_part(pc.mode_shown),
+        checks_output=True,
+    )  # fmt: skip
     facts = cluster.describe()
     journal.note(
         ran=f"cluster.describe()[{INSTALLED_MODE!r}] (read when the mesh came up)",

@@ -48,7 +48,7 @@ def mixer_log_entry(
 ) -> None:
     """Reached only on an Istio that still has Mixer, which no backend offers a way to read."""
     if block is not None:
-        take(journal, page, block)
+        take(journal, page, block, checks_output=True)
     reason = (
         f"cannot check Mixer's telemetry log for {host}: the Cluster protocol has no way to "
         "read it; check it by hand with the page's command"

@@ -57,13 +57,9 @@ class Taken:
     ref: BlockRef
     block: Block
     part: Part
-    line: int  # the page's line of that command
+    line: int  # the page's line the step is about: the command's, or its output's
     changed: bool  # the block's text differs from the revision the feature was written for
-
-    @property
-    def inside_shell(self) -> bool:
-        command = next(c for c in self.block.commands if c.line == self.part.line)
-        return command.inside is not None
+    inside_shell: bool  # typed in the pod's shell (after `kubectl exec -it … sh`)
 
 
 def take(
@@ -71,11 +67,13 @@ def take(
     page: PageUnderTest | None,
     ref: BlockRef,
     *,
+    checks_output: bool = False,
     not_executed: str | None = None,
 ) -> Taken:
-    """The block part the step acts on, noted as the step's page command and output; with
-    ``not_executed`` (a reason of the closed list, "drift: ..."), the block is shown but
-    deliberately not executed."""
+    """The block part the step acts on (or, ``checks_output``, whose output it checks),
+    noted as the step's page command and output, and its line; with ``not_executed`` (a
+    reason of the closed list, "drift: ..."), the block is shown but deliberately not
+    executed."""
     if page is None:
         raise ValueError(f"{ref}: no page unit under features/ has the block this step names")
     match = page.match(ref.id)
@@ -99,10 +97,11 @@ def take(
     part = every[(ref.part or len(every)) - 1]
     command = next(c for c in block.commands if c.line == part.line)
     shell = next((c for c in block.commands if c.line == command.inside), None)
+    line = part.output_line if checks_output and part.output_line else part.line
     journal.bind(
         ref.id,
-        line=part.line,
-        source=page.origin.link(part.line),
+        line=line,
+        source=page.origin.link(line),
         changed=match.changed,
         section_url=page.section_url(block.section),
         executed=not_executed is None,
@@ -112,7 +111,7 @@ def take(
         page_command=f"{shell.text}\n{part.text}" if shell is not None else part.text,
         page_output=part.output or None,
     )
-    return Taken(ref, block, part, part.line, match.changed)
+    return Taken(ref, block, part, line, match.changed, shell is not None)
 
 
 def agree(journal: Journal, taken: Taken, what: str, restated: T, from_page: T) -> T:
@@ -136,13 +135,15 @@ def settled(
     what: str,
     restated: T,
     read: Callable[[Taken], T],
+    *,
+    checks_output: bool = False,
 ) -> T:
-    """The value a step acts on: its sentence's own when it names no block, else what
-    ``read`` finds in the block's part of the page under test, in agreement with the
-    sentence (:func:`agree`)."""
+    """The value a step acts on (or checks, ``checks_output``): its sentence's own when it
+    names no block, else what ``read`` finds in the block's part of the page under test,
+    in agreement with the sentence (:func:`agree`)."""
     if block is None:
         return restated
-    taken = take(journal, page, block)
+    taken = take(journal, page, block, checks_output=checks_output)
     return agree(journal, taken, what, restated, read(taken))
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from dataclasses import dataclass
 
 from clusters.istio.accesslog import parse_access_log
 from clusters.protocol import AccessLogEntry, Injection, OutboundTrafficPolicy
@@ -38,15 +37,6 @@ class PageAsksOtherwise(AssertionError):
     """The page's command or output is not one this step can act on or check."""
 
 
-@dataclass(frozen=True)
-class PodCommand:
-    """A command the page runs in the source pod: what runs there, and how it was asked."""
-
-    argv: str  # the command in the pod, as the page quotes it ("curl -I https://…")
-    piped: str | None  # what its output is piped through on the reader's side (grep "HTTP/")
-    timed: bool  # the page times it with the shell's `time`
-
-
 def _words(text: str) -> list[str]:
     try:
         return shlex.split(text)
@@ -69,14 +59,14 @@ def _top_level_pipe(text: str) -> tuple[str, str | None]:
     return text.strip(), None
 
 
-def pod_command(part: Part, inside_shell: bool) -> PodCommand:
-    """``kubectl exec [-it] $SOURCE_POD -c sleep [--] CMD [| grep …]``, or a command typed
-    in the pod's shell (``$ time curl …`` after ``kubectl exec -it … sh``)."""
-    text, piped = _top_level_pipe(part.text)
-    timed = bool(TIME.match(text))
-    text = TIME.sub("", text)
+def pod_command(part: Part, inside_shell: bool) -> str:
+    """The command the page runs in the source pod, as it quotes it (``curl -I https://…``):
+    from ``kubectl exec [-it] $SOURCE_POD -c sleep [--] CMD [| grep …]``, or typed in the
+    pod's shell (``$ time curl …`` after ``kubectl exec -it … sh``). What its output is
+    piped through on the reader's side, and the shell's ``time``, are the Then steps'."""
+    text = TIME.sub("", _top_level_pipe(part.text)[0])
     if inside_shell:
-        return PodCommand(text, piped, timed)
+        return text
     words = _words(text)
     if words[:2] != ["kubectl", "exec"]:
         raise PageAsksOtherwise(f"the page's command `{part.text}` is no `kubectl exec` in the pod")
@@ -106,7 +96,7 @@ def pod_command(part: Part, inside_shell: bool) -> PodCommand:
         )
     if not command:
         raise PageAsksOtherwise(f"the page's `{part.text}` runs no command in the pod")
-    return PodCommand(shlex.join(command) if len(command) > 1 else command[0], piped, timed)
+    return shlex.join(command) if len(command) > 1 else command[0]
 
 
 def same_command(a: str, b: str) -> bool:

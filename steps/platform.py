@@ -57,23 +57,32 @@ def _article(noun: str) -> str:
     return "an" if noun[:1].upper() in "AEIOU" else "a"
 
 
-def _platform_reason(cluster: Cluster) -> str | None:
+def _platform(cluster: Cluster) -> str:
+    return str(cluster.describe().get("platform"))
+
+
+def _platform_reason(platform: str) -> str | None:
     """Why the page's Minikube command cannot run here, if it cannot."""
-    actual = str(cluster.describe().get("platform"))
-    if actual in NO_API_SERVER_POD:
+    if platform in NO_API_SERVER_POD:
         return (
-            f"{PLATFORM}: the {actual} backend has no kube-apiserver pod for the page's "
+            f"{PLATFORM}: the {platform} backend has no kube-apiserver pod for the page's "
             "command to describe"
         )
     return None
 
 
 def _take(
-    journal: Journal, page: PageUnderTest | None, cluster: Cluster, block: BlockRef | None
+    journal: Journal,
+    page: PageUnderTest | None,
+    platform: str,
+    block: BlockRef | None,
+    *,
+    checks_output: bool = False,
 ) -> Taken | None:
     if block is None:
         return None
-    return take(journal, page, block, not_executed=_platform_reason(cluster))
+    reason = _platform_reason(platform)
+    return take(journal, page, block, checks_output=checks_output, not_executed=reason)
 
 
 @given(bound('the mesh runs on {platform}, where the page\'s range is "{ranges}"'))
@@ -103,7 +112,7 @@ def runs_on(
         if block is not None:
             take(journal, page, block, not_executed=f"{PLATFORM}: {reason}")
         journal.skip(PLATFORM, reason)
-    _take(journal, page, cluster, block)
+    _take(journal, page, actual, block)
 
 
 @when(bound(parsers.re(r"the cluster's internal IP ranges are looked up$")))
@@ -115,7 +124,7 @@ def look_up_ranges(
     block: BlockRef | None = None,
 ) -> None:
     """The block, when given, is how the page finds them on that platform."""
-    _take(journal, page, cluster, block)
+    _take(journal, page, _platform(cluster), block)
     journal.note(ran="cluster.internal_ip_ranges()")
     scenario_state.internal_ranges = cluster.internal_ip_ranges()
     journal.note(observed=", ".join(scenario_state.internal_ranges) or "(none)")
@@ -132,7 +141,7 @@ def ranges_like_page(
 ) -> None:
     found = list(scenario_state.internal_ranges or [])
     example = split_ranges(ranges)
-    taken = _take(journal, page, cluster, block)
+    taken = _take(journal, page, _platform(cluster), block, checks_output=True)
     if taken is not None:
         shown = page_commands.ranges_shown(taken.part)
         example = agree(journal, taken, "the page's ranges", example, shown)

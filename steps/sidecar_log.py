@@ -44,8 +44,9 @@ def _from_page(
 ) -> str:
     """The field's value in the log line the page shows (``kubectl logs … | tail``)."""
     return settled(
-        journal, page, block, name, value, lambda t: as_logged(pc.log_entry(t.part), name)
-    )
+        journal, page, block, name, value, lambda t: as_logged(pc.log_entry(t.part), name),
+        checks_output=True,
+    )  # fmt: skip
 
 
 @then(bound('the sidecar\'s log has a new entry whose {field} is "{value}"'))
@@ -64,7 +65,7 @@ def new_entry(
     """Wait (bounded) for the proxy to flush the line; the docstring restates the page's."""
     name = field_name(field)
     if block is not None:
-        taken = take(journal, page, block)
+        taken = take(journal, page, block, checks_output=True)
         shown = pc.log_entry(taken.part)
         value = agree(journal, taken, name, value, as_logged(shown, name))
         if docstring is not None:

@@ -23,7 +23,7 @@ from fixtures.page.refs import BlockRef
 from fixtures.records import excerpt
 from steps import curl
 from steps import page_commands as pc
-from steps.from_page import Taken, agree, bound, read_part, settled, take
+from steps.from_page import agree, bound, read_part, settled, take
 from steps.state import Exchange, ScenarioState, unescape_quotes
 
 EVENTUALLY = r"(?P<eventually>eventually )?"
@@ -64,10 +64,6 @@ def _note_exchange(journal: Journal, exchange: Exchange) -> None:
     )
 
 
-def _taken(journal: Journal, page: PageUnderTest | None, block: BlockRef | None) -> Taken | None:
-    return None if block is None else take(journal, page, block)
-
-
 @given(bound(parsers.re(r'the source pod runs "(?P<command>.+)"$')))
 @when(bound(parsers.re(r'the source pod runs "(?P<command>.+)"$')))
 def run_in_source_pod(
@@ -81,11 +77,11 @@ def run_in_source_pod(
 ) -> None:
     """The page's command in the pod (``kubectl exec … -- CMD``, or typed in the pod's
     shell); what the page pipes its output through is the Then steps' business."""
-    taken = _taken(journal, page, block)
-    if taken is not None:
+    if block is not None:
+        taken = take(journal, page, block)
         asked = pc.pod_command(taken.part, taken.inside_shell)
-        restated = asked.argv if pc.same_command(command, asked.argv) else command
-        command = agree(journal, taken, "the command in the pod", restated, asked.argv)
+        restated = asked if pc.same_command(command, asked) else command  # quoting aside
+        command = agree(journal, taken, "the command in the pod", restated, asked)
     exchange = run(cluster, command, exec_timeout)
     scenario_state.exchanges.append(exchange)
     _note_exchange(journal, exchange)
@@ -162,7 +158,9 @@ def exits_with(
 ) -> None:
     """kubectl's "command terminated with exit code N", as the page shows it (no such
     line: exit code 0)."""
-    code = settled(journal, page, block, "the exit code", code, read_part(pc.exit_code))
+    code = settled(
+        journal, page, block, "the exit code", code, read_part(pc.exit_code), checks_output=True
+    )
 
     def check(result: ExecResult) -> None:
         assert result.exit_code == code, (
@@ -207,7 +205,9 @@ def status_line_is(
     block: BlockRef | None = None,
 ) -> None:
     """The page's ``| grep "HTTP/"``: the one status line it shows."""
-    line = settled(journal, page, block, "the status line", line, read_part(pc.status_line))
+    line = settled(
+        journal, page, block, "the status line", line, read_part(pc.status_line), checks_output=True
+    )
 
     def check(result: ExecResult) -> None:
         lines = curl.status_lines(result.stdout)
@@ -235,6 +235,7 @@ def no_status_line(
         "the status lines",
         [],
         lambda t: [line for line in t.part.output.splitlines() if "HTTP/" in line],
+        checks_output=True,
     )
     lines = curl.status_lines(scenario_state.last.result.stdout)
     journal.note(observed="\n".join(lines) or "(nothing)")
@@ -251,7 +252,13 @@ def prints(
     block: BlockRef | None = None,
 ) -> None:
     expected = settled(
-        journal, page, block, "the output", unescape_quotes(text), read_part(pc.printed)
+        journal,
+        page,
+        block,
+        "the output",
+        unescape_quotes(text),
+        read_part(pc.printed),
+        checks_output=True,
     )
 
     def check(result: ExecResult) -> None:
@@ -274,7 +281,15 @@ def took_between(
     block: BlockRef | None = None,
 ) -> None:
     """The command's wall time, in a band around the page's ``real`` (page_commands.BAND)."""
-    low, high = settled(journal, page, block, "the time band", (low, high), read_part(pc.time_band))
+    low, high = settled(
+        journal,
+        page,
+        block,
+        "the time band",
+        (low, high),
+        read_part(pc.time_band),
+        checks_output=True,
+    )
     exchange = scenario_state.last
     elapsed = exchange.result.elapsed
     journal.note(
@@ -295,7 +310,15 @@ def echoed_header(
 ) -> None:
     """A header the page shows httpbin echoing; the sentence names it, the page its value."""
     name, value = curl.split_header(unescape_quotes(header))
-    value = settled(journal, page, block, name, value, lambda t: pc.header_shown(t.part, name))
+    value = settled(
+        journal,
+        page,
+        block,
+        name,
+        value,
+        lambda t: pc.header_shown(t.part, name),
+        checks_output=True,
+    )
     headers = curl.echoed_headers(scenario_state.last.result.stdout)
     actual = curl.header_value(headers, name)
     journal.note(
@@ -335,6 +358,7 @@ def echoed_header_starting_with(
         f"a {prefix}* header shown",
         present,
         lambda t: any(n.lower().startswith(prefix.lower()) for n in pc.shown_headers(t.part)),
+        checks_output=True,
     )
     found, names = _echoed_starting_with(scenario_state, prefix)
     journal.note(observed="\n".join(found) or f"headers: {', '.join(names)}")

@@ -46,16 +46,16 @@ def checkout(tmp_path: Path) -> tuple[Path, str, str]:
 
 def test_the_shipped_index_links_to_istio_io_at_its_commit() -> None:
     page = shipped(UNIT)
-    if UNIT.commit:
-        assert page.origin.source(128) == (
-            f"https://github.com/istio/istio.io/blob/{UNIT.commit}/{UNIT.path}#L128"
-        )
-    else:  # no commit known: the istio.io path and the line
-        assert page.origin.source(128) == f"{UNIT.path}:128"
-    assert page.section_url("开始之前") == f"{UNIT.published_url}#开始之前"
-    with_commit = dataclasses.replace(UNIT, commit="abc123")
-    assert shipped(with_commit).origin.source(128) == (
-        f"https://github.com/istio/istio.io/blob/abc123/{UNIT.path}#L128"
+    assert page.origin.source(128) == (
+        "https://github.com/istio/istio.io/blob/11edc8effb899aed77681c7d5da7d38e57186348/"
+        "content_zh/docs/tasks/traffic-management/egress/index.md#L128"
+    )
+    assert page.section_url("开始之前") == (
+        "https://istio.io/v1.1/zh/docs/tasks/traffic-management/egress/#开始之前"
+    )
+    # a unit whose revision's commit is not known names the file and line
+    assert shipped(dataclasses.replace(UNIT, commit="")).origin.source(128) == (
+        f"{UNIT.path}:128"
     )
 
 

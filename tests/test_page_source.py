@@ -127,15 +127,16 @@ def test_commands_continuations_heredocs_files_and_placeholders() -> None:
 
 def test_a_semicolon_line_is_two_parts_with_an_output_line_each(seed) -> None:
     first, second = parts(block_at(seed, 77))
-    assert pc.pod_command(first, False).argv == "curl -I https://www.google.com"
-    assert pc.pod_command(second, False).argv == "curl -I https://edition.cnn.com"
+    assert pc.pod_command(first, False) == "curl -I https://www.google.com"
+    assert pc.pod_command(second, False) == "curl -I https://edition.cnn.com"
     assert first.output == second.output == "HTTP/2 200"
+    assert (first.output_line, second.output_line) == (79, 80)  # a check links its own line
     assert [pc.exit_code(part) for part in parts(block_at(seed, 113))] == [35, 35]
 
 
 def test_the_readers_of_the_pages_commands(seed) -> None:
     _, bypass = parts(block_at(seed, 376))
-    assert pc.pod_command(bypass, False).argv == "curl http://httpbin.org/headers"  # no "--"
+    assert pc.pod_command(bypass, False) == "curl http://httpbin.org/headers"  # no "--"
     assert pc.mode_set(parts(block_at(seed, 106))[0]) is OutboundTrafficPolicy.REGISTRY_ONLY
     assert pc.mode_set(parts(block_at(seed, 68))[0]) is OutboundTrafficPolicy.ALLOW_ANY
     assert pc.mode_shown(parts(block_at(seed, 58))[0]) is OutboundTrafficPolicy.ALLOW_ANY
@@ -155,6 +156,7 @@ def test_the_readers_of_the_pages_commands(seed) -> None:
     assert pc.label_selector(parts(block_at(seed, 36))[0]) == "app=sleep"
     ibm = parts(block_at(seed, 310), seed.output_block_of(block_at(seed, 310)))[0]
     assert pc.ranges_shown(ibm) == ["10.0.0.1/24"]
+    assert ibm.output_line == 317  # the output-only block's line
     with pytest.raises(pc.PageAsksOtherwise, match="the suite's source pod is"):
         pc.sample_deploy(parts(parse_page(
             FRONT
