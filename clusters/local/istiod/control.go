@@ -29,6 +29,7 @@ type Control struct {
 	apiserver *APIServer
 	webhook   *Webhook
 	injection *Injection
+	installer *Installer
 	versions  Versions
 }
 
@@ -62,6 +63,9 @@ func (c *Control) Handler() http.Handler {
 	mux.HandleFunc("DELETE /kubernetes/pods/{namespace}/{name}", c.deletePod)
 	mux.HandleFunc("PUT /injector", c.renderInjector)
 	mux.HandleFunc("POST /deployments", c.deploy)
+	mux.HandleFunc("GET /configmaps/{namespace}", c.listConfigMaps)
+	mux.HandleFunc("GET /configmaps/{namespace}/{name}", c.getConfigMap)
+	mux.HandleFunc("POST /yaml", c.toYAML)
 	mux.Handle("/debug/", c.plane.fds.DiscoveryDebug)
 	return mux
 }
@@ -225,12 +229,68 @@ func (c *Control) setMode(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	change, err := c.plane.SetOutboundTrafficPolicy(body.Mode)
+	// No mode: the istio ConfigMap without one, so the install's (istiod's default).
+	mode := body.Mode
+	if mode == "" {
+		mode = c.installer.InstalledMode()
+	}
+	change, err := c.plane.SetOutboundTrafficPolicy(mode)
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	}
+	c.installer.SetMode(body.Mode)
 	writeJSON(w, http.StatusOK, change)
+}
+
+// listConfigMaps is `kubectl get configmaps -n NAMESPACE`: what the install wrote there.
+func (c *Control) listConfigMaps(w http.ResponseWriter, r *http.Request) {
+	items, err := c.installer.ConfigMaps(r.PathValue("namespace"), c.injection.Values())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if items == nil {
+		items = []map[string]any{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+// getConfigMap is `kubectl get configmap NAME -n NAMESPACE`: the object, and the YAML
+// kubectl prints for it; a NotFound Status when the install wrote none so named.
+func (c *Control) getConfigMap(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	object, err := c.installer.ConfigMap(r.PathValue("namespace"), name, c.injection.Values())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if object == nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"status": notFound("configmaps", name)})
+		return
+	}
+	text, err := kubectlYAML(object)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": object, "yaml": text})
+}
+
+// toYAML prints a JSON object as `kubectl get -o yaml` does.
+func (c *Control) toYAML(w http.ResponseWriter, r *http.Request) {
+	var object any
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxRequestBytes)).Decode(&object); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	text, err := kubectlYAML(object)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = io.WriteString(w, text)
 }
 
 func (c *Control) applyKubernetes(w http.ResponseWriter, r *http.Request) {

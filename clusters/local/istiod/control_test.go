@@ -36,6 +36,9 @@ metadata: {name: default, namespace: istio-system}
 spec: {mtls: {mode: DISABLE}}
 `
 
+// meshForTest is the install's meshConfig, as the local mesh passes it (--mesh).
+const meshForTest = "accessLogFile: /dev/stdout\nenableAutoMtls: false\n"
+
 // startControl runs the control API over a real ControlPlane, ADS on a unix socket.
 func startControl(t *testing.T) *httptest.Server {
 	t.Helper()
@@ -47,7 +50,7 @@ func startControl(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meshCfg, err := mesh.ApplyMeshConfigDefaults("accessLogFile: /dev/stdout\nenableAutoMtls: false\n")
+	meshCfg, err := mesh.ApplyMeshConfigDefaults(meshForTest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +67,11 @@ func startControl(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	control := &Control{plane: plane, apiserver: apiServerForTest(t), webhook: webhook, injection: injection, versions: BuildVersions()}
+	installer, err := NewInstaller(meshForTest, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	control := &Control{plane: plane, apiserver: apiServerForTest(t), webhook: webhook, injection: injection, installer: installer, versions: BuildVersions()}
 	server := httptest.NewServer(control.Handler())
 	t.Cleanup(server.Close)
 	return server

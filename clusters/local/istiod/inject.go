@@ -89,7 +89,9 @@ func (i *Injection) Render(values map[string]string) error {
 		}
 		flags = append(flags, fmt.Sprintf("values.%s=%s", key, values[key]))
 	}
+	renderMu.Lock()
 	sets, _, err := render.GenerateManifest(nil, flags, false, nil, nil)
+	renderMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("rendering Istio's charts: %v", err)
 	}

@@ -79,7 +79,7 @@ func run() error {
 	}
 	quietLogs()
 
-	meshCfg, err := loadMesh(*meshFile)
+	meshText, meshCfg, err := loadMesh(*meshFile)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	control := &Control{plane: plane, apiserver: apiserver, webhook: webhook, injection: injection, versions: versions}
+	installer, err := NewInstaller(meshText, filepath.Dir(*controlSocket))
+	if err != nil {
+		return err
+	}
+	control := &Control{plane: plane, apiserver: apiserver, webhook: webhook, injection: injection, installer: installer, versions: versions}
 	httpServer := &http.Server{Handler: control.Handler()}
 	go func() { _ = httpServer.Serve(controlListener) }()
 
@@ -162,20 +166,21 @@ func listenUnix(path string, mode os.FileMode) (net.Listener, error) {
 	return listener, nil
 }
 
-// loadMesh applies the ConfigMap's mesh text over istiod's defaults, as istiod does.
-func loadMesh(path string) (*meshconfig.MeshConfig, error) {
+// loadMesh applies the ConfigMap's mesh text over istiod's defaults, as istiod does;
+// the text is the install's meshConfig, which the installer renders the ConfigMap from.
+func loadMesh(path string) (string, *meshconfig.MeshConfig, error) {
 	if path == "" {
-		return mesh.DefaultMeshConfig(), nil
+		return "", mesh.DefaultMeshConfig(), nil
 	}
 	text, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	meshCfg, err := mesh.ApplyMeshConfigDefaults(string(text))
 	if err != nil {
-		return nil, fmt.Errorf("mesh config %s: %v", path, err)
+		return "", nil, fmt.Errorf("mesh config %s: %v", path, err)
 	}
-	return meshCfg, nil
+	return string(text), meshCfg, nil
 }
 
 // loadCluster splits the cluster's starting objects into Kubernetes objects (for the
