@@ -1,57 +1,138 @@
-"""Steps for the page's commands that Istio no longer has.
+"""Steps that run one of the page's commands as written and hold its answer to the page.
 
-A drift scenario starts by asking whether the page's step still exists in the Istio the
-mesh runs (``clusters.istio.drift``: version data, the same for every backend). If not,
-the scenario is skipped with a one-line reason, and the report counts it as drift rather
-than as a failure of the page's claim; if it does, the scenario goes on and checks the
-claim; a claim the Cluster protocol cannot check (Mixer's log) then fails, saying so,
-rather than passing unchecked.
+A scenario for a step the page's readers type by hand (the configmap's grep and sed,
+Mixer's log, Helm's ``-x``) runs the block's command in the backend's shell
+(fixtures.literal), with no step of the suite's own in between, and then checks what it
+printed, or what it did to the mesh. When the answer is not the page's, the block's
+drift records say whether a known change explains it: the scenario is then outdated
+(observed), and otherwise failed. A backend with no shell for the command can only
+declare the drift from the version table ("declared, not observed").
 """
 
 from __future__ import annotations
 
-from pytest_bdd import given, parsers, then
+from typing import Any, NoReturn
 
-from clusters.istio.drift import drift_for
-from clusters.protocol import Cluster
+from pytest_bdd import parsers, then, when
+
+from clusters.istio import proxyconfig
+from clusters.istio.drift import declared, known_drift
+from clusters.protocol import Cluster, ClusterError, OutboundTrafficPolicy
+from clusters.waiting import NotYet, wait_for
+from fixtures import literal
 from fixtures.journal import Journal
 from fixtures.page import PageUnderTest
 from fixtures.page.refs import BlockRef
-from fixtures.records import DRIFT
+from fixtures.records import DRIFT, OUTDATED
 from steps.from_page import bound, take
 
 
-@given(bound(parsers.re(r'the page\'s "(?P<command>[^"]+)" step applies to this Istio:?$')))
-def page_step_applies(
+@when(bound(parsers.re(r"the page's command is run as written$")))
+def page_command_as_written(
     cluster: Cluster,
     journal: Journal,
     page: PageUnderTest | None,
-    command: str,
+    literal_shell: Any,
+    page_command_runner: Any,
     block: BlockRef | None = None,
 ) -> None:
-    """The block is shown as the page has it; on an Istio without the step, it is not
-    executed (drift, from the closed list of reasons) and the scenario is skipped."""
+    """The block's command, typed as the page has it, in the backend's shell. A backend
+    with no shell can only declare the drift: the scenario stops there, outdated."""
+    if block is None or page is None:
+        raise ValueError("this step runs a block of the page: name it ([block ID])")
+    if literal_shell is None:
+        _declared_only(cluster, journal, page, block)
+    taken = take(journal, page, block)
+    verdict = page_command_runner(taken)
+    if verdict is not None:
+        journal.note(
+            ran=verdict.ran or "(not run)", observed=f"{verdict.verdict}: {verdict.detail}"
+        )
+
+
+def _declared_only(
+    cluster: Cluster, journal: Journal, page: PageUnderTest, block: BlockRef
+) -> NoReturn:
     facts = cluster.describe()
-    journal.note(ran=f"drift_for({command!r}, istio={facts.get('istio', '(not reported)')!r})")
-    drift = drift_for(command, facts)
-    if drift is not None:
-        if block is not None:
+    backend = facts.get("backend", cluster.name)
+    for name in page.unit.drift.get(block.id, ()):
+        drift = known_drift(name)
+        if declared(drift, facts):
+            reason = f"{literal.DECLARED}: {drift.reason} (since {drift.since})"
             take(journal, page, block, not_executed=f"{DRIFT}: {drift.reason}")
-        journal.note(observed=drift.reason)
-        journal.skip(DRIFT, drift.reason)
-    journal.note(observed="this Istio still has the page's step")
-
-
-@then(bound('Mixer\'s telemetry log has an entry for "{host}"'))
-def mixer_log_entry(
-    journal: Journal, page: PageUnderTest | None, host: str, block: BlockRef | None = None
-) -> None:
-    """Reached only on an Istio that still has Mixer, which no backend offers a way to read."""
-    if block is not None:
-        take(journal, page, block, checks_output=True)
-    reason = (
-        f"cannot check Mixer's telemetry log for {host}: the Cluster protocol has no way to "
-        "read it; check it by hand with the page's command"
+            step = journal.current
+            if step is not None:
+                step.literal = f"{literal.NOT_RUN}: the {backend} backend has no shell for it"
+                step.drift = reason
+            journal.note(observed=f"not run on {backend}; {reason}")
+            journal.skip(OUTDATED, reason)
+    raise AssertionError(
+        f"the {backend} backend cannot run the page's command, and no drift is declared "
+        "for this Istio: run it on kind or an existing cluster"
     )
-    journal.note(observed=reason)
-    raise AssertionError(reason)
+
+
+@then(bound(parsers.re(r"it prints what the page shows$")))
+def prints_what_the_page_shows(
+    journal: Journal, page: PageUnderTest | None, block: BlockRef | None = None
+) -> None:
+    """The verdict of the command the scenario ran as written: matched, or the difference
+    (which a drift record may explain: the scenario is then outdated, not failed)."""
+    if block is not None:
+        take(journal, page, block, checks_output=True)  # run once, by the step before
+    ran = next(
+        (
+            s
+            for s in reversed(journal.record.steps)
+            if s.literal is not None and s is not journal.current
+        ),
+        None,
+    )
+    if ran is None:
+        raise AssertionError("no command of the page was run as written before this step")
+    journal.note(observed=ran.literal)
+    if ran.literal is None or not ran.literal.startswith(literal.MATCHED):
+        raise AssertionError(f"the page's command at line {ran.page_line}: {ran.literal}")
+
+
+@then(parsers.re(r'eventually the outbound traffic policy mode is "(?P<mode>[A-Z_]+)"$'))
+def mode_eventually(
+    cluster: Cluster, journal: Journal, propagation_timeout: float, mode: str
+) -> None:
+    """After the page's own edit of the mesh config: istiod takes it and pushes it to the
+    sidecar, so the mode is checked where it is enforced (the sidecar's virtualOutbound
+    listener) until the propagation timeout. A command that changed nothing fails here."""
+    wanted = OutboundTrafficPolicy(mode)
+    expected = proxyconfig.CLUSTER_OF_MODE[wanted]
+    seen: list[str] = []
+
+    def enforced() -> str:
+        target = proxyconfig.unmatched_outbound_cluster(
+            cluster.sidecar_config_dump(proxyconfig.LISTENERS)
+        )
+        seen.append(str(target))
+        if target != expected:
+            raise NotYet(f"the sidecar sends unknown destinations to {target or 'nothing'}")
+        return str(target)
+
+    journal.note(
+        ran=f"cluster.sidecar_config_dump({proxyconfig.LISTENERS!r}) until "
+        f"{proxyconfig.VIRTUAL_OUTBOUND} sends to {expected} ({propagation_timeout:g} s)"
+    )
+    try:
+        wait_for(
+            enforced,
+            timeout=propagation_timeout,
+            what=f"the sidecar to enforce {mode}",
+            interval=0.2,
+            max_interval=1.0,
+        )
+    except ClusterError as error:
+        journal.note(observed=seen[-1] if seen else str(error))
+        raise AssertionError(
+            f"the sidecar does not enforce {mode} after {propagation_timeout:g} s: it sends "
+            f"unknown destinations to {seen[-1] if seen else 'nothing'}"
+        ) from None
+    journal.note(
+        observed=f"{proxyconfig.VIRTUAL_OUTBOUND} sends unknown destinations to {expected}"
+    )

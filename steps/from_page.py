@@ -59,7 +59,24 @@ class Taken:
     part: Part
     line: int  # the page's line the step is about: the command's, or its output's
     changed: bool  # the block's text differs from the revision the feature was written for
-    inside_shell: bool  # typed in the pod's shell (after `kubectl exec -it … sh`)
+    shell_text: str | None  # the pod's shell it is typed in (`kubectl exec -it … sh`)
+
+    @property
+    def inside_shell(self) -> bool:
+        return self.shell_text is not None
+
+    # What fixtures.literal runs as written (its TakenPart).
+    @property
+    def block_id(self) -> str:
+        return self.ref.id
+
+    @property
+    def command_text(self) -> str:
+        return self.part.text
+
+    @property
+    def expected(self) -> str:
+        return self.part.output
 
 
 def take(
@@ -111,7 +128,10 @@ def take(
         page_command=f"{shell.text}\n{part.text}" if shell is not None else part.text,
         page_output=part.output or None,
     )
-    return Taken(ref, block, part, line, match.changed, shell is not None)
+    taken = Taken(ref, block, part, line, match.changed, shell.text if shell else None)
+    if not_executed is None:
+        journal.took(taken)
+    return taken
 
 
 def agree(journal: Journal, taken: Taken, what: str, restated: T, from_page: T) -> T:

@@ -122,3 +122,59 @@ def parse_access_log(lines: Iterable[str] | str) -> list[AccessLogEntry]:
     if isinstance(lines, str):
         lines = lines.splitlines()
     return [entry for entry in map(parse_access_log_line, lines) if entry is not None]
+
+
+# What a reader checks in an entry the page shows: the request and where it went. Bytes,
+# durations, addresses and ids differ on every run.
+REQUEST_FIELDS = (
+    "method",
+    "path",
+    "protocol",
+    "response_code",
+    "authority",
+    "upstream_cluster",
+    "requested_server_name",
+)
+
+
+def is_todays_format(line: str) -> bool:
+    """Whether the line is an entry in the format today's Istio writes (not an older
+    release's, such as the page's Istio 1.1 lines)."""
+    return PATTERN.fullmatch(line.strip()) is not None
+
+
+def request_of(entry: AccessLogEntry) -> tuple[object, ...]:
+    return tuple(getattr(entry, name) for name in REQUEST_FIELDS)
+
+
+def entry_like(expected: str, printed: str) -> AccessLogEntry | None:
+    """The printed entry with the same request as the page's entry ``expected`` (its one
+    line), in the same format; None when there is none."""
+    page = parse_access_log_line(expected.strip())
+    if page is None:
+        return None
+    todays = is_todays_format(expected)
+    return next(
+        (
+            entry
+            for entry in parse_access_log(printed)
+            if request_of(entry) == request_of(page) and is_todays_format(entry.raw) == todays
+        ),
+        None,
+    )
+
+
+def same_request_newer_format(expected: str, printed: str) -> AccessLogEntry | None:
+    """The printed entry in today's format with the request of the page's older-format
+    entry: the page's line is stale only in its format. None otherwise."""
+    page = parse_access_log_line(expected.strip())
+    if page is None or is_todays_format(expected):
+        return None
+    return next(
+        (
+            entry
+            for entry in parse_access_log(printed)
+            if is_todays_format(entry.raw) and request_of(entry) == request_of(page)
+        ),
+        None,
+    )

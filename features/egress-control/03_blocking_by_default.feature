@@ -20,9 +20,8 @@ Feature: Change to the blocking-by-default policy
     The page switches modes by replacing the "mode: ALLOW_ANY" line of the istio
     configmap in istio-system with sed and kubectl replace.
 
-    Given the page's "configmap-mode-line" step applies to this Istio [block 修改为默认阻止策略.1]
-    When the outbound traffic policy mode is set to "REGISTRY_ONLY" [block 修改为默认阻止策略.1]
-    Then the outbound traffic policy mode is "REGISTRY_ONLY"
+    When the page's command is run as written [block 修改为默认阻止策略.1]
+    Then eventually the outbound traffic policy mode is "REGISTRY_ONLY"
 
   @doc-blocking-by-default
   Scenario Outline: An HTTPS request to <host>, not registered, is blocked under REGISTRY_ONLY

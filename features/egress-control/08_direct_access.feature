@@ -35,7 +35,8 @@ Feature: Direct access to external services
     injector's configmap from Istio's Helm chart and applying it; pods deployed
     afterwards intercept only the given ranges.
 
-    Given the page's "helm-template-x" step applies to this Istio [block 配置代理绕过.1]
+    When the page's command is run as written [block 配置代理绕过.1]
+    Then it prints what the page shows [block 配置代理绕过.1]
     When the sleep sample is redeployed with the sidecar intercepting only the cluster's internal IP ranges
     Then the source pod's sidecar intercepts only the cluster's internal IP ranges
 

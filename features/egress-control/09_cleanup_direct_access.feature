@@ -11,8 +11,9 @@ Feature: Cleanup of the direct access to external services
     The page re-renders the injector's configmap from Istio's Helm chart without the
     ranges and applies it.
 
-    Given the page's "helm-template-x" step applies to this Istio [block 清除对外部服务的直接访问.1]
-    And the sleep sample is redeployed with the sidecar intercepting only the cluster's internal IP ranges
+    Given the sleep sample is redeployed with the sidecar intercepting only the cluster's internal IP ranges
+    When the page's command is run as written [block 清除对外部服务的直接访问.1]
+    Then it prints what the page shows [block 清除对外部服务的直接访问.1]
     When the sleep sample is redeployed with the default interception
     Then the source pod's sidecar intercepts all outbound traffic
 
