@@ -38,6 +38,7 @@ import (
 	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/apimachinery/pkg/version"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -62,6 +63,9 @@ type KindInfo struct {
 	ShortNames []string `json:"shortNames,omitempty"`
 	Versions   []string `json:"versions"`
 	Namespaced bool     `json:"namespaced"`
+	// Columns are the preferred version's additionalPrinterColumns: the table the
+	// API server serves `kubectl get` (priority 0 shown, the rest with -o wide).
+	Columns []apiextensionsv1.CustomResourceColumnDefinition `json:"columns,omitempty"`
 }
 
 // crVersion is what crdHandler.getOrCreateServingInfoFor builds per served
@@ -114,6 +118,7 @@ func (a *APIServer) add(crd *apiextensionsv1.CustomResourceDefinition) error {
 	n := crd.Spec.Names
 	info := KindInfo{Group: crd.Spec.Group, Kind: n.Kind, Plural: n.Plural, Singular: n.Singular,
 		ShortNames: n.ShortNames, Namespaced: crd.Spec.Scope == apiextensionsv1.NamespaceScoped}
+	preferred := ""
 	for _, v := range crd.Spec.Versions {
 		if !v.Served {
 			continue // not in discovery, so kubectl reports "no matches for kind"
@@ -156,6 +161,10 @@ func (a *APIServer) add(crd *apiextensionsv1.CustomResourceDefinition) error {
 			cel:           cel.NewValidator(s, true, celconfig.PerCallLimit), // as customresource.NewStrategy
 		}
 		info.Versions = append(info.Versions, v.Name)
+		// Discovery prefers the highest version (v1 over v1beta1 over v1alpha3).
+		if preferred == "" || version.CompareKubeAwareVersionStrings(v.Name, preferred) > 0 {
+			preferred, info.Columns = v.Name, v.AdditionalPrinterColumns
+		}
 	}
 	if len(info.Versions) > 0 {
 		a.kinds = append(a.kinds, info)

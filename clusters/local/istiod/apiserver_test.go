@@ -233,3 +233,23 @@ func TestAPIServerKinds(t *testing.T) {
 		t.Errorf("ServiceEntry: %+v", *se)
 	}
 }
+
+// kubectl get shows a CRD's preferred version's printer columns: ServiceEntry's are
+// its hosts, location, resolution and age.
+func TestKindsCarryThePreferredPrinterColumns(t *testing.T) {
+	for _, kind := range apiServerForTest(t).Kinds() {
+		if kind.Kind != "ServiceEntry" {
+			continue
+		}
+		var names []string
+		for _, column := range kind.Columns {
+			names = append(names, column.Name+"="+column.JSONPath)
+		}
+		got := strings.Join(names, ",")
+		if !strings.Contains(got, "Hosts=.spec.hosts") || !strings.Contains(got, "Age=.metadata.creationTimestamp") {
+			t.Fatalf("ServiceEntry's columns: %s", got)
+		}
+		return
+	}
+	t.Fatal("no ServiceEntry kind")
+}

@@ -87,6 +87,7 @@ func (c *ControlPlane) ApplyIstio(configs []config.Config) (Change, error) {
 			_, err = store.Create(cfg)
 		} else {
 			cfg.ResourceVersion = existing.ResourceVersion
+			cfg.CreationTimestamp = existing.CreationTimestamp // an update keeps the object's age
 			_, err = store.Update(cfg)
 		}
 		if err != nil {
