@@ -55,11 +55,13 @@ conformance: setup allure
 	@$(PY) -m pytest features/ $(PARALLEL)
 
 # The offline kit for kind, built where missing and cached under ~/.cache/egress-conformance/kind
-# (progress on stderr): the node image, Istio's images and istioctl, the samples.
+# (progress on stderr): the node image, Istio's images and istioctl, the samples, and
+# helm (v3, for the page's `helm template` as written under --literal).
 kit: setup
 	@$(PY) -m clusters.kind.kit node >/dev/null
 	@$(PY) -m clusters.kind.kit.images_cli istio >/dev/null
 	@$(PY) -m clusters.kind.kit.images_cli samples >/dev/null
+	@$(PY) -m clusters.kind.kit tools >/dev/null
 
 # The page on a kind cluster with Istio, built offline from the kit's images (a cold
 # build compiles Kubernetes, containerd and Istio: about 25 min on 2 cores, then cached);

@@ -9,14 +9,17 @@ import dataclasses
 import json
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from clusters.backends import DEFAULT_WAITS
 from clusters.kind import docker, hoststate, runtime_wrapper
-from clusters.kind.kit import cache, config, controlplane, gobuild, programs, rootfs
+from clusters.kind.kit import cache, config, controlplane, gobuild, programs, rootfs, tools
+from clusters.kube.cluster import KubeCluster, KubeSettings
 from clusters.protocol import ClusterError, PrerequisiteMissing
 
 
@@ -199,6 +202,133 @@ def test_kubernetes_version_flags() -> None:
             with pytest.raises(ClusterError, match=r"expected vMAJOR\.MINOR\.PATCH"):
                 reader(bad)
     assert config.kubernetes_minor("v1.35.0") == 35
+
+
+# --- the page's programs (kubectl, istioctl, helm) ------------------------------------
+
+
+def _helm_go_mod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client_go: str) -> None:
+    """helm's go.mod as the module proxy serves it, without asking the proxy."""
+    (tmp_path / "go.mod").write_text(
+        f"module helm.sh/helm/v3\n\ngo 1.26.0\n\nrequire (\n\tk8s.io/client-go {client_go}\n)\n"
+    )
+    monkeypatch.setattr(programs, "module_dir", lambda module, version: tmp_path)
+
+
+def test_helm_is_v3_from_its_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """helm v3 (not v4): the page's ``helm template -x`` must meet the flag parser of the
+    helm a reader of the page's era would upgrade to, stamped as helm's Makefile does."""
+    _helm_go_mod(tmp_path, monkeypatch, "v0.36.2")
+    helm = programs.helm()
+    assert (helm.name, helm.module, helm.version) == ("helm", "helm.sh/helm/v3", "v3.21.4")
+    assert helm.packages == ("helm.sh/helm/v3/cmd/helm",)
+    assert helm.binaries() == ["helm"]
+    assert "-X helm.sh/helm/v3/internal/version.version=v3.21.4" in helm.ldflags
+    for package in ("pkg/chartutil", "pkg/lint/rules"):
+        assert f"-X helm.sh/helm/v3/{package}.k8sVersionMajor=1" in helm.ldflags
+        assert f"-X helm.sh/helm/v3/{package}.k8sVersionMinor=36" in helm.ldflags
+
+
+def test_helm_without_client_go_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "go.mod").write_text("module helm.sh/helm/v3\n")
+    monkeypatch.setattr(programs, "module_dir", lambda module, version: tmp_path)
+    with pytest.raises(ClusterError, match=r"no k8s\.io/client-go in its go\.mod"):
+        programs.helm()
+
+
+def test_tools_dir_links_the_programs_by_name(cache_home: Path, tmp_path: Path) -> None:
+    found = {}
+    for name in ("kubectl", "istioctl", "helm"):
+        (tmp_path / name).write_text("#!/bin/sh\n")
+        found[name] = tmp_path / name
+    directory = tools.tools_dir(found)
+    assert directory.parent == cache_home / "tools"
+    assert sorted(p.name for p in directory.iterdir()) == ["helm", "istioctl", "kubectl"]
+    assert (directory / "helm").resolve() == tmp_path / "helm"
+    assert tools.tools_dir(found) == directory  # found again, not made twice
+    assert tools.tools_dir({**found, "helm": tmp_path / "kubectl"}) != directory
+
+
+def _shell_env(tmp_path: Path, **settings: object) -> dict[str, str]:
+    """``KubeCluster.shell_env`` alone: it reads only the settings and its kubeconfig."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {"contexts": [{"name": "kind-x", "context": {}}], "current-context": "kind-x"}
+        )
+    )
+    cluster = KubeCluster.__new__(KubeCluster)
+    cluster.settings = KubeSettings(  # type: ignore[arg-type]
+        backend="kind", platform="kind", waits=DEFAULT_WAITS["kind"], kubeconfig=kubeconfig,
+        **settings,
+    )  # fmt: skip
+    cluster._shell_kubeconfig = None
+    try:
+        return cluster.shell_env()
+    finally:
+        if cluster._shell_kubeconfig is not None:
+            cluster._shell_kubeconfig.unlink()
+
+
+def test_the_kind_shell_finds_the_kits_tools_before_the_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users, kit = tmp_path / "users", tmp_path / "kit"
+    for directory in (users, kit):
+        directory.mkdir()
+        for name in ("kubectl", "istioctl", "helm"):
+            (directory / name).write_text("#!/bin/sh\n")
+            (directory / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{users}{os.pathsep}/usr/bin:/bin")
+    env = _shell_env(tmp_path, tools=kit, istioctl=tmp_path / "istio" / "istioctl")
+    found = subprocess.run(
+        ["bash", "-c", "command -v kubectl istioctl helm"],
+        env={**os.environ, **env}, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert found == [str(kit / name) for name in ("kubectl", "istioctl", "helm")]
+    assert env["PATH"].endswith(f"{users}{os.pathsep}/usr/bin:/bin")
+
+
+def test_the_existing_shell_keeps_the_users_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert "PATH" not in _shell_env(tmp_path)  # no helm required there
+    given = tmp_path / "istio" / "istioctl"
+    assert _shell_env(tmp_path, istioctl=given)["PATH"] == f"{given.parent}:/usr/bin:/bin"
+
+
+def _built_helm() -> Path:
+    """The kit's helm if it is in the cache (built by ``make kit``), else a skip."""
+    try:
+        directory = gobuild.output_dir(programs.helm())
+    except ClusterError as error:  # helm's go.mod could not be read
+        pytest.skip(f"helm's module is not at hand: {error}")
+    if not (directory / "helm").is_file():
+        pytest.skip("the kit's helm is not built (python -m clusters.kind.kit tools helm)")
+    return directory / "helm"
+
+
+@pytest.mark.kind
+def test_the_kits_helm_refuses_the_pages_x_flag(tmp_path: Path) -> None:
+    """``helm template -x`` (the page's, helm v2's) is refused by flag parsing, before
+    helm looks for the chart: what --literal reports for the page's command."""
+    helm = _built_helm()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    usage = subprocess.run(
+        [helm, "template", "--help"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert usage.returncode == 0, usage.stderr
+    assert "helm template [NAME] [CHART] [flags]" in usage.stdout
+    version = subprocess.run([helm, "version", "--short"], env=env, capture_output=True, text=True)
+    assert version.stdout.startswith("v3.21.4")
+    refused = subprocess.run(
+        [helm, "template", "x", "-x", "y"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == "Error: unknown shorthand flag: 'x' in -x"
 
 
 # --- the debootstrap rootfs ---------------------------------------------------------

@@ -25,7 +25,7 @@ from pathlib import Path
 from clusters.backends import DEFAULT_WAITS, BackendOptions, Waits
 from clusters.kind import hoststate
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache, config, fake_internet, istio_images, node, samples
+from clusters.kind.kit import cache, config, fake_internet, istio_images, node, samples, tools
 from clusters.kube.api import KubeApi
 from clusters.kube.cluster import KubeCluster, KubeSettings
 from clusters.protocol import ClusterError, PrerequisiteMissing
@@ -48,6 +48,7 @@ class KindRun:
     images: list[str] = field(default_factory=list)
     node_image: str | None = None
     created_cluster: bool = False
+    tools: Path | None = None  # kubectl, istioctl and helm for --literal's shell
     started_sites: bool = False
     cluster: KubeCluster | None = None
     undo: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
@@ -97,6 +98,11 @@ class KindRun:
             ),
             *samples.ensure_images(self.daemon, self.options.istio_version),
         ]
+
+    def build_tools(self) -> None:
+        """The programs the page's commands call, so that --literal runs them as written
+        (helm included: its refusal of ``-x`` is then what a reader would see)."""
+        self.tools = tools.tools_dir(tools.binaries(self._istioctl()))
 
     def create_cluster(self) -> None:
         assert self.daemon is not None
@@ -198,6 +204,7 @@ class KindRun:
             platform="kind",
             waits=self.waits,
             istioctl=self._istioctl(),
+            tools=self.tools,
             kubeconfig=self.kubeconfig,
             extra_facts={
                 "kind_cluster": self.name,
@@ -214,6 +221,7 @@ class KindRun:
             ("start Docker", self.start_daemon),
             ("record the host's state", self.record_host),
             ("build the kit's images", self.build_images),
+            ("build the page's tools", self.build_tools),
             ("create the kind cluster", self.create_cluster),
         ]
         if not self.options.reuse_cluster:

@@ -60,6 +60,9 @@ class KubeSettings:
     namespace: str = "default"
     istio_namespace: str = istio.SYSTEM_NAMESPACE
     istioctl: Path | None = None  # for istioctl kube-inject (manual injection)
+    # --literal: a directory of the programs the page's commands call (kind: the kit's
+    # kubectl, istioctl and helm), first on PATH; None: the user's PATH (existing).
+    tools: Path | None = None
     kubeconfig: Path | None = None
     context: str | None = None
     extra_facts: dict[str, str] = field(default_factory=dict)
@@ -407,7 +410,8 @@ class KubeCluster:
     # For --literal: the page's commands run by a user's kubectl ---------------------------
     def shell_env(self) -> dict[str, str]:
         """KUBECONFIG for a kubectl that works in the suite's namespace (a private copy
-        of the kubeconfig whose context names it), and istioctl on PATH."""
+        of the kubeconfig whose context names it), and the settings' tools (else the
+        istioctl given) first on PATH, so the page's commands run the release's own."""
         if self._shell_kubeconfig is None:
             source = (
                 self.settings.kubeconfig
@@ -426,8 +430,9 @@ class KubeCluster:
                 yaml.safe_dump(config, out)
             self._shell_kubeconfig = Path(name)
         env = {"KUBECONFIG": str(self._shell_kubeconfig)}
-        if self.settings.istioctl is not None:
-            env["PATH"] = f"{self.settings.istioctl.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        first = self.settings.tools or (self.settings.istioctl and self.settings.istioctl.parent)
+        if first is not None:
+            env["PATH"] = f"{first}{os.pathsep}{os.environ.get('PATH', '')}"
         return env
 
     # Lifecycle -----------------------------------------------------------------------

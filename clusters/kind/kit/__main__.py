@@ -4,6 +4,8 @@
   its name; a daemon started for it is stopped again unless ``--keep-daemon``.
 - ``smoke``: build, create a kind cluster, wait for the node and CoreDNS, delete it.
 - ``kind``: print the path of the ``kind`` binary (built when missing).
+- ``tools``: build what is missing of the page's programs (kubectl, istioctl, helm) and
+  print the directory that ``--literal`` puts first on PATH; ``tools helm``: helm's path.
 - ``config PATH --image IMAGE``: write the kind cluster config.
 - ``daemon-up`` / ``daemon-down``: start the project's Docker daemon and print its
   DOCKER_HOST / stop it and restore the host state.
@@ -18,7 +20,7 @@ import time
 from pathlib import Path
 
 from clusters.kind import docker
-from clusters.kind.kit import cache, config, node, programs, smoke
+from clusters.kind.kit import cache, config, node, programs, smoke, tools
 from clusters.protocol import ClusterError
 
 
@@ -71,6 +73,13 @@ def _daemon_down(_: argparse.Namespace) -> None:
         cache.say("stopped the project's Docker daemon")
 
 
+def _tools(args: argparse.Namespace) -> None:
+    if args.program == "helm":
+        print(tools.helm_binary())
+    else:
+        print(tools.tools_dir(tools.binaries()))
+
+
 def _config(args: argparse.Namespace) -> None:
     path = config.write_cluster_config(
         Path(args.path), args.image, kubernetes_version=args.kubernetes_version
@@ -95,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("kind", help="print the kind binary").set_defaults(
         run=lambda _: print(node.kind_binary())
     )
+    page_tools = commands.add_parser("tools", help="build kubectl, istioctl, helm; print their dir")
+    page_tools.add_argument("program", nargs="?", choices=("helm",), help="print only helm's path")
+    page_tools.set_defaults(run=_tools)
     write = commands.add_parser("config", help="write the kind cluster config")
     write.add_argument("path")
     write.add_argument("--image", required=True)

@@ -21,6 +21,8 @@ CNI_PLUGINS_VERSION = "v1.10.0"
 CRI_TOOLS_VERSION = "v1.37.0"
 ETCD_VERSION = "v3.6.16"
 COREDNS_VERSION = "v1.15.0"
+HELM_VERSION = "v3.21.4"  # v3: the page's `helm template -x` is a v2 flag that v3 refuses
+HELM_MODULE = "helm.sh/helm/v3"
 PAUSE_VERSION = "v1"  # our own program, versioned by its source
 
 KUBERNETES_COMMANDS = (
@@ -77,6 +79,36 @@ func main() {
 def kind() -> GoProgram:
     """The ``kind`` command itself."""
     return GoProgram("kind", "sigs.k8s.io/kind", KIND_VERSION, packages=("sigs.k8s.io/kind",))
+
+
+def helm_kubernetes_minor(version: str = HELM_VERSION) -> tuple[int, int]:
+    """The Kubernetes (major, minor) helm's client-go is: what its Makefile stamps in as
+    the cluster version ``helm template`` renders for (v0.36.2 -> (1, 36))."""
+    gomod = (module_dir(HELM_MODULE, version) / "go.mod").read_text()
+    match = re.search(r"^\s*k8s\.io/client-go\s+v0\.(\d+)\.\d+", gomod, re.MULTILINE)
+    if not match:
+        raise ClusterError(f"{HELM_MODULE}@{version}: no k8s.io/client-go in its go.mod")
+    return 1, int(match[1])
+
+
+def helm(version: str = HELM_VERSION) -> GoProgram:
+    """``helm``, for the page's ``helm template ... | kubectl apply -f -`` as written,
+    with the version flags of helm's own Makefile (a module build has no git tree)."""
+    major, minor = helm_kubernetes_minor(version)
+    flags = ["-s", "-w", f"-X {HELM_MODULE}/internal/version.version={version}",
+             f"-X {HELM_MODULE}/internal/version.gitTreeState=clean"]  # fmt: skip
+    for package in ("pkg/lint/rules", "pkg/chartutil"):
+        flags += [
+            f"-X {HELM_MODULE}/{package}.k8sVersionMajor={major}",
+            f"-X {HELM_MODULE}/{package}.k8sVersionMinor={minor}",
+        ]
+    return GoProgram(
+        "helm",
+        HELM_MODULE,
+        version,
+        packages=(f"{HELM_MODULE}/cmd/helm",),
+        ldflags=" ".join(flags),
+    )
 
 
 def containerd() -> GoProgram:
