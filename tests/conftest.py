@@ -27,8 +27,8 @@ def run_root() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reports of a small conformance run (tests/small_run.py): ten sections, one
-    scenario failing with its diagnostics, one skipped for drift, the rest passing."""
+    scenario failing with its diagnostics, one outdated (drift), the rest passing."""
     directory = tmp_path_factory.mktemp("small-run")
     done = small_run_module.run(directory)
-    assert "1 failed, 9 passed, 1 skipped" in done.stdout, done.stdout[-2000:] + done.stderr
+    assert "1 failed, 9 passed, 1 outdated" in done.stdout, done.stdout[-2000:] + done.stderr
     return directory / "reports"

@@ -100,7 +100,7 @@ def test_no_virtual_outbound_means_no_mode() -> None:
 
 
 @pytest.mark.parametrize(
-    ("istio", "drifted"),
+    ("istio", "declared"),
     [
         ("1.31.0", {"mixer-logs", "configmap-mode-line", "helm-template-x"}),
         (
@@ -113,15 +113,52 @@ def test_no_virtual_outbound_means_no_mode() -> None:
         (None, {"mixer-logs", "configmap-mode-line", "helm-template-x"}),  # a current Istio
     ],
 )
-def test_drift_is_a_fact_of_the_istio_release(istio: str | None, drifted: set[str]) -> None:
+def test_the_version_table_declares_what_cannot_be_observed(
+    istio: str | None, declared: set[str]
+) -> None:
     facts = {"istio": istio} if istio else {}
-    found = {command for command in drift.DRIFTS if drift.drift_for(command, facts)}
-    assert found == drifted
+    assert {name for name, record in drift.DRIFTS.items() if drift.declared(record, facts)} == (
+        declared
+    )
 
 
-def test_an_unknown_page_step_fails_loudly() -> None:
-    with pytest.raises(ValueError, match="unknown page step 'mixer'"):
-        drift.drift_for("mixer", {"istio": "1.31.0"})
+def test_an_unknown_drift_record_fails_loudly() -> None:
+    with pytest.raises(ValueError, match="unknown drift record 'mixer'"):
+        drift.known_drift("mixer")
+
+
+@pytest.mark.parametrize(
+    ("name", "command", "today"),
+    [
+        (
+            "configmap-mode-line",
+            "kubectl get configmap istio -n istio-system -o yaml | sed 's/mode: REGISTRY_ONLY/"
+            "mode: ALLOW_ANY/g' | kubectl replace -n istio-system -f -",
+            "istioctl install <the flags you used to install Istio> --set "
+            "meshConfig.outboundTrafficPolicy.mode=ALLOW_ANY",
+        ),
+        (
+            "mixer-logs",
+            "kubectl -n istio-system logs -l istio-mixer-type=telemetry -c mixer | grep "
+            "'www.google.com'",
+            "kubectl logs $SOURCE_POD -c istio-proxy | grep 'www.google.com'",
+        ),
+        (
+            "helm-template-x",
+            "helm template install/kubernetes/helm/istio <the flags you used to install Istio> "
+            "-x templates/sidecar-injector-configmap.yaml | kubectl apply -f -",
+            "istioctl install <the flags you used to install Istio>",
+        ),
+        (
+            "kubectl-exec-without-dashes",
+            "kubectl exec -it $SOURCE_POD -c sleep sh",
+            "kubectl exec -it $SOURCE_POD -c sleep -- sh",
+        ),
+        ("kubectl-exec-without-dashes", "kubectl exec -it $SOURCE_POD -c sleep -- sh", None),
+    ],
+)
+def test_an_outdated_command_reads_as_today(name: str, command: str, today: str | None) -> None:
+    assert drift.known_drift(name).replace(command) == today
 
 
 CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster"

@@ -3,7 +3,7 @@
 import datetime
 from html.parser import HTMLParser
 
-from fixtures.records import DRIFT, PLATFORM, ScenarioRecord, StepRecord
+from fixtures.records import PLATFORM, ScenarioRecord, StepRecord
 from fixtures.render import anchor, build_sections, page_text, render_html, render_markdown
 from fixtures.report import PageReport
 
@@ -61,10 +61,9 @@ RECORDS = [
         "configmap",
         "features/02_envoy.feature",
         "doc-envoy-passthrough",
-        "skipped",
+        "outdated",
         line=10,
-        skip_kind=DRIFT,
-        reason="drift: the configmap has no mode line",
+        reason="observed: the configmap has no mode line",
     ),
     record(
         "icp",
@@ -91,7 +90,7 @@ def test_sections_follow_the_page_then_the_suite():
 def test_summary_counts_each_kind_of_outcome():
     rows = {s.tag: s.summary for s in build_sections(RECORDS)}
     envoy = rows["doc-envoy-passthrough"]
-    assert (envoy.scenarios, envoy.passed, envoy.failed, envoy.skipped_drift) == (2, 1, 0, 1)
+    assert (envoy.scenarios, envoy.passed, envoy.failed, envoy.outdated) == (2, 1, 0, 1)
     assert rows["doc-blocking-by-default"].failed == 1
     assert rows["doc-direct-access"].skipped_platform == 1
     assert rows["doc-direct-access"].skipped_other == 0
@@ -109,7 +108,7 @@ def test_markdown_shows_page_command_run_and_verdicts():
     assert "ran: `in the source pod: curl -I https://www.google.com --no-progress-meter`" in text
     assert "   - exit code 0, command took 0.03 s" in text
     assert "**Then** never reached — · not run" in text
-    assert "drift: the configmap has no mode line" in text
+    assert "🕰️ outdated: observed: the configmap has no mode line" in text
     assert "> The page claims passthrough." in text
     assert "*The suite's own check; not a section of the page.*" in text
     assert "Mesh under test: backend: local." in text

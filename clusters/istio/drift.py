@@ -82,7 +82,7 @@ DRIFTS: dict[str, Drift] = {
             symptom="the istio configmap has no `mode:` line (grep finds nothing)",
             silent=True,
             exit_code=1,
-            probe="kubectl get configmap istio -n istio-system -o yaml | grep -c 'mode: '",
+            probe="kubectl get configmap istio -n istio-system -o yaml | grep 'mode: '",
             replacement=(
                 re.compile(
                     r"^kubectl get configmap istio -n istio-system -o yaml \| sed "
