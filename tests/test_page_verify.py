@@ -23,6 +23,8 @@ HEADERS_PRINTED = """{
     "X-Envoy-Decorator-Operation": "httpbin.org:80/*",
   }
 }"""
+WHEN_PAGE = "35.173.6.94:80 2019-01-24T12:17:11.640Z"
+WHEN_PRINTED = "198.51.100.9:80 2026-12-03T10:00:00Z"
 TIME_PAGE = "200\n\nreal    0m5.024s\nuser    0m0.003s\nsys     0m0.003s"
 TIME_BUSYBOX = "200\n\nreal\t0m 5.01s\nuser\t0m 0.00s\nsys\t0m 0.00s\n"
 
@@ -34,7 +36,7 @@ TIME_BUSYBOX = "200\n\nreal\t0m 5.01s\nuser\t0m 0.00s\nsys\t0m 0.00s\n"
         (Mode.SAME, "HTTP/2 200", "HTTP/2 200\nmore", False),
         (Mode.SAME, "sleep-88ddbcfdd-rgk77", "sleep-5f8b9c7d6-x2lqz", False),
         (Mode.LIKE, "sleep-88ddbcfdd-rgk77", "sleep-5f8b9c7d6-x2lqz", True),
-        (Mode.LIKE, "35.173.6.94:80 2019-01-24T12:17Z", "198.51.100.9:80 2026-12-03T10:00Z", 1),
+        (Mode.LIKE, WHEN_PAGE, WHEN_PRINTED, True),
         (Mode.LIKE, TIME_PAGE, TIME_BUSYBOX, True),
         (Mode.LIKE, "HTTP/2 200", "HTTP/2 503", False),
         (Mode.CONTAINS, "b\nd", "a\nb\nc\nd\n", True),
