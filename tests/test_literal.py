@@ -55,6 +55,8 @@ def command(text: str, expected: str, *drifts: str, mode: str | None = None) -> 
     return PageCommand(
         block_id="b.1",
         text=text,
+        line=59,
+        part=1,
         shell=None,
         expected=expected,
         mode=mode or verify.default_mode(expected).value,
@@ -192,7 +194,7 @@ def test_istio_system_is_not_changed_on_a_cluster_the_run_does_not_own(tmp_path:
 
 
 def test_the_interactive_shell_gets_the_typed_command(shell: LiteralShell) -> None:
-    typed = PageCommand("b.1", "echo 200", "sh", "200", "like", ())
+    typed = PageCommand("b.1", "echo 200", 238, 1, "sh", "200", "like", ())
     assert shell.run(typed, None).verdict == MATCHED
 
 
