@@ -46,8 +46,10 @@ class Drift:
     # A command whose answer shows the symptom when the page's own answer cannot (sed
     # piped to kubectl replace answers "replaced" whether or not sed found its line).
     probe: str | None = None
-    # The page's command as it reads today: re.sub(pattern, template) over the command.
+    # The page's command as it reads today: re.sub(pattern, template) over the command;
+    # a check_replacement only reads, so the run runs it and proposes what it printed.
     replacement: tuple[re.Pattern[str], str] | None = None
+    check_replacement: tuple[re.Pattern[str], str] | None = None
     since_istio: tuple[int, int] | None = None  # for "declared, not observed"
 
     def answered(self, answer: Answer) -> bool:
@@ -61,12 +63,15 @@ class Drift:
     def replace(self, command: str) -> str | None:
         """The page's command as it should now read, or None when this record has none
         for it."""
-        if self.replacement is None:
-            return None
-        pattern, template = self.replacement
-        if pattern.search(command) is None:
-            return None
-        return pattern.sub(template, command)
+        for replacement in (self.replacement, self.check_replacement):
+            if replacement is not None and replacement[0].search(command) is not None:
+                return replacement[0].sub(replacement[1], command)
+        return None
+
+    def reads_only(self, command: str) -> bool:
+        """Whether today's form of the command only reads (the run may run it)."""
+        check = self.check_replacement
+        return check is not None and check[0].search(command) is not None
 
 
 FLAGS = "<the flags you used to install Istio>"
@@ -90,6 +95,16 @@ DRIFTS: dict[str, Drift] = {
                 ),
                 f"istioctl install {FLAGS} --set meshConfig.outboundTrafficPolicy.mode=\\g<mode>",
             ),
+            # the page's check of the default: where the sidecar sends what it does not
+            # know, as istioctl shows it
+            check_replacement=(
+                re.compile(
+                    r"^kubectl get configmap istio -n istio-system -o yaml \| "
+                    r'grep -o "mode: ALLOW_ANY"$'
+                ),
+                "istioctl proxy-config listener $SOURCE_POD --port 15001 -o json | grep -o "
+                '\'"cluster": "PassthroughCluster"\' | head -1',
+            ),
             since_istio=(1, 3),
         ),
         Drift(
@@ -100,7 +115,7 @@ DRIFTS: dict[str, Drift] = {
             "the request",
             symptom="kubectl finds no pod labelled istio-mixer-type=telemetry",
             prints=re.compile(r"No resources found"),
-            replacement=(
+            check_replacement=(
                 re.compile(
                     r"^kubectl -n istio-system logs -l istio-mixer-type=telemetry -c mixer"
                     r" \| grep (?P<host>\S+)$"

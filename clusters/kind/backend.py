@@ -13,6 +13,7 @@ first and restored at the end).
 from __future__ import annotations
 
 import secrets
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -174,12 +175,22 @@ class KindRun:
             return Path(found)
         return istio_images.istioctl(istio_images.release(self.options.istio_version))
 
-    def install_istio(self) -> None:
+    def install_flags(self) -> list[str]:
+        """The flags of the backend's ``istioctl install``: what the page's "<the flags
+        you used to install Istio>" stands for on this cluster."""
         if self.options.images == "pull":
-            command = [str(self._istioctl()), "install", "-y", "--set", "profile=default",
-                       "--set", "meshConfig.accessLogFile=/dev/stdout"]  # fmt: skip
-        else:  # the kit's command sets the access log with the flags stock Envoy needs
-            command = istio_images.install_command(istio_images.release(self.options.istio_version))
+            return [
+                "-y",
+                "--set",
+                "profile=default",
+                "--set",
+                "meshConfig.accessLogFile=/dev/stdout",
+            ]
+        # the kit's flags set the access log with what stock Envoy needs, and its images
+        return ["-y", *istio_images.install_flags(istio_images.release(self.options.istio_version))]
+
+    def install_istio(self) -> None:
+        command = [str(self._istioctl()), "install", *self.install_flags()]
         completed = subprocess.run(
             [*command, "--kubeconfig", str(self.kubeconfig)],
             capture_output=True,
@@ -210,6 +221,7 @@ class KindRun:
                 "kind_cluster": self.name,
                 "images": self.options.images,
                 "external": self.options.external,
+                "install_flags": shlex.join(self.install_flags()),
             },
         )
         self.cluster = KubeCluster(api, settings)
