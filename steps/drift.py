@@ -48,7 +48,7 @@ def page_command_as_written(
     if shell is None:
         _declared_only(cluster, journal, page, block)
     taken = take(journal, page, block)
-    verdict = page_command_runner(taken)
+    verdict = page_command_runner(taken, always=True)
     if verdict is not None:
         journal.note(
             ran=verdict.ran or "(not run)", observed=f"{verdict.verdict}: {verdict.detail}"
