@@ -97,14 +97,21 @@ def check_document(document: Mapping[str, Any], kinds: Iterable[KindNames]) -> N
     check_kind_set(document)
     api_version, kind = document.get("apiVersion"), document.get("kind")
     if not any(k.kind == kind and k.serves(str(api_version)) for k in kinds):
-        metadata = document.get("metadata")
-        metadata = metadata if isinstance(metadata, Mapping) else {}
-        raise InvalidResource(
-            f"resource mapping not found for name: {_quote(metadata.get('name', ''))} "
-            f'namespace: {_quote(metadata.get("namespace", ""))} from "STDIN": no matches '
-            f"for kind {_quote(kind)} in version {_quote(api_version)}; ensure CRDs "
-            "are installed first"
-        )
+        raise InvalidResource(mapping_not_found(document))
+
+
+def mapping_not_found(document: Mapping[str, Any], source: str = "STDIN") -> str:
+    """kubectl's words for a kind and version its discovery lacks (k8s.io/cli-runtime's
+    resource mapper): on two lines, as kubectl prints them; name and namespace are the
+    document's own, before any defaulting."""
+    metadata = document.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    return (
+        f"resource mapping not found for name: {_quote(metadata.get('name', ''))} "
+        f"namespace: {_quote(metadata.get('namespace', ''))} from {_quote(source)}: no matches "
+        f"for kind {_quote(document.get('kind'))} in version {_quote(document.get('apiVersion'))}"
+        "\nensure CRDs are installed first"
+    )
 
 
 def _quote(value: Any) -> str:

@@ -2,8 +2,9 @@
 server-side apply with a dry run first (so a stream is all or nothing), delete, get,
 exec over the exec stream with the command's real exit code, and pod logs.
 
-Errors come back as one line in kubectl's words: a refusal as InvalidResource, the rest
-as ClusterError.
+Errors come back as one line in kubectl's words (kubectl's own two-line "resource
+mapping not found" as it prints it): a refusal as InvalidResource, the rest as
+ClusterError.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 from kubernetes.stream import stream
 
+from clusters.istio import kubectl
 from clusters.protocol import ClusterError, ExecResult, InvalidResource
 
 FIELD_MANAGER = "egress-conformance"
@@ -67,10 +69,16 @@ class KubeApi:
         self.api_client.close()
 
     # Objects -------------------------------------------------------------------------
-    def _resource(self, api_version: str, kind: str) -> Any:
+    def _resource(
+        self, api_version: str, kind: str, document: Mapping[str, Any] | None = None
+    ) -> Any:
+        """The API resource of ``kind``; one the server lacks is refused in kubectl
+        apply's words when a ``document`` is being applied."""
         try:
             return self.dynamic.resources.get(api_version=api_version, kind=kind)
         except ResourceNotFoundError:
+            if document is not None:
+                raise InvalidResource(kubectl.mapping_not_found(document)) from None
             raise InvalidResource(
                 f'resource mapping not found for kind "{kind}" in version "{api_version}": '
                 "ensure CRDs are installed first"
@@ -87,7 +95,7 @@ class KubeApi:
         return applied
 
     def _apply_one(self, document: Mapping[str, Any], namespace: str, *, dry_run: bool) -> dict:
-        resource = self._resource(document["apiVersion"], document["kind"])
+        resource = self._resource(document["apiVersion"], document["kind"], document)
         metadata = document.get("metadata") or {}
         target = metadata.get("namespace") or namespace if resource.namespaced else None
         body = {**document, "metadata": {**metadata, **({"namespace": target} if target else {})}}

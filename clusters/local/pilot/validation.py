@@ -790,13 +790,7 @@ def _served_kind(document: Mapping[str, Any]) -> tuple[str, str]:
     if group == GROUP and kind in OTHER_KINDS:
         raise InvalidResource(_not_local(kind, api_version))
     if group == GROUP and (version not in VERSIONS or kind not in SCHEMAS):
-        metadata = document.get("metadata") if isinstance(document.get("metadata"), Mapping) else {}
-        raise InvalidResource(
-            f"resource mapping not found for name: {_quote(str(metadata.get('name', '')))} "
-            f'namespace: {_quote(str(metadata.get("namespace", "")))} from "STDIN": no matches '
-            f"for kind {_quote(kind)} in version {_quote(str(api_version))}; ensure CRDs "
-            "are installed first"
-        )
+        raise InvalidResource(kubectl.mapping_not_found(document))
     if group != GROUP:
         raise InvalidResource(_not_local(kind, api_version))
     return kind, version
