@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from clusters.cli_values import seconds
 from clusters.istio.kubectl import load_documents, read_manifest
 from clusters.local import processes, runstate
 from clusters.local.controlplane import CONTROL_PLANES
+from clusters.local.kubeargs import to_yaml
+from clusters.local.kubectl import deleted_line, kind_text, no_resources, operation_line
 from clusters.local.mesh import DEFAULT_NAMESPACE, READY_TIMEOUT_S, LocalCluster
 from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy
 
@@ -179,7 +179,7 @@ def _apply(args: argparse.Namespace) -> int:
     for ref in refs:
         names = mesh.kind_names(ref.kind)
         verb = "configured" if (ref.kind, ref.namespace, ref.name) in before else "created"
-        print(f"{ref.kind.lower()}.{names.group}/{ref.name} {verb}", flush=True)
+        print(operation_line(ref.kind, names.group, ref.name, verb), flush=True)
     try:
         mesh.wait_for_proxy_config(READY_TIMEOUT_S)
     except ClusterError as error:
@@ -218,7 +218,7 @@ def _delete(args: argparse.Namespace) -> int:
             args.kind, name, ignore_not_found=args.ignore_not_found, namespace=args.namespace
         )
         if deleted:
-            print(f'{kind.plural.removesuffix("s")}.{kind.group} "{name}" deleted')
+            print(deleted_line(kind.kind, kind.group, name, args.namespace))
     mesh.wait_for_proxy_config(READY_TIMEOUT_S)
     return 0
 
@@ -234,17 +234,16 @@ def _get(args: argparse.Namespace) -> int:
         if not items:
             raise ClusterError(f'{kind.plural}.{kind.group} "{args.name}" not found')
     if not items:
-        where = "any namespace" if namespace is None else f"{namespace} namespace"
-        print(f"No resources found in {where}.", file=sys.stderr)
+        print(no_resources(namespace), file=sys.stderr)
         return 0
     if args.output == "yaml":
         body = items[0] if args.name else {"apiVersion": "v1", "kind": "List", "items": items}
-        sys.stdout.write(yaml.safe_dump(body, sort_keys=False))
+        sys.stdout.write(to_yaml(body))
         return 0
     for item in items:
         metadata = item["metadata"]
         if args.output == "name":
-            print(f"{kind.kind.lower()}.{kind.group}/{metadata['name']}")
+            print(f"{kind_text(kind.kind, kind.group)}/{metadata['name']}")
         elif namespace is None:
             print(f"{metadata['namespace']:<20} {metadata['name']}")
         else:

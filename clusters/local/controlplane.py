@@ -104,8 +104,9 @@ class ControlPlane(Protocol):
         """The pod exists (its Kubernetes object is created); its proxy starts next."""
         ...
 
-    def attach_sidecar(self, sidecar: Sidecar) -> None:
-        """Another process re-opens the run: the sidecar already runs."""
+    def attach_sidecar(self, sidecar: Sidecar | None) -> None:
+        """Another process re-opens the run: the sidecar already runs (None: another
+        process removed the pod; forget it without telling anyone)."""
         ...
 
     def proxy_labels(self, sidecar: Sidecar) -> dict[str, str] | None:
@@ -116,8 +117,11 @@ class ControlPlane(Protocol):
         """The pod is gone (``kubectl delete pod``)."""
         ...
 
-    def apply(self, documents: Sequence[Mapping[str, Any]]) -> list[ResourceRef]:
-        """Admit and store every document, or none (InvalidResource says why)."""
+    def apply(
+        self, documents: Sequence[Mapping[str, Any]], *, dry_run: bool = False
+    ) -> list[ResourceRef]:
+        """Admit and store every document, or none (InvalidResource says why);
+        ``dry_run`` admits without storing (kubectl's --dry-run=server)."""
         ...
 
     def delete(self, kind: str, namespace: str, name: str) -> bool:

@@ -95,6 +95,7 @@ class IstiodControlPlane:
         self._client: httpx.Client | None = None
         self._versions: dict[str, str] | None = None
         self._kinds: list[KindNames] | None = None
+        self._kinds_raw: list[dict[str, Any]] | None = None
         self._sidecar: Sidecar | None = None
         self._pending = -1  # the push counter the proxy must have ACKed
 
@@ -227,9 +228,14 @@ class IstiodControlPlane:
                     short_names=tuple(item.get("shortNames") or ()),
                     versions=tuple(item.get("versions") or ()),
                 )
-                for item in self._json("GET", "/kinds")
+                for item in self._kinds_json()
             ]
         return self._kinds
+
+    def _kinds_json(self) -> list[dict[str, Any]]:
+        if self._kinds_raw is None:
+            self._kinds_raw = list(self._json("GET", "/kinds"))
+        return self._kinds_raw
 
     def proxy_istio_version(self) -> str:
         """What the sidecar reports as ISTIO_VERSION: the release line of istio.io/api."""
@@ -310,7 +316,7 @@ class IstiodControlPlane:
                 return dict(client.get("labels") or {})
         return None
 
-    def attach_sidecar(self, sidecar: Sidecar) -> None:
+    def attach_sidecar(self, sidecar: Sidecar | None) -> None:
         self._sidecar = sidecar
 
     def remove_sidecar(self) -> None:
@@ -325,18 +331,60 @@ class IstiodControlPlane:
     ) -> list[ResourceRef]:
         """``kubectl apply`` (``--dry-run=server`` with ``dry_run``): admitted or refused
         by the API server's validation and Istio's webhook, then stored."""
+        return [ref for ref, _ in self.apply_actions(documents, dry_run=dry_run)]
+
+    def apply_actions(
+        self, documents: Sequence[Mapping[str, Any]], *, dry_run: bool = False
+    ) -> list[tuple[ResourceRef, str]]:
+        """``apply``, with what kubectl prints for each: created, configured or unchanged.
+        A refusal is AdmissionRefused, carrying the API server's Status."""
         params = {"dryRun": "All"} if dry_run else {}
         response = self._call("POST", "/apply", content=json.dumps(list(documents)), params=params)
         body = response.json()
         if "stage" in body:
-            raise InvalidResource(kubectl_refusal(body["status"]))
+            raise AdmissionRefused(body["status"], int(body.get("document", 0)))
         if response.status_code >= 400:
             raise ClusterError(f"istiod: {body.get('error', response.text)}")
         if not dry_run:
             self._expect(body["pushVersion"])
         return [
-            ResourceRef(item["kind"], item["name"], item["namespace"]) for item in body["applied"]
+            (ResourceRef(item["kind"], item["name"], item["namespace"]), item["action"])
+            for item in body["applied"]
         ]
+
+    def printer_columns(self) -> dict[str, list[dict[str, Any]]]:
+        """Each kind's printer columns (its CRD's, preferred version): kubectl get's table."""
+        return {item["kind"]: list(item.get("columns") or ()) for item in self._kinds_json()}
+
+    # What istioctl install wrote ----------------------------------------------------------
+    def configmaps(self, namespace: str) -> list[dict[str, Any]]:
+        """The install's ConfigMaps in ``namespace``, rendered by Istio's installer."""
+        return list(self._json("GET", f"/configmaps/{namespace}")["items"])
+
+    def configmap(self, namespace: str, name: str) -> tuple[dict[str, Any], str] | None:
+        """One of them and the YAML kubectl prints for it, or None if there is none."""
+        response = self._call("GET", f"/configmaps/{namespace}/{name}")
+        if response.status_code == 404:
+            return None
+        body = response.json()
+        if response.status_code >= 400:
+            raise ClusterError(f"istiod: {body.get('error', response.text)}")
+        return body["object"], body["yaml"]
+
+    def kubectl_yaml(self, value: Any) -> str:
+        """``value`` as kubectl -o yaml prints it (sigs.k8s.io/yaml, in egress-istiod)."""
+        response = self._call("POST", "/yaml", content=json.dumps(value))
+        if response.status_code >= 400:
+            raise ClusterError(f"istiod: {response.text.strip()}")
+        return response.text
+
+    def set_configmap_mode(self, mode: OutboundTrafficPolicy | None) -> None:
+        """The istio ConfigMap's outboundTrafficPolicy.mode as written (None: no mode
+        line, the install's default), pushed to the proxy even when the mode istiod
+        enforces stays the same."""
+        value = "" if mode is None else OutboundTrafficPolicy(mode).value
+        body = self._json("PUT", "/mesh/outboundTrafficPolicy", json={"mode": value})
+        self._expect(body["pushVersion"])
 
     def delete(self, kind: str, namespace: str, name: str) -> bool:
         body = self._json("DELETE", f"/resources/{kind}/{namespace}/{name}")
@@ -432,6 +480,16 @@ def _grpc_cluster(name: str, socket: Path) -> dict[str, Any]:
             }
         },
     }
+
+
+class AdmissionRefused(InvalidResource):
+    """The API server's (or Istio's webhook's) refusal of document ``document`` of a
+    stream, with its Status, which kubectl prints in its own way."""
+
+    def __init__(self, status: Mapping[str, Any], document: int = 0) -> None:
+        super().__init__(kubectl_refusal(status))
+        self.status = dict(status)
+        self.document = document
 
 
 def kubectl_refusal(status: Mapping[str, Any]) -> str:

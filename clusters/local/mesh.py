@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import subprocess
+import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,7 +47,9 @@ from clusters.protocol import (
 
 READY_TIMEOUT_S = DEFAULT_WAITS["local"].ready  # the default; up(ready_timeout=...) sets it
 DEFAULT_NAMESPACE = "default"  # where the page works, and kubectl's default
-POD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
+POD_ENV = sourcepod.POD_ENV
+KUBECTL_MODULE = "clusters.local.kubectl"  # the shell's kubectl (shell_env)
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_control_plane(state: RunState, system_roots: Path | None = None) -> ControlPlane:
@@ -82,6 +87,7 @@ class LocalCluster:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._admin: EnvoyAdmin | None = None
         self.timings: dict[str, float] = {}
+        self._state_mark = self._mark()
         if state.pod is not None and self._proxy_running():
             self.plane.attach_sidecar(self._sidecar())
 
@@ -140,6 +146,7 @@ class LocalCluster:
 
     def down(self) -> None:
         """Remove everything the run created; safe to call twice."""
+        self._follow_run()  # a pod another process made is the run's too
         if self._admin is not None:
             self._admin.close()
         self.plane.close()
@@ -191,6 +198,7 @@ class LocalCluster:
 
     def _check_alive(self) -> None:
         """Fail fast, naming the process that died, how, and its last error line."""
+        self._follow_run()
         for record in self.state.processes:
             if not processes.is_running(record):
                 raise ClusterError(self._death(record))
@@ -228,6 +236,7 @@ class LocalCluster:
 
     def processes_status(self) -> list[tuple[str, int, bool]]:
         """Each process of the mesh (name, pid, alive), for ``egress-mesh status``."""
+        self._follow_run()
         return [(r.name, r.pid, processes.is_running(r)) for r in self.state.processes]
 
     def _log_dir(self, process_name: str) -> Path:
@@ -237,8 +246,43 @@ class LocalCluster:
             return self.state.directory / "istiod"
         return self.state.directory / "internet"
 
+    # Another process of the run ---------------------------------------------------------
+    def _mark(self) -> tuple[int, int, int] | None:
+        try:
+            stat = self.state.state_file.stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+    def _follow_run(self) -> None:
+        """Take over the pod another process of the run made or removed (the shell's
+        kubectl: ``kubectl delete -f samples/sleep/sleep.yaml``, then ``apply``): its
+        record, its proxy process, and the sidecar the control plane pushes to."""
+        mark = self._mark()
+        if mark is None or mark == self._state_mark:
+            return
+        self._state_mark = mark
+        try:
+            on_disk = RunState.load(self.state.directory)
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # being written, or gone with the run: nothing to take over
+        before = self.state.pod.name if self.state.pod else None
+        after = on_disk.pod.name if on_disk.pod else None
+        if before == after and on_disk.processes == self.state.processes:
+            return
+        self.state.pod, self.state.processes = on_disk.pod, on_disk.processes
+        if before != after:
+            if self._admin is not None:
+                self._admin.close()
+                self._admin = None
+            running = on_disk.pod is not None and self._proxy_running()
+            self.plane.attach_sidecar(self._sidecar() if running else None)
+        for child in self._children.values():
+            child.poll()  # a proxy of ours the other process ended
+
     # The source pod ----------------------------------------------------------------
     def _pod(self) -> PodState:
+        self._follow_run()
         if self.state.pod is None:
             raise ClusterError(
                 'no pod matches label "app=sleep": deploy it first '
@@ -273,6 +317,11 @@ class LocalCluster:
             injection_facts.sleep_deployment(), injection, pod.name, pod.include_ip_ranges
         )
         pod.deployment, pod.pod = workload.deployment, workload.pod
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        for stored in (pod.deployment, pod.pod):  # what the API server adds
+            metadata = stored.setdefault("metadata", {})
+            metadata["creationTimestamp"] = created
+            metadata.setdefault("uid", str(uuid.uuid4()))
         self.state.pod = pod
         self.state.save()
         pod_dir = self._pod_dir()
@@ -302,6 +351,7 @@ class LocalCluster:
         self.wait_for_proxy_config(self.ready_timeout)
 
     def _remove_pod(self) -> None:
+        self._follow_run()
         proxies = [r for r in self.state.processes if r.name == "istio-proxy"]
         processes.terminate(proxies)
         self.state.processes = [r for r in self.state.processes if r not in proxies]
@@ -345,12 +395,14 @@ class LocalCluster:
             info["envoy"] = "unknown"
         return info
 
-    def apply(self, manifest: str) -> list[ResourceRef]:
+    def apply(self, manifest: str, *, dry_run: bool = False) -> list[ResourceRef]:
+        """Admit and store every document (``dry_run``: admit only, as kubectl's
+        --dry-run=server)."""
         documents = load_documents(manifest)
         for document in documents:
             check_served_locally(document)
             kubectl.check_document(document, self.kinds())
-        return self.plane.apply(documents)
+        return self.plane.apply(documents, dry_run=dry_run)
 
     def delete(
         self,
@@ -390,6 +442,7 @@ class LocalCluster:
         self.plane.set_outbound_traffic_policy(mode)
 
     def wait_for_proxy_config(self, timeout: float) -> None:
+        self._follow_run()
         if self.state.pod is None:
             return
         self.plane.wait_synced(timeout)
@@ -404,6 +457,7 @@ class LocalCluster:
         return self.source_pod()
 
     def delete_source_pod(self) -> bool:
+        self._follow_run()
         if self.state.pod is None:
             return False
         self._remove_pod()
@@ -433,9 +487,7 @@ class LocalCluster:
 
     def exec_in_source_pod(self, argv: Sequence[str], timeout: float) -> ExecResult:
         self._pod()
-        command = processes.in_namespace(
-            self.state.namespace("pod"), argv, uid=sourcepod.SOURCE_UID, gid=sourcepod.SOURCE_GID
-        )
+        command = sourcepod.exec_argv(self.state.namespace("pod"), argv)
         started = time.perf_counter()
         try:
             completed = subprocess.run(
@@ -500,6 +552,7 @@ class LocalCluster:
         return [sourcepod.POD_CIDR, sourcepod.SERVICE_CIDR]
 
     def reset(self) -> None:
+        self._follow_run()
         pod = self.state.pod
         self.plane.clear()
         if (
@@ -513,6 +566,59 @@ class LocalCluster:
             self._create_pod(Injection.AUTOMATIC, None)  # waits for the new state
             return
         self.wait_for_proxy_config(self.ready_timeout)
+
+    # What istioctl install wrote (istio-system's ConfigMaps) -------------------------------
+    def configmaps(self, namespace: str) -> list[dict[str, Any]]:
+        """The install's ConfigMaps in ``namespace``, rendered by Istio's installer."""
+        return self._installer().configmaps(namespace)
+
+    def configmap(self, namespace: str, name: str) -> tuple[dict[str, Any], str] | None:
+        """One of them and the YAML kubectl prints for it, or None if there is none."""
+        return self._installer().configmap(namespace, name)
+
+    def set_configmap_mode(self, mode: OutboundTrafficPolicy | None) -> None:
+        """The istio ConfigMap's outboundTrafficPolicy.mode as written (None: no mode
+        line, the install's default), as ``kubectl replace`` of it does."""
+        self._installer().set_configmap_mode(mode)
+
+    def _installer(self) -> Any:
+        if not hasattr(self.plane, "configmaps"):
+            raise ClusterError(
+                f"the {self.plane.name} control plane renders no istio-system ConfigMaps: "
+                "Istio's installer runs in egress-istiod (--control-plane istiod)"
+            )
+        return self.plane
+
+    # The page's commands as written ---------------------------------------------------------
+    def shell_env(self) -> dict[str, str]:
+        """The environment in which the page's commands run as written: this run's
+        ``kubectl`` first on PATH (clusters/local/kubectl.py, answering as kubectl v1.34
+        does), and the run it re-attaches to (EGRESS_MESH_RUN_ROOT, EGRESS_MESH_RUN_ID),
+        since it is another process than this one."""
+        directory = self.state.directory / "bin"
+        directory.mkdir(exist_ok=True)
+        wrapper = directory / "kubectl"
+        # Compiled modules kept outside the tree (the page's commands call it dozens of
+        # times; compiling it each time is most of its start-up).
+        pycache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        pycache = pycache / "egress-conformance" / "pycache"
+        text = (
+            "#!/bin/sh\n"
+            f"# kubectl for the local mesh's run {self.state.run_id} (egress-conformance)\n"
+            f"export PYTHONPATH={shlex.quote(str(PROJECT_ROOT))} "
+            f"PYTHONPYCACHEPREFIX={shlex.quote(str(pycache))} PYTHONDONTWRITEBYTECODE=\n"
+            f'exec {shlex.quote(sys.executable)} -m {KUBECTL_MODULE} "$@"\n'
+        )
+        if not wrapper.exists() or wrapper.read_text() != text:
+            temporary = wrapper.with_suffix(".tmp")
+            temporary.write_text(text)
+            temporary.chmod(0o755)
+            os.replace(temporary, wrapper)
+        return {
+            "PATH": f"{directory}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
+            "EGRESS_MESH_RUN_ROOT": str(self.state.directory.parent),
+            "EGRESS_MESH_RUN_ID": self.state.run_id,
+        }
 
 
 def check_served_locally(document: Mapping[str, object]) -> None:

@@ -99,8 +99,8 @@ class ModelControlPlane:
         self._rejected_seen = 0  # a new proxy has refused nothing yet
         self._write()
 
-    def attach_sidecar(self, sidecar: Sidecar) -> None:
-        """Re-attach (another process) to a sidecar that already runs."""
+    def attach_sidecar(self, sidecar: Sidecar | None) -> None:
+        """Re-attach (another process) to a sidecar that already runs, or forget one."""
         self._sidecar = sidecar
 
     def remove_sidecar(self) -> None:
@@ -114,8 +114,13 @@ class ModelControlPlane:
         """Nothing to let go of: the model runs in this process."""
 
     # Configuration ---------------------------------------------------------------------
-    def apply(self, documents: Sequence[Mapping[str, Any]]) -> list[ResourceRef]:
+    def apply(
+        self, documents: Sequence[Mapping[str, Any]], *, dry_run: bool = False
+    ) -> list[ResourceRef]:
+        """Validated by the model (all or nothing), then stored unless ``dry_run``."""
         models = [from_document(document) for document in documents]  # all or nothing
+        if dry_run:
+            return [ref(model) for model in models]
         saved = (dict(self.state.resources), dict(self._config))
         for document, model in zip(documents, models, strict=True):
             key = _key(model.kind, model.namespace, model.name)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from clusters.local import internet, iptables, network, runstate
+from clusters.local import iptables, network, processes, runstate
 from clusters.local.kubeobjects import SLEEP_CLUSTER_IP
 from clusters.local.runstate import PodState
 from clusters.local.snapshot import ProxyInfo
@@ -31,6 +31,9 @@ SOURCE_GID = 101
 PROXY_UID = iptables.PROXY_UID
 PROXY_GID = iptables.PROXY_GID
 NAMESPACE = "default"
+# What a command run in the pod sees (kubectl exec, the mesh's own probes).
+POD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8"}
+APP_CONTAINER = "sleep"
 
 __all__ = ["SLEEP_CLUSTER_IP"]
 
@@ -43,6 +46,14 @@ def new_pod_state(injection: Injection, include: Sequence[str] | None) -> PodSta
         injection=injection.value,
         include_ip_ranges=ranges,
     )
+
+
+def exec_argv(pod_ns: str, argv: Sequence[str], container: str = APP_CONTAINER) -> list[str]:
+    """argv that runs a command in one of the pod's containers: in its network namespace
+    as the container's user (curl's in ``sleep``, 1337 in ``istio-proxy``, whose traffic
+    the interception rules let through as Envoy's own)."""
+    uid, gid = (PROXY_UID, PROXY_GID) if container == "istio-proxy" else (SOURCE_UID, SOURCE_GID)
+    return processes.in_namespace(pod_ns, argv, uid=uid, gid=gid)
 
 
 def proxy_info(pod: PodState) -> ProxyInfo:
@@ -71,6 +82,10 @@ def create_pod_network(
     """The pod's namespace with the page's DNS and CA, its veth, then istio-init's rules
     (``interception``: Istio's own istio-iptables with the pod's istio-init arguments,
     or the model's transcription)."""
+    from clusters.local import (
+        internet,
+    )  # its TLS tooling is slow to import; the shell's kubectl imports this module
+
     network.create(
         pod_ns,
         etc_files={

@@ -158,7 +158,11 @@ func TestRefusalAppliesNothing(t *testing.T) {
 	if code != http.StatusBadRequest || body["stage"] != "webhook" || body["document"].(float64) != 1 {
 		t.Fatalf("refusal: %d %v", code, body)
 	}
-	message := body["status"].(map[string]any)["message"].(string)
+	status := body["status"].(map[string]any)
+	if reason, _ := status["reason"].(string); reason != "" || status["code"].(float64) != 400 {
+		t.Fatalf("the API server keeps the webhook's Status (no reason, code 400): %v", status)
+	}
+	message := status["message"].(string)
 	want := `admission webhook "validation.istio.io" denied the request: configuration is invalid: ` +
 		`hosts must be FQDN or contain only prefix wildcards if no endpoints are provided for resolution mode DNS`
 	if !strings.HasPrefix(message, want) {

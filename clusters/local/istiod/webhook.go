@@ -75,13 +75,28 @@ func (w *Webhook) Review(object map[string]any, kind metav1.GroupVersionKind, na
 	if answer.Response.Allowed {
 		return nil, answer.Response.Warnings, nil
 	}
-	// The API server wraps a denial this way (admission plugin "ValidatingAdmissionWebhook").
-	message := fmt.Sprintf("admission webhook %q denied the request: %s", WebhookName, answer.Response.Result.Message)
-	return &metav1.Status{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Status"},
-		Status:   metav1.StatusFailure,
-		Message:  message,
-		Reason:   metav1.StatusReasonBadRequest,
-		Code:     http.StatusBadRequest,
-	}, answer.Response.Warnings, nil
+	// The API server wraps a denial this way (the ValidatingAdmissionWebhook plugin's
+	// webhookerrors.ToStatusErr): the webhook's own Status (Istio's sets a message and no
+	// reason, which kubectl prints as "Error from server: ..."), a code of 400 at least.
+	result := metav1.Status{}
+	if answer.Response.Result != nil {
+		result = *answer.Response.Result
+	}
+	result.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Status"}
+	if result.Code < http.StatusBadRequest {
+		result.Code = http.StatusBadRequest
+	}
+	if result.Status == "" || result.Status == metav1.StatusSuccess {
+		result.Status = metav1.StatusFailure
+	}
+	deniedBy := fmt.Sprintf("admission webhook %q denied the request", WebhookName)
+	switch {
+	case result.Message != "":
+		result.Message = fmt.Sprintf("%s: %s", deniedBy, result.Message)
+	case result.Reason != "":
+		result.Message = fmt.Sprintf("%s: %s", deniedBy, result.Reason)
+	default:
+		result.Message = deniedBy + " without explanation"
+	}
+	return &result, answer.Response.Warnings, nil
 }
