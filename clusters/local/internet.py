@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import trustme
 import yaml
 from dnslib import DNSRecord
 
@@ -144,6 +143,8 @@ class FakeInternet:
 
     def prepare(self) -> None:
         """Write the CA, site certificates, DNS hosts file and the TLS server's config."""
+        import trustme  # cryptography is slow to import; only the run's creator needs it
+
         self.directory.mkdir(parents=True, exist_ok=True)
         ca = trustme.CA(organization_name="egress-conformance fake internet")
         ca.cert_pem.write_to_path(str(self.ca_bundle))

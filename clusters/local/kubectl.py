@@ -316,7 +316,8 @@ class Session:
 
             try:
                 with httpx.Client(
-                    transport=httpx.HTTPTransport(uds=str(socket)), base_url="http://istiod"
+                    transport=httpx.HTTPTransport(uds=str(socket), verify=False),
+                    base_url="http://istiod",
                 ) as client:
                     response = client.post("/yaml", content=json.dumps(value))
                 if response.status_code == 200:

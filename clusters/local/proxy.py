@@ -58,7 +58,8 @@ class EnvoyAdmin:
     def client(self) -> httpx.Client:
         if self._client is None:
             self._client = httpx.Client(
-                transport=httpx.HTTPTransport(uds=str(self.socket_path)),
+                # A unix socket: plain HTTP, no CA bundle to load.
+                transport=httpx.HTTPTransport(uds=str(self.socket_path), verify=False),
                 base_url="http://envoy-admin",
                 timeout=5.0,
             )
