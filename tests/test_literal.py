@@ -219,3 +219,14 @@ def test_the_scenario_verdict_weighs_every_command() -> None:
     assert scenario_verdict([step("observed: y")])[0] == "outdated"
     verdict, why = scenario_verdict([step("observed: y"), step("unexplained: z")])
     assert verdict == FAILED and why is not None and "line 59" in why
+
+
+def test_records_that_let_lines_vary_explain_a_difference_together(shell: LiteralShell) -> None:
+    page = '{\n"Connection": "close",\n"User-Agent": "curl/7.60.0",\n...\n}'
+    printed = '{\n"User-Agent": "curl/8.14.1",\n"X-Envoy-Attempt-Count": "1"\n}'
+    both = command(f"printf '{printed}'", page, "sleep-curl-version", "httpbin-connection-close")
+    verdict = shell.run(both, None)
+    assert verdict.outdated, verdict
+    assert verdict.drift is not None and "curl" in verdict.drift and "Connection" in verdict.drift
+    one = command(f"printf '{printed}'", page, "sleep-curl-version")
+    assert shell.run(one, None).unexplained

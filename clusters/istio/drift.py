@@ -170,6 +170,14 @@ DRIFTS: dict[str, Drift] = {
             varying=re.compile(r'"User-Agent": "curl/[\d.]+'),
         ),
         Drift(
+            "httpbin-connection-close",
+            since="httpbin.org's 2019 front end",
+            reason="the Connection: close the page shows was added by httpbin.org's front end "
+            "of 2019; the sidecar keeps its upstream connection open and sends none",
+            symptom="the server sees no Connection header",
+            varying=re.compile(r'^"Connection": "close",?$'),
+        ),
+        Drift(
             "envoy-peer-metadata",
             since="Istio 1.5",
             reason="telemetry v2 (Istio 1.5) makes the sidecar send its peer's metadata to "
