@@ -217,6 +217,13 @@ class Cluster(Protocol):
         """``kubectl get pod -l app=sleep``: the current source pod; ClusterError if none."""
         ...
 
+    def pods_labelled(self, selector: str) -> list[str]:
+        """``kubectl get pod -l SELECTOR -o name`` in the suite's namespace: the names of
+        the pods the cluster runs (or is still terminating) with those labels, as observed
+        now, not as the suite's last action left its records. None is an empty list; a
+        cluster that cannot be asked raises ClusterError."""
+        ...
+
     def exec_in_source_pod(self, argv: Sequence[str], timeout: float) -> ExecResult:
         """``kubectl exec $SOURCE_POD -c sleep -- argv``."""
         ...
@@ -261,6 +268,26 @@ class Cluster(Protocol):
         VirtualServices the suite applied, a source pod with automatic injection and full
         interception. Only what the suite created is removed."""
         ...
+
+
+def selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
+    """Whether ``labels`` satisfy an equality selector (``app=sleep,version=v1``; ``==``
+    and ``!=`` as kubectl reads them; ``key`` and ``!key`` ask that it exists or not)."""
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        if "!=" in term:
+            key, value = (part.strip() for part in term.split("!=", 1))
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = (part.strip() for part in term.replace("==", "=").split("=", 1))
+            if labels.get(key) != value:
+                return False
+        elif term.startswith("!"):
+            if term[1:].strip() in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
 
 
 def sidecar_log_before_barrier(

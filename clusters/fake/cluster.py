@@ -35,6 +35,7 @@ from clusters.protocol import (
     PodStatus,
     ResourceRef,
     lines_after,
+    selector_matches,
 )
 
 NAMESPACE = "default"
@@ -71,6 +72,9 @@ class FakeCluster:
         self.mode = installed_mode
         self.resources_by_key: dict[tuple[str, str], dict[str, Any]] = {}
         self.pod: FakePod | None = None
+        # Pods beside the source pod that a label query finds (name -> labels): one still
+        # terminating, another workload labelled app=sleep; a test sets them.
+        self.other_pods: dict[str, dict[str, str]] = {}
         self.reset()
 
     # Facts ---------------------------------------------------------------------------
@@ -187,6 +191,12 @@ class FakeCluster:
             injection=injection_facts.injected_by(pod.deployment, pod.pod),
             include_ip_ranges=injection_facts.include_ip_ranges(pod.pod),
         )
+
+    def pods_labelled(self, selector: str) -> list[str]:
+        pods = dict(self.other_pods)
+        if self.pod is not None:
+            pods[self.pod.name] = dict((self.pod.pod.get("metadata") or {}).get("labels") or {})
+        return sorted(name for name, labels in pods.items() if selector_matches(selector, labels))
 
     def exec_in_source_pod(self, argv: Sequence[str], timeout: float) -> ExecResult:
         del timeout

@@ -365,6 +365,12 @@ class KubeCluster:
             raise ClusterError(f'no pod matches label "{SAMPLE_LABEL}": deploy it first')
         return name
 
+    def pods_labelled(self, selector: str) -> list[str]:
+        """Every pod the API server lists with the labels, terminating ones included (as
+        ``kubectl get pod -l`` shows them); its errors propagate as ClusterError."""
+        pods = self.api.list("v1", "Pod", self.settings.namespace, label_selector=selector)
+        return sorted(p["metadata"]["name"] for p in pods)
+
     def source_pod(self) -> PodStatus:
         pods = self._pods()
         if not pods:

@@ -26,7 +26,7 @@ from clusters.barrier import curl_barrier
 from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl
 from clusters.istio.kubectl import KindNames, load_documents
-from clusters.local import internet, iptables, processes, runstate, sourcepod
+from clusters.local import internet, iptables, network, processes, runstate, sourcepod
 from clusters.local.controlplane import ControlPlane, ControlPlaneName, Sidecar
 from clusters.local.prerequisites import check_prerequisites
 from clusters.local.proxy import EnvoyAdmin, envoy_command
@@ -43,6 +43,7 @@ from clusters.protocol import (
     at_page_start,
     complete_lines,
     lines_after,
+    selector_matches,
 )
 
 READY_TIMEOUT_S = DEFAULT_WAITS["local"].ready  # the default; up(ready_timeout=...) sets it
@@ -484,6 +485,25 @@ class LocalCluster:
             injection=injection_facts.injected_by(pod.deployment, pod.pod),
             include_ip_ranges=injection_facts.include_ip_ranges(pod.pod),
         )
+
+    def pods_labelled(self, selector: str) -> list[str]:
+        """The pod as the host shows it: its network namespace or its running sidecar,
+        not the run's record of what was deployed or deleted. Its labels are istiod's
+        while the sidecar is connected, else admission's, else (a pod the record lost)
+        the sample's."""
+        self._follow_run()  # the record's name for it, if another process made it
+        pod_ns = self.state.namespace("pod")
+        if not network.exists(pod_ns) and not self._proxy_running():
+            return []
+        pod, labels = self.state.pod, None
+        if pod is not None and self._proxy_running():
+            labels = self.plane.proxy_labels(self._sidecar())
+        if labels is None:
+            template = injection_facts.template(injection_facts.sleep_deployment())
+            sample = (template.get("metadata") or {}).get("labels") or {}
+            labels = sourcepod.labels(pod) if pod is not None else sample
+        name = pod.name if pod is not None else f"(the pod of network namespace {pod_ns})"
+        return [name] if selector_matches(selector, labels) else []
 
     def exec_in_source_pod(self, argv: Sequence[str], timeout: float) -> ExecResult:
         self._pod()

@@ -189,9 +189,13 @@ def test_reset_returns_to_the_pages_starting_point(cluster: Cluster) -> None:
 
 
 def test_a_deleted_pod_is_gone_until_reset(cluster: Cluster) -> None:
+    name = cluster.source_pod().name
+    assert cluster.pods_labelled("app=sleep") == [name]
+    assert cluster.pods_labelled("app=sleep,app!=sleep") == []
     assert cluster.delete_source_pod() is True
     with pytest.raises(ClusterError):
         cluster.source_pod()
+    assert cluster.pods_labelled("app=sleep") == []  # asked of the cluster, not its record
     assert cluster.delete_source_pod() is False
     cluster.reset()
     assert cluster.source_pod().ready

@@ -1,0 +1,61 @@
+"""The embedded mesh observes what the steps ask: a label query looks at the pod's
+network namespace and sidecar, not at the run's record of a delete. Needs root, like
+the backend."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clusters.local import network, processes
+from clusters.local.mesh import LocalCluster
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
+
+
+@pytest.fixture(scope="module")
+def mesh(run_root: Path) -> Iterator[LocalCluster]:
+    cluster = LocalCluster.up(run_root=run_root)
+    try:
+        yield cluster
+    finally:
+        cluster.down()
+
+
+@pytest.fixture(autouse=True)
+def page_start(mesh: LocalCluster) -> Iterator[None]:
+    mesh.reset()
+    yield
+    mesh.reset()
+
+
+def test_the_label_query_finds_the_pod_and_nothing_after_the_delete(mesh: LocalCluster) -> None:
+    name = mesh.source_pod().name
+    assert mesh.pods_labelled("app=sleep") == [name]
+    assert mesh.pods_labelled("app=httpbin") == []
+    assert mesh.delete_source_pod()
+    assert mesh.pods_labelled("app=sleep") == []
+
+
+def test_a_pod_namespace_the_delete_left_is_still_a_pod(mesh: LocalCluster) -> None:
+    assert mesh.delete_source_pod()
+    pod_ns = mesh.state.namespace("pod")
+    subprocess.run(["ip", "netns", "add", pod_ns], check=True)  # as if the delete failed
+    try:
+        assert mesh.pods_labelled("app=sleep") == [f"(the pod of network namespace {pod_ns})"]
+    finally:
+        network.delete(pod_ns)
+    assert mesh.pods_labelled("app=sleep") == []
+
+
+def test_a_pod_gone_behind_the_records_back_is_gone(mesh: LocalCluster) -> None:
+    name = mesh.source_pod().name
+    proxies = [r for r in mesh.state.processes if r.name == "istio-proxy"]
+    processes.terminate(proxies)
+    network.delete(mesh.state.namespace("pod"))
+    assert mesh.state.pod is not None and mesh.state.pod.name == name  # the record says so
+    assert mesh.pods_labelled("app=sleep") == []
