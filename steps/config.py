@@ -120,6 +120,7 @@ def mode_is(
 
 
 INSTALLED_MODE = "installed_outbound_traffic_policy"
+INSTALLED_MODE_SEEN = "installed_outbound_traffic_policy_seen"  # where it was observed
 
 
 @then(bound('the mesh as installed has outbound traffic policy mode "{mode}"'))
@@ -130,8 +131,9 @@ def installed_mode_is(
     mode: str,
     block: BlockRef | None = None,
 ) -> None:
-    """The default as the installation left it, read when the mesh came up (before any
-    scenario reset the mode), not the mode the suite sets between scenarios."""
+    """The default as the installation left it: the mode the backend saw a sidecar run
+    (its virtualOutbound listener's catch-all cluster) when the mesh came up, before any
+    scenario reset the mode; not a mesh config's unset field read as its default."""
     wanted = settled(
         journal, page, block, "the mode", mode_of(mode), read_part(pc.mode_shown),
         checks_output=True,
@@ -139,7 +141,8 @@ def installed_mode_is(
     facts = cluster.describe()
     journal.note(
         ran=f"cluster.describe()[{INSTALLED_MODE!r}] (read when the mesh came up)",
-        observed=f"{INSTALLED_MODE}: {facts.get(INSTALLED_MODE, '(not reported)')}",
+        observed=f"{INSTALLED_MODE}: {facts.get(INSTALLED_MODE, '(not reported)')}"
+        + (f" ({facts[INSTALLED_MODE_SEEN]})" if INSTALLED_MODE_SEEN in facts else ""),
     )
     assert INSTALLED_MODE in facts, f"the {cluster.name} backend does not report its installed mode"
     installed = facts[INSTALLED_MODE]

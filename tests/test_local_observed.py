@@ -1,6 +1,6 @@
 """The embedded mesh observes what the steps ask: a label query looks at the pod's
-network namespace and sidecar, not at the run's record of a delete. Needs root, like
-the backend."""
+network namespace and sidecar, not at the run's record of a delete; the mode as
+installed is what the first sidecar ran. Needs root, like the backend."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from clusters.local import network, processes
 from clusters.local.mesh import LocalCluster
+from clusters.protocol import OutboundTrafficPolicy
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
 
@@ -59,3 +60,15 @@ def test_a_pod_gone_behind_the_records_back_is_gone(mesh: LocalCluster) -> None:
     network.delete(mesh.state.namespace("pod"))
     assert mesh.state.pod is not None and mesh.state.pod.name == name  # the record says so
     assert mesh.pods_labelled("app=sleep") == []
+
+
+def test_the_installed_mode_is_what_the_sidecar_ran(mesh: LocalCluster) -> None:
+    assert mesh.describe()["installed_outbound_traffic_policy"] == "ALLOW_ANY"
+    mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY)
+    mesh.wait_for_proxy_config(30)
+    assert mesh.describe()["installed_outbound_traffic_policy"] == "ALLOW_ANY"  # as installed
+    mesh._observe_installed_mode()  # read again now: the sidecar's answer, not a default
+    try:
+        assert mesh.describe()["installed_outbound_traffic_policy"] == "REGISTRY_ONLY"
+    finally:
+        mesh.state.installed_mode = OutboundTrafficPolicy.ALLOW_ANY.value

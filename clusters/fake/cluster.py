@@ -68,13 +68,17 @@ class FakeCluster:
     ) -> None:
         self.handler = handler or default_handler
         self.istio = istio
-        self.installed_mode = installed_mode
         self.mode = installed_mode
         self.resources_by_key: dict[tuple[str, str], dict[str, Any]] = {}
         self.pod: FakePod | None = None
         # Pods beside the source pod that a label query finds (name -> labels): one still
         # terminating, another workload labelled app=sleep; a test sets them.
         self.other_pods: dict[str, dict[str, str]] = {}
+        self.deploy_source_pod()
+        # As the real backends: the mode the first sidecar runs, before any reset.
+        self.installed_mode = proxyconfig.mode_in_effect(
+            self.sidecar_config_dump(proxyconfig.LISTENERS)
+        )
         self.reset()
 
     # Facts ---------------------------------------------------------------------------
@@ -84,7 +88,9 @@ class FakeCluster:
             "platform": "none",
             "istio": self.istio,
             "control_plane": "none (in memory)",
-            "installed_outbound_traffic_policy": self.installed_mode.value,
+            "installed_outbound_traffic_policy": (
+                self.installed_mode.value if self.installed_mode else "unknown"
+            ),
             "internal_ip_ranges": ",".join(INTERNAL_IP_RANGES),
         }
 

@@ -27,7 +27,7 @@ import yaml
 from clusters.backends import Waits
 from clusters.barrier import curl_barrier
 from clusters.istio import injection as injection_facts
-from clusters.istio import kubectl, syncz
+from clusters.istio import kubectl, proxyconfig, syncz
 from clusters.istio.kubectl import load_documents
 from clusters.kube import istio
 from clusters.kube.api import KubeApi
@@ -83,7 +83,10 @@ class KubeCluster:
                 f"{settings.istio_namespace}: install Istio first (istioctl install)"
             )
         self.install = install
-        self.found_mode = istio.outbound_traffic_policy(api, install.namespace)
+        # The mesh config's mode as found (None: unset), put back at close.
+        self.configured_mode = istio.configured_outbound_traffic_policy(api, install.namespace)
+        # The mode a sidecar ran before the suite first changed it: see installed_mode().
+        self._installed: tuple[str, str] | None = None  # (mode or "unknown", evidence)
         self.applied: dict[tuple[str, str, str], str] = {}  # (kind, ns, name) -> apiVersion
         self._pending = -1  # the push the proxy must have ACKed
         self._changed_at = 0.0  # when the last change was made (time.monotonic)
@@ -91,7 +94,12 @@ class KubeCluster:
 
     # Facts ---------------------------------------------------------------------------
     def describe(self) -> Mapping[str, str]:
-        return dict(self._facts)
+        installed, seen = self.installed_mode()
+        return {
+            **self._facts,
+            "installed_outbound_traffic_policy": installed,
+            "installed_outbound_traffic_policy_seen": seen,
+        }
 
     @functools.cached_property
     def _facts(self) -> dict[str, str]:
@@ -102,7 +110,9 @@ class KubeCluster:
             "platform": self.settings.platform,
             "istio": self.install.version,
             "control_plane": f"istiod {self.install.version} ({self.install.namespace})",
-            "installed_outbound_traffic_policy": self.found_mode.value,
+            "mesh_config_outbound_traffic_policy": (
+                self.configured_mode.value if self.configured_mode else "unset"
+            ),
             "namespace": self.settings.namespace,
             **self.settings.extra_facts,
         }
@@ -115,6 +125,42 @@ class KubeCluster:
             except ClusterError:
                 facts[fact] = "unknown"
         return facts
+
+    def installed_mode(self) -> tuple[str, str]:
+        """The mesh's mode as installed, as a sidecar runs it: where its virtualOutbound
+        listener sends an unknown destination (PassthroughCluster, BlackHoleCluster),
+        and on which pod that was seen. The istio ConfigMap may not say (then Istio's
+        default applies, or a revision's or an operator's mesh config), so it is observed
+        once, before the suite first changes the mode (reset, a mode step), on the source
+        pod (deployed first when there is none)."""
+        if self._installed is None:
+            try:
+                pod = self._pod_or_none()
+                if pod is None:
+                    pod = self.deploy_source_pod().name
+                else:
+                    self.wait_for_proxy_config(self.settings.waits.propagation)
+                dump = self.sidecar_config_dump(proxyconfig.LISTENERS)
+            except ClusterError as error:
+                return "unknown", f"no sidecar to read it from: {error}"  # asked again later
+            mode = proxyconfig.mode_in_effect(dump)
+            target = proxyconfig.unmatched_outbound_cluster(dump)
+            self._installed = (
+                mode.value if mode else "unknown",
+                f"pod {pod}: {proxyconfig.VIRTUAL_OUTBOUND} sends unknown destinations to "
+                f"{target or 'nothing'}",
+            )
+        return self._installed
+
+    def _unset_runs(self) -> OutboundTrafficPolicy:
+        """What istiod runs while the ConfigMap names no mode: what the sidecar was seen
+        running when the ConfigMap was found so, else Istio's default."""
+        if self.configured_mode is None and self._installed is not None:
+            try:
+                return OutboundTrafficPolicy(self._installed[0])
+            except ValueError:
+                pass
+        return OutboundTrafficPolicy.ALLOW_ANY
 
     def internal_ip_ranges(self) -> list[str]:
         """The pod and service CIDRs kubeadm set up (its ClusterConfiguration)."""
@@ -207,12 +253,18 @@ class KubeCluster:
         return sorted(item["metadata"]["name"] for item in items)
 
     def outbound_traffic_policy(self) -> OutboundTrafficPolicy:
-        return istio.outbound_traffic_policy(self.api, self.install.namespace)
+        """The ConfigMap's mode; where it names none, what istiod was seen to run then."""
+        configured = istio.configured_outbound_traffic_policy(self.api, self.install.namespace)
+        return configured or self._unset_runs()
 
     def set_outbound_traffic_policy(self, mode: OutboundTrafficPolicy) -> None:
+        self._installed = self.installed_mode()  # seen before the first change, or never
         newest = self._newest_push()
         if istio.set_outbound_traffic_policy(
-            self.api, OutboundTrafficPolicy(mode), self.install.namespace
+            self.api,
+            OutboundTrafficPolicy(mode),
+            self.install.namespace,
+            unset_runs=self._unset_runs(),
         ):
             self._expect_push_after(newest)  # the same mode again brings no push
 
@@ -451,10 +503,14 @@ class KubeCluster:
         return removed
 
     def reset(self) -> None:
+        self._installed = self.installed_mode()  # seen before the first change, or never
         newest = self._newest_push()
         changed = self._remove_applied()
         changed |= istio.set_outbound_traffic_policy(
-            self.api, OutboundTrafficPolicy.ALLOW_ANY, self.install.namespace
+            self.api,
+            OutboundTrafficPolicy.ALLOW_ANY,
+            self.install.namespace,
+            unset_runs=self._unset_runs(),
         )
         if changed:
             self._expect_push_after(newest)
@@ -472,7 +528,12 @@ class KubeCluster:
         (waiting until it is gone); then the API client and --literal's kubeconfig copy."""
         try:
             self._remove_applied()
-            istio.set_outbound_traffic_policy(self.api, self.found_mode, self.install.namespace)
+            istio.set_outbound_traffic_policy(
+                self.api,
+                self.configured_mode,
+                self.install.namespace,
+                unset_runs=self._unset_runs(),
+            )
         finally:
             try:
                 if self.settings.owns_namespace:

@@ -58,25 +58,45 @@ def _mesh_configmap(api: KubeApi, namespace: str) -> dict[str, Any]:
     return configmap
 
 
-def outbound_traffic_policy(
+def _mesh(configmap: dict[str, Any]) -> dict[str, Any]:
+    return yaml.safe_load((configmap.get("data") or {}).get("mesh") or "") or {}
+
+
+def configured_outbound_traffic_policy(
     api: KubeApi, namespace: str = SYSTEM_NAMESPACE
-) -> OutboundTrafficPolicy:
-    """meshConfig.outboundTrafficPolicy.mode as istiod reads it (ALLOW_ANY when unset)."""
-    mesh = yaml.safe_load((_mesh_configmap(api, namespace).get("data") or {}).get("mesh") or "")
-    mode = ((mesh or {}).get("outboundTrafficPolicy") or {}).get("mode") or "ALLOW_ANY"
-    return OutboundTrafficPolicy(mode)
+) -> OutboundTrafficPolicy | None:
+    """meshConfig.outboundTrafficPolicy.mode as the ConfigMap writes it; None when it does
+    not (what a sidecar then runs is observed, not assumed: KubeCluster.installed_mode)."""
+    mode = (_mesh(_mesh_configmap(api, namespace)).get("outboundTrafficPolicy") or {}).get("mode")
+    return OutboundTrafficPolicy(mode) if mode else None
 
 
 def set_outbound_traffic_policy(
-    api: KubeApi, mode: OutboundTrafficPolicy, namespace: str = SYSTEM_NAMESPACE
+    api: KubeApi,
+    mode: OutboundTrafficPolicy | None,
+    namespace: str = SYSTEM_NAMESPACE,
+    *,
+    unset_runs: OutboundTrafficPolicy = OutboundTrafficPolicy.ALLOW_ANY,
 ) -> bool:
-    """Write the mode into the mesh config; False when it already was that mode."""
-    configmap = _mesh_configmap(api, namespace)
-    mesh = yaml.safe_load((configmap.get("data") or {}).get("mesh") or "") or {}
-    current = (mesh.get("outboundTrafficPolicy") or {}).get("mode") or "ALLOW_ANY"
-    if current == mode.value:
+    """Write the mode into the mesh config (None: remove it, to put back a ConfigMap that
+    never set it); True when the mode in effect changes, so istiod pushes. ``unset_runs``
+    is what istiod runs while the ConfigMap names no mode (Istio's default, unless a
+    sidecar was seen running another: KubeCluster.installed_mode)."""
+    mesh = _mesh(_mesh_configmap(api, namespace))
+    policy = dict(mesh.get("outboundTrafficPolicy") or {})
+    written = policy.get("mode")
+    wanted = mode.value if mode else None
+    before, after = written or unset_runs.value, wanted or unset_runs.value
+    if written == wanted or (written is None and before == after):
         return False
-    mesh.setdefault("outboundTrafficPolicy", {})["mode"] = mode.value
+    if wanted is None:
+        policy.pop("mode", None)
+    else:
+        policy["mode"] = wanted
+    if policy:
+        mesh["outboundTrafficPolicy"] = policy
+    else:
+        mesh.pop("outboundTrafficPolicy", None)
     patch = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -84,7 +104,7 @@ def set_outbound_traffic_policy(
         "data": {"mesh": yaml.safe_dump(mesh, sort_keys=False)},
     }
     api.apply([patch], namespace)
-    return True
+    return before != after
 
 
 def syncz(api: KubeApi, install: IstioInstall, timeout: float = 30.0) -> list[Mapping[str, Any]]:

@@ -24,7 +24,7 @@ from typing import Any
 from clusters.backends import DEFAULT_WAITS
 from clusters.barrier import curl_barrier
 from clusters.istio import injection as injection_facts
-from clusters.istio import kubectl
+from clusters.istio import kubectl, proxyconfig
 from clusters.istio.kubectl import KindNames, load_documents
 from clusters.local import internet, iptables, network, processes, runstate, sourcepod
 from clusters.local.controlplane import ControlPlane, ControlPlaneName, Sidecar
@@ -127,7 +127,16 @@ class LocalCluster:
             ("internet", self._start_internet),
             ("control_plane", self._start_control_plane),
             ("source_pod", lambda: self._create_pod(Injection.AUTOMATIC, None)),
+            ("installed_mode", self._observe_installed_mode),
         ]
+
+    def _observe_installed_mode(self) -> None:
+        """The mode as installed is the one the first sidecar runs, before any scenario
+        changes it: where its virtualOutbound listener sends an unknown destination (the
+        control plane's own reading of its mesh config is what is being checked)."""
+        mode = proxyconfig.mode_in_effect(self.sidecar_config_dump(proxyconfig.LISTENERS))
+        self.state.installed_mode = mode.value if mode else "unknown"
+        self.state.save()
 
     @classmethod
     def attach(cls, run_root: Path | None = None, run_id: str = "cli") -> LocalCluster:
