@@ -270,6 +270,21 @@ class Cluster(Protocol):
         ...
 
 
+@runtime_checkable
+class KubernetesCluster(Protocol):
+    """What a real Kubernetes cluster offers besides :class:`Cluster` (kind, existing):
+    a user's kubectl reaches it, so the page's commands can run as written; its API
+    server knows the Service range; and a pod's hostname is its name."""
+
+    def shell_env(self) -> Mapping[str, str]:
+        """KUBECONFIG (and PATH) for a kubectl that works in the suite's namespace."""
+        ...
+
+    def service_ip_ranges(self) -> list[str]:
+        """The Service CIDR(s) as the cluster is configured, read through the API."""
+        ...
+
+
 def selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
     """Whether ``labels`` satisfy an equality selector (``app=sleep,version=v1``; ``==``
     and ``!=`` as kubectl reads them; ``key`` and ``!key`` ask that it exists or not)."""

@@ -1,20 +1,28 @@
 """Steps about the page's per-platform IP ranges (the "direct access" section).
 
 The page tells each platform's reader how to find the cluster's internal ranges. A mesh
-runs on one platform; which one is read from ``Cluster.describe()["platform"]``. The
+runs on one platform; which one is read from ``Cluster.describe()["platform"]`` (an
+``existing`` cluster's is told from its nodes, clusters/kube/platform.py). The
 assumption, stated here once: the embedded ``local`` mesh (network namespaces on one
 host, ranges chosen by its builder) and ``kind`` clusters are the page's "Minikube,
 Docker for Desktop, bare metal" case, where the ranges are not fixed and must be looked
 up. Scenarios for the other platforms are skipped with the page's example range, their
-blocks not executed for that reason; so are the Minikube command's on the embedded mesh,
-which has no kube-apiserver pod to describe.
+blocks not executed for that reason.
+
+On a Kubernetes cluster the Minikube command runs as written, through a user's kubectl,
+and the range it prints must be the cluster's Service range. The embedded mesh has no
+kube-apiserver pod to describe: its block is not executed, and its ranges are checked
+against what a pod given them as include ranges has in its interception rules.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 from pytest_bdd import given, parsers, then, when
 
-from clusters.protocol import Cluster
+from clusters.protocol import Cluster, ClusterError, KubernetesCluster
 from fixtures.journal import Journal
 from fixtures.page import PageUnderTest
 from fixtures.page.refs import BlockRef
@@ -22,10 +30,11 @@ from fixtures.records import PLATFORM
 from steps import page_commands
 from steps.cidrs import networks
 from steps.from_page import Taken, agree, bound, take
+from steps.page_commands import CIDR
+from steps.pod import assert_rules_redirect, same_ranges
 from steps.state import ScenarioState
 
-# Platforms whose cluster has no kube-apiserver pod for the page's Minikube command.
-NO_API_SERVER_POD = frozenset({"local"})
+MINIKUBE = "Minikube, Docker for Desktop or bare metal"
 
 # The page's platform headings -> the values of describe()["platform"] that are that case.
 PAGE_PLATFORMS: dict[str, frozenset[str]] = {
@@ -33,9 +42,7 @@ PAGE_PLATFORMS: dict[str, frozenset[str]] = {
     "IBM Cloud Kubernetes Service": frozenset({"iks", "ibm-cloud-kubernetes-service"}),
     "Google Kubernetes Engine": frozenset({"gke"}),
     "Azure Container Service": frozenset({"acs", "aks"}),
-    "Minikube, Docker for Desktop or bare metal": frozenset(
-        {"minikube", "docker-desktop", "bare-metal", "kind", "local"}
-    ),
+    MINIKUBE: frozenset({"minikube", "docker-desktop", "bare-metal", "kind", "local"}),
 }
 
 
@@ -61,9 +68,15 @@ def _platform(cluster: Cluster) -> str:
     return str(cluster.describe().get("platform"))
 
 
-def _platform_reason(platform: str) -> str | None:
+def _runs_minikube_command(cluster: Cluster) -> bool:
+    """The page's Minikube command (kubectl describe of the kube-apiserver pod) runs where
+    a user's kubectl reaches the cluster."""
+    return isinstance(cluster, KubernetesCluster)
+
+
+def _platform_reason(cluster: Cluster, platform: str) -> str | None:
     """Why the page's Minikube command cannot run here, if it cannot."""
-    if platform in NO_API_SERVER_POD:
+    if platform in PAGE_PLATFORMS[MINIKUBE] and not _runs_minikube_command(cluster):
         return (
             f"{PLATFORM}: the {platform} backend has no kube-apiserver pod for the page's "
             "command to describe"
@@ -74,6 +87,7 @@ def _platform_reason(platform: str) -> str | None:
 def _take(
     journal: Journal,
     page: PageUnderTest | None,
+    cluster: Cluster,
     platform: str,
     block: BlockRef | None,
     *,
@@ -81,8 +95,47 @@ def _take(
 ) -> Taken | None:
     if block is None:
         return None
-    reason = _platform_reason(platform)
+    reason = _platform_reason(cluster, platform)
     return take(journal, page, block, checks_output=checks_output, not_executed=reason)
+
+
+def run_as_written(cluster: KubernetesCluster, command: str, timeout: float) -> tuple[int, str]:
+    """The page's command in bash with pipefail (a failed kubectl is not hidden by its
+    grep), with the cluster's KUBECONFIG and PATH; its exit code and output."""
+    try:
+        completed = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", command],
+            env={**os.environ, **cluster.shell_env()},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ClusterError(f"`{command}` did not finish within {timeout:g} s") from None
+    return completed.returncode, completed.stdout + completed.stderr
+
+
+def _service_range_as_printed(
+    cluster: KubernetesCluster, journal: Journal, taken: Taken, timeout: float
+) -> None:
+    """The page's Minikube command, run as written, prints the cluster's Service range."""
+    journal.note(ran=f"bash -o pipefail -c {taken.part.text!r} (the cluster's KUBECONFIG)")
+    code, printed = run_as_written(cluster, taken.part.text, timeout)
+    journal.note(stdout=printed, exit_code=code)
+    assert code == 0, f"the page's command failed (exit code {code}): {printed.strip()[-300:]}"
+    shown = CIDR.findall(printed)
+    journal.note(ran="cluster.service_ip_ranges()")
+    service = cluster.service_ip_ranges()
+    journal.note(
+        observed=f"printed {', '.join(shown) or 'no range'}; the cluster's Service range "
+        f"{', '.join(service)}"
+    )
+    assert shown, f"the page's command printed no IP range: {printed.strip()[-300:]}"
+    assert same_ranges(shown, service), (
+        f"the page's command prints {', '.join(shown)}, but the cluster's Service range is "
+        f"{', '.join(service)}"
+    )
 
 
 @given(bound('the mesh runs on {platform}, where the page\'s range is "{ranges}"'))
@@ -112,7 +165,7 @@ def runs_on(
         if block is not None:
             take(journal, page, block, not_executed=f"{PLATFORM}: {reason}")
         journal.skip(PLATFORM, reason)
-    _take(journal, page, actual, block)
+    _take(journal, page, cluster, actual, block)
 
 
 @when(bound(parsers.re(r"the cluster's internal IP ranges are looked up$")))
@@ -121,13 +174,31 @@ def look_up_ranges(
     journal: Journal,
     page: PageUnderTest | None,
     scenario_state: ScenarioState,
+    exec_timeout: float,
+    propagation_timeout: float,
     block: BlockRef | None = None,
 ) -> None:
-    """The block, when given, is how the page finds them on that platform."""
-    _take(journal, page, _platform(cluster), block)
+    """The block, when given, is how the page finds them on that platform: the Minikube
+    command runs as written on a Kubernetes cluster. Where it cannot, the backend's
+    ranges are given to the source pod as include ranges and must be what its
+    interception rules send to the sidecar."""
+    platform = _platform(cluster)
+    taken = _take(journal, page, cluster, platform, block)
+    minikube = platform in PAGE_PLATFORMS[MINIKUBE]
+    if taken is not None and minikube and isinstance(cluster, KubernetesCluster):  # kubectl
+        _service_range_as_printed(cluster, journal, taken, exec_timeout)
     journal.note(ran="cluster.internal_ip_ranges()")
-    scenario_state.internal_ranges = cluster.internal_ip_ranges()
-    journal.note(observed=", ".join(scenario_state.internal_ranges) or "(none)")
+    ranges = cluster.internal_ip_ranges()
+    scenario_state.internal_ranges = ranges
+    journal.note(observed=", ".join(ranges) or "(none)")
+    if minikube and not _runs_minikube_command(cluster) and ranges:
+        journal.note(
+            ran=f"cluster.deploy_source_pod(include_ip_ranges={ranges!r}); "
+            f"cluster.wait_for_proxy_config({propagation_timeout:g})"
+        )
+        cluster.deploy_source_pod(include_ip_ranges=ranges)
+        cluster.wait_for_proxy_config(propagation_timeout)
+        assert_rules_redirect(cluster, journal, ranges)
 
 
 @then(bound('they are CIDRs of the same IP family as the page\'s "{ranges}"'))
@@ -141,7 +212,7 @@ def ranges_like_page(
 ) -> None:
     found = list(scenario_state.internal_ranges or [])
     example = split_ranges(ranges)
-    taken = _take(journal, page, _platform(cluster), block, checks_output=True)
+    taken = _take(journal, page, cluster, _platform(cluster), block, checks_output=True)
     if taken is not None:
         shown = page_commands.ranges_shown(taken.part)
         example = agree(journal, taken, "the page's ranges", example, shown)

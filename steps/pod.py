@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 
 from pytest_bdd import given, parsers, then, when
 
@@ -48,6 +49,46 @@ def describe_pod(pod: PodStatus) -> str:
 def same_ranges(actual: tuple[str, ...] | list[str], expected: list[str]) -> bool:
     """Equal as sets of networks (10.0.0.1/24 and 10.0.0.0/24 are the same range)."""
     return set(networks(actual)) == set(networks(expected))
+
+
+OUTPUT_CHAIN = "ISTIO_OUTPUT"
+REDIRECT_CHAIN = "ISTIO_REDIRECT"  # REDIRECTs to the sidecar's outbound port 15001
+
+
+@dataclass(frozen=True)
+class Interception:
+    """The outbound destinations a pod's istio-iptables rules send to its sidecar."""
+
+    has_chain: bool  # the rules have an ISTIO_OUTPUT chain at all
+    everything: bool  # a rule redirects every destination
+    ranges: tuple[str, ...]  # the destinations redirected, in the rules' order
+
+
+def intercepted(rules: str) -> Interception:
+    """Read the ``-A ISTIO_OUTPUT [-p tcp] [-d CIDR] -j ISTIO_REDIRECT`` rules of
+    iptables-save's output, or of the iptables-restore input istio-init logs (a log
+    prefix before a rule is passed over). A rule with no destination redirects every
+    one; a rule with any other match (loopback, the proxy's uid, ``! -d``) is not about
+    which destinations go to the sidecar."""
+    has_chain, everything, ranges = False, False, []
+    for line in rules.splitlines():
+        if f":{OUTPUT_CHAIN} " in line or f"-N {OUTPUT_CHAIN}" in line:
+            has_chain = True
+        start = line.find(f"-A {OUTPUT_CHAIN} ")
+        if start < 0:
+            continue
+        has_chain = True
+        words = line[start:].split()[2:]
+        if words[-2:] != ["-j", REDIRECT_CHAIN]:
+            continue
+        matches = words[:-2]
+        if matches[:2] == ["-p", "tcp"]:
+            matches = matches[2:]
+        if not matches:
+            everything = True
+        elif len(matches) == 2 and matches[0] == "-d":
+            ranges.append(matches[1])
+    return Interception(has_chain, everything, tuple(ranges))
 
 
 def deploy(
@@ -234,6 +275,7 @@ def intercepts_internal(
         f"{pod.name} intercepts {', '.join(pod.include_ip_ranges or ())}, "
         f"not the internal ranges {', '.join(internal)}"
     )
+    assert_rules_redirect(cluster, journal, internal)
     cursor = cluster.sidecar_log_cursor()
     result = cluster.exec_in_source_pod(PROBE, exec_timeout)
     logged, count, marker = logged_before_barrier(cluster, cursor, PROBE_HOST, propagation_timeout)
@@ -250,6 +292,23 @@ def intercepts_internal(
     assert result.exit_code == 0, f"the probe failed: {result.stderr.strip()[:200]}"
     assert not logged, (
         f"a request to http://{PROBE_HOST} went through the sidecar: {logged[0][:200]}"
+    )
+
+
+def assert_rules_redirect(cluster: Cluster, journal: Journal, ranges: list[str]) -> None:
+    """The pod's interception rules as installed (not its annotation or istio-init's
+    arguments, which say what was asked) send exactly ``ranges`` to the sidecar."""
+    rules = intercepted(cluster.interception_rules())
+    journal.note(
+        ran="cluster.interception_rules() (the pod's istio-iptables rules)",
+        observed=f"{OUTPUT_CHAIN} redirects to {REDIRECT_CHAIN}: "
+        + ("every destination" if rules.everything else ", ".join(rules.ranges) or "nothing"),
+    )
+    assert rules.has_chain, f"the pod's interception rules have no {OUTPUT_CHAIN} chain"
+    assert not rules.everything, "the pod's interception rules redirect every destination"
+    assert same_ranges(rules.ranges, ranges), (
+        f"the pod's interception rules redirect {', '.join(rules.ranges) or 'nothing'}, "
+        f"not {', '.join(ranges)}"
     )
 
 

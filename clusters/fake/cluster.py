@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl, proxyconfig
 from clusters.istio.kubectl import KindNames, load_documents
+from clusters.local import iptables
 from clusters.local.pilot import injection as model_injection
 from clusters.local.pilot.validation import VERSIONS, validate
 from clusters.protocol import (
@@ -160,8 +161,14 @@ class FakeCluster:
         return {"proxy": f"{self._pod().name}.{NAMESPACE}", "in_sync": True}
 
     def interception_rules(self) -> str:
-        args = injection_facts.init_args(self._pod().pod) or []
-        return " ".join(args) or "(no istio-init)"
+        """The nat table istio-iptables installs for istio-init's ``-i`` (the model's
+        transcription of its rules), as ``iptables-save -t nat`` prints it."""
+        pod = self._pod().pod
+        if injection_facts.init_args(pod) is None:
+            return "(no istio-init)"
+        include = injection_facts.include_ip_ranges(pod)
+        config = iptables.InterceptionConfig(include_outbound_ip_ranges=include)
+        return iptables.nat_rules(config)
 
     # The source pod ------------------------------------------------------------------
     def deploy_source_pod(

@@ -12,6 +12,7 @@ page's ``helm template -x`` went away).
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import os
 import subprocess
@@ -31,6 +32,7 @@ from clusters.istio import kubectl, proxyconfig, syncz
 from clusters.istio.kubectl import load_documents
 from clusters.kube import istio
 from clusters.kube.api import KubeApi
+from clusters.kube.platform import Platform, detect_platform
 from clusters.protocol import (
     ClusterError,
     ExecResult,
@@ -50,12 +52,14 @@ ISTIO_API_VERSION = f"{kubectl.NETWORKING_GROUP}/v1"
 NO_PUSH_AFTER_S = 12.0
 INCLUDE_ANNOTATION = "traffic.sidecar.istio.io/includeOutboundIPRanges"
 SAMPLE_LABEL = "app=sleep"
+API_SERVER_LABEL = "component=kube-apiserver"  # kubeadm's static pod
+SERVICE_RANGE_FLAG = "--service-cluster-ip-range="
 
 
 @dataclass
 class KubeSettings:
     backend: str  # kind or existing
-    platform: str  # kind, or what the user's cluster is
+    platform: str | None  # kind; None: told from the nodes (clusters/kube/platform.py)
     waits: Waits
     namespace: str = "default"
     istio_namespace: str = istio.SYSTEM_NAMESPACE
@@ -105,9 +109,11 @@ class KubeCluster:
     def _facts(self) -> dict[str, str]:
         """Facts fixed once the cluster is found, read from the API server once. A cluster
         kubeadm did not set up (GKE, EKS...) has no ranges to report, which is no error."""
+        platform = self._platform()
         facts = {
             "backend": self.settings.backend,
-            "platform": self.settings.platform,
+            "platform": platform.name,
+            "platform_evidence": platform.evidence,
             "istio": self.install.version,
             "control_plane": f"istiod {self.install.version} ({self.install.namespace})",
             "mesh_config_outbound_traffic_policy": (
@@ -125,6 +131,21 @@ class KubeCluster:
             except ClusterError:
                 facts[fact] = "unknown"
         return facts
+
+    def _platform(self) -> Platform:
+        """The platform the backend declares (kind), else the one the nodes show."""
+        if self.settings.platform:
+            return Platform(self.settings.platform, f"the {self.settings.backend} backend")
+        try:
+            nodes = self.api.list("v1", "Node", None)
+            api_servers = self._api_server_pods()
+        except ClusterError as error:
+            return Platform("unknown", f"the nodes could not be read: {error}")
+        names = [p["metadata"]["name"] for p in api_servers]
+        return detect_platform(nodes, api_server_pods=names)
+
+    def _api_server_pods(self) -> list[dict[str, Any]]:
+        return self.api.list("v1", "Pod", "kube-system", label_selector=API_SERVER_LABEL)
 
     def installed_mode(self) -> tuple[str, str]:
         """The mesh's mode as installed, as a sidecar runs it: where its virtualOutbound
@@ -162,16 +183,46 @@ class KubeCluster:
                 pass
         return OutboundTrafficPolicy.ALLOW_ANY
 
-    def internal_ip_ranges(self) -> list[str]:
-        """The pod and service CIDRs kubeadm set up (its ClusterConfiguration)."""
+    def _kubeadm_networking(self) -> Mapping[str, Any]:
         configmap = self.api.get("v1", "ConfigMap", "kubeadm-config", "kube-system")
         text = ((configmap or {}).get("data") or {}).get("ClusterConfiguration")
-        networking = ((yaml.safe_load(text) if text else None) or {}).get("networking") or {}
+        return ((yaml.safe_load(text) if text else None) or {}).get("networking") or {}
+
+    def service_ip_ranges(self) -> list[str]:
+        """The Service CIDR as kubeadm configured it (ClusterConfiguration's
+        networking.serviceSubnet), else as the kube-apiserver pod's spec passes it
+        (--service-cluster-ip-range); the ``kubernetes`` Service's ClusterIP, the first
+        address allocated from it, must lie within it."""
+        ranges = _cidrs(self._kubeadm_networking().get("serviceSubnet"))
+        if not ranges:
+            for pod in self._api_server_pods():
+                for container in (pod.get("spec") or {}).get("containers") or ():
+                    for arg in [*(container.get("command") or ()), *(container.get("args") or ())]:
+                        if str(arg).startswith(SERVICE_RANGE_FLAG):
+                            ranges = _cidrs(str(arg).removeprefix(SERVICE_RANGE_FLAG))
+        if not ranges:
+            raise ClusterError(
+                "cannot read the cluster's Service range: no kubeadm-config serviceSubnet "
+                f"and no kube-apiserver pod ({API_SERVER_LABEL}) with {SERVICE_RANGE_FLAG}"
+            )
+        service = self.api.get("v1", "Service", "kubernetes", "default") or {}
+        cluster_ip = str((service.get("spec") or {}).get("clusterIP") or "")
+        if cluster_ip and not any(
+            ipaddress.ip_address(cluster_ip) in ipaddress.ip_network(r, strict=False)
+            for r in ranges
+        ):
+            raise ClusterError(
+                f"the kubernetes Service's ClusterIP {cluster_ip} is outside the configured "
+                f"Service range {', '.join(ranges)}"
+            )
+        return ranges
+
+    def internal_ip_ranges(self) -> list[str]:
+        """The pod and service CIDRs kubeadm set up (its ClusterConfiguration)."""
+        networking = self._kubeadm_networking()
         ranges = [
-            cidr.strip()
-            for key in ("podSubnet", "serviceSubnet")
-            for cidr in str(networking.get(key) or "").split(",")
-            if cidr.strip()
+            *_cidrs(networking.get("podSubnet")),
+            *_cidrs(networking.get("serviceSubnet")),
         ]
         if not ranges:
             raise ClusterError(
@@ -554,6 +605,11 @@ class KubeCluster:
         wait_for(
             gone, timeout=self.settings.waits.ready, what=f"namespace {namespace} was not removed"
         )
+
+
+def _cidrs(text: object) -> list[str]:
+    """A comma-separated list of CIDRs as kubeadm and kube-apiserver write them."""
+    return [cidr.strip() for cidr in str(text or "").split(",") if cidr.strip()]
 
 
 def _server_version(api: KubeApi) -> str:

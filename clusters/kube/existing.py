@@ -2,8 +2,9 @@
 
 The suite uses the kubeconfig's current context (or ``--kube-context``), says which
 Istio it found (or that it found none), works in a namespace of its own, and never
-installs or removes Istio. At the end it removes its namespace and what it applied, and
-puts back the outbound traffic policy it found.
+installs or removes Istio. Its platform (GKE, AKS, minikube, bare metal...) is read
+from the nodes (clusters/kube/platform.py). At the end it removes its namespace and
+what it applied, and puts back the outbound traffic policy it found.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def existing_cluster(
     found = shutil.which("istioctl")
     settings = KubeSettings(
         backend="existing",
-        platform="existing",
+        platform=None,  # told from the nodes
         waits=waits,
         namespace=namespace,
         istioctl=istioctl or (Path(found) if found else None),
