@@ -778,7 +778,32 @@ def exec_(session: Session, inv: Invocation, out: IO[str], err: IO[str]) -> int:
             print(
                 "Unable to use a TTY - input is not a terminal or the right kind of file", file=err
             )
+        if inv.flags["tty"] and sys.stdin.isatty():
+            return _run_in_pod_at_a_terminal(session, command, container, out, err)
     return _run_in_pod(session, command, container, stdin, out, err)
+
+
+def _run_in_pod_at_a_terminal(
+    session: Session, command: Sequence[str], container: str, out: IO[str], err: IO[str]
+) -> int:
+    """``-it`` at a terminal: the command gets a terminal of its own in the pod, as the
+    container runtime gives it, so its output and errors come as one stream to kubectl's
+    stdout (curl then prints no progress meter), and what is typed reaches it. The
+    standard library's pty.spawn is that copy loop, with the local terminal raw."""
+    import pty
+
+    from clusters.local import sourcepod
+
+    argv = sourcepod.exec_argv(session.state.namespace("pod"), command, container)
+    environment = [f"{key}={value}" for key, value in sourcepod.POD_ENV.items()]
+    out.flush()
+    err.flush()
+    status = pty.spawn(["env", "-i", "-C", "/", *environment, *argv])
+    code = os.waitstatus_to_exitcode(status)
+    code = code if code >= 0 else 128 - code
+    if code:
+        raise KubectlError(f"command terminated with exit code {code}", code)
+    return 0
 
 
 def _run_in_pod(
