@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from clusters.istio import injection
-from clusters.local import kubeargs, kubectl
+from clusters.local import istioctl, kubeargs, kubectl
 from clusters.local.kubeargs import KubectlError
 from clusters.local.mesh import LocalCluster
-from clusters.protocol import ClusterError, OutboundTrafficPolicy
+from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy
 from fixtures.page.manifests import httpbin_service_entry
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
@@ -245,6 +245,20 @@ def test_exec_exit_code_and_tty_warning_without_a_mesh(monkeypatch: pytest.Monke
     assert (failed.value.text, failed.value.code) == ("command terminated with exit code 35", 35)
     assert err.getvalue() == TTY_WARNING + "\n"
     assert ran == [(["curl", "-I", "https://www.google.com"], "sleep")]  # the annotated default
+
+
+def test_istioctl_answers_kube_inject_only() -> None:
+    assert istioctl.parse(["kube-inject", "-f", "samples/sleep/sleep.yaml"]) == [
+        "samples/sleep/sleep.yaml"
+    ]
+    assert istioctl.parse(["kube-inject", "--filename=a.yaml", "-f-"]) == ["a.yaml", "-"]
+    for argv, words in (
+        (["install", "--set", "profile=default"], 'not "istioctl install"'),
+        (["kube-inject"], "filename not specified (see --filename or -f)"),
+    ):
+        err = io.StringIO()
+        assert istioctl.main(argv, environ={}, out=io.StringIO(), err=err) == 1
+        assert err.getvalue().startswith("Error: ") and words in err.getvalue()
 
 
 # On a local mesh ----------------------------------------------------------------------------
@@ -498,3 +512,21 @@ def test_the_sample_deleted_and_applied_by_kubectl_is_the_meshs_pod(page: Shell)
     pod = page.mesh.source_pod()
     assert pod.name != old and pod.ready and pod.containers == ("sleep", "istio-proxy")
     assert page.mesh.exec_in_source_pod(["true"], timeout=10).exit_code == 0
+
+
+@needs_root
+def test_the_pages_manual_injection_is_istioctls(page: Shell) -> None:
+    """``kubectl apply -f <(istioctl kube-inject -f samples/sleep/sleep.yaml)``: Istio's
+    kube-inject, then a pod whose sidecar is in its Deployment (manual injection)."""
+    injected = page.run("istioctl kube-inject -f samples/sleep/sleep.yaml")
+    kinds = [line for line in injected.stdout.splitlines() if line.startswith("kind: ")]
+    assert kinds == ["kind: ServiceAccount", "kind: Service", "kind: Deployment"], injected.stderr
+    assert "name: istio-proxy" in injected.stdout and "name: istio-init" in injected.stdout
+    command = "kubectl apply -f <(istioctl kube-inject -f samples/sleep/sleep.yaml)"
+    dry = page.run(command.replace("apply", "apply --dry-run=server"))
+    assert dry.stdout.splitlines()[-1] == "deployment.apps/sleep configured (server dry run)"
+    assert page.mesh.source_pod().injection == Injection.AUTOMATIC
+    applied = page.run(command)
+    assert applied.stdout.splitlines()[-1] == "deployment.apps/sleep configured", applied.stderr
+    assert page.mesh.source_pod().injection == Injection.MANUAL
+    assert page.run(command).stdout.splitlines()[-1] == "deployment.apps/sleep unchanged"

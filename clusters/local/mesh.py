@@ -49,7 +49,8 @@ from clusters.protocol import (
 READY_TIMEOUT_S = DEFAULT_WAITS["local"].ready  # the default; up(ready_timeout=...) sets it
 DEFAULT_NAMESPACE = "default"  # where the page works, and kubectl's default
 POD_ENV = sourcepod.POD_ENV
-KUBECTL_MODULE = "clusters.local.kubectl"  # the shell's kubectl (shell_env)
+# The shell's programs (shell_env): the page's commands run them as written.
+SHELL_PROGRAMS = {"kubectl": "clusters.local.kubectl", "istioctl": "clusters.local.istioctl"}
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -621,28 +622,30 @@ class LocalCluster:
     # The page's commands as written ---------------------------------------------------------
     def shell_env(self) -> dict[str, str]:
         """The environment in which the page's commands run as written: this run's
-        ``kubectl`` first on PATH (clusters/local/kubectl.py, answering as kubectl v1.34
-        does), and the run it re-attaches to (EGRESS_MESH_RUN_ROOT, EGRESS_MESH_RUN_ID),
-        since it is another process than this one."""
+        ``kubectl`` and ``istioctl kube-inject`` first on PATH (clusters/local/kubectl.py
+        and istioctl.py, answering as kubectl v1.34 and istioctl do), and the run they
+        re-attach to (EGRESS_MESH_RUN_ROOT, EGRESS_MESH_RUN_ID), since they run in other
+        processes than this one."""
         directory = self.state.directory / "bin"
         directory.mkdir(exist_ok=True)
-        wrapper = directory / "kubectl"
-        # Compiled modules kept outside the tree (the page's commands call it dozens of
-        # times; compiling it each time is most of its start-up).
+        # Compiled modules kept outside the tree (the page's commands call kubectl dozens
+        # of times; compiling it each time is most of its start-up).
         pycache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
         pycache = pycache / "egress-conformance" / "pycache"
-        text = (
-            "#!/bin/sh\n"
-            f"# kubectl for the local mesh's run {self.state.run_id} (egress-conformance)\n"
-            f"export PYTHONPATH={shlex.quote(str(PROJECT_ROOT))} "
-            f"PYTHONPYCACHEPREFIX={shlex.quote(str(pycache))} PYTHONDONTWRITEBYTECODE=\n"
-            f'exec {shlex.quote(sys.executable)} -m {KUBECTL_MODULE} "$@"\n'
-        )
-        if not wrapper.exists() or wrapper.read_text() != text:
-            temporary = wrapper.with_suffix(".tmp")
-            temporary.write_text(text)
-            temporary.chmod(0o755)
-            os.replace(temporary, wrapper)
+        for program, module in SHELL_PROGRAMS.items():
+            text = (
+                "#!/bin/sh\n"
+                f"# {program} for the local mesh's run {self.state.run_id} (egress-conformance)\n"
+                f"export PYTHONPATH={shlex.quote(str(PROJECT_ROOT))} "
+                f"PYTHONPYCACHEPREFIX={shlex.quote(str(pycache))} PYTHONDONTWRITEBYTECODE=\n"
+                f'exec {shlex.quote(sys.executable)} -m {module} "$@"\n'
+            )
+            wrapper = directory / program
+            if not wrapper.exists() or wrapper.read_text() != text:
+                temporary = wrapper.with_suffix(".tmp")
+                temporary.write_text(text)
+                temporary.chmod(0o755)
+                os.replace(temporary, wrapper)
         return {
             "PATH": f"{directory}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
             "EGRESS_MESH_RUN_ROOT": str(self.state.directory.parent),

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,6 +67,7 @@ func (c *Control) Handler() http.Handler {
 	mux.HandleFunc("GET /configmaps/{namespace}", c.listConfigMaps)
 	mux.HandleFunc("GET /configmaps/{namespace}/{name}", c.getConfigMap)
 	mux.HandleFunc("POST /yaml", c.toYAML)
+	mux.HandleFunc("POST /kube-inject", c.kubeInject)
 	mux.Handle("/debug/", c.plane.fds.DiscoveryDebug)
 	return mux
 }
@@ -275,6 +277,18 @@ func (c *Control) getConfigMap(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": object, "yaml": text})
+}
+
+// kubeInject is `istioctl kube-inject -f -` of the body (a YAML stream): the injected
+// stream and istioctl's warnings, or istioctl's error.
+func (c *Control) kubeInject(w http.ResponseWriter, r *http.Request) {
+	var out bytes.Buffer
+	warnings, err := c.injection.KubeInject(io.LimitReader(r.Body, maxRequestBytes), &out)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"manifest": out.String(), "warnings": warnings})
 }
 
 // toYAML prints a JSON object as `kubectl get -o yaml` does.

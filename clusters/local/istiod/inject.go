@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -189,6 +190,20 @@ func (i *Injection) kubeInject(deployment *appsv1.Deployment) (*appsv1.Deploymen
 		return nil, fmt.Errorf("istioctl kube-inject: %s", strings.Join(warnings, "; "))
 	}
 	return injected, nil
+}
+
+// KubeInject is `istioctl kube-inject -f FILE`: the stream with every injectable object
+// injected (inject.IntoResourceFile, what istioctl runs) from the cluster's
+// istio-sidecar-injector and mesh config, written as istioctl writes it; the warnings are
+// what istioctl prints on stderr.
+func (i *Injection) KubeInject(in io.Reader, out io.Writer) ([]string, error) {
+	i.mu.Lock()
+	config, values := i.config, i.settings
+	i.mu.Unlock()
+	var warnings []string
+	err := inject.IntoResourceFile(nil, config.Templates, values, "", i.plane.MeshConfig(), in, out,
+		func(warning string) { warnings = append(warnings, warning) })
+	return warnings, err
 }
 
 // namespaceSelected is the webhook configuration's namespaceSelector, evaluated by

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -130,3 +131,58 @@ func TestDeployRefusesBadRequests(t *testing.T) {
 }
 
 func stringsReader(s string) *bytes.Reader { return bytes.NewReader([]byte(s)) }
+
+// istioctl kube-inject of the sample's stream: the Deployment gets istio-init and
+// istio-proxy, the ServiceAccount and Service pass through as they were.
+func TestKubeInjectOfTheSample(t *testing.T) {
+	server := startControl(t)
+	stream := "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sleep\n---\n" + sleepDeploymentYAML
+	response, err := server.Client().Post(server.URL+"/kube-inject", "application/yaml", stringsReader(stream))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer response.Body.Close()
+	var body struct {
+		Manifest string   `json:"manifest"`
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.NewDecoder(response.Body).Decode(&body); err != nil || response.StatusCode != http.StatusOK {
+		t.Fatalf("kube-inject: %d %v", response.StatusCode, err)
+	}
+	var documents []string // istioctl ends every document with "---"
+	for _, document := range strings.Split(body.Manifest, "---\n") {
+		if strings.TrimSpace(document) != "" {
+			documents = append(documents, document)
+		}
+	}
+	if len(documents) != 2 || !strings.Contains(documents[0], "kind: ServiceAccount") {
+		t.Fatalf("the stream is not passed through (%d documents):\n%s", len(documents), body.Manifest)
+	}
+	for _, want := range []string{"kind: Deployment", "name: istio-proxy", "name: istio-init", "sidecar.istio.io/status"} {
+		if !strings.Contains(documents[1], want) {
+			t.Fatalf("the Deployment lacks %q:\n%s", want, documents[1])
+		}
+	}
+}
+
+// sleepDeploymentYAML is sleepDeployment as the sample file has it.
+const sleepDeploymentYAML = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: sleep
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: sleep
+  template:
+    metadata:
+      labels:
+        app: sleep
+    spec:
+      serviceAccountName: sleep
+      containers:
+      - name: sleep
+        image: docker.io/curlimages/curl:8.16.0
+        command: ["/bin/sleep", "infinity"]
+`
