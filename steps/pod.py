@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pytest_bdd import given, parsers, then, when
 
-from clusters.protocol import Cluster, Injection, PodStatus
+from clusters.protocol import Cluster, Injection, KubernetesCluster, PodStatus
 from fixtures.journal import Journal
 from fixtures.page import PageUnderTest
 from fixtures.page.refs import BlockRef
@@ -154,31 +154,47 @@ def set_source_pod(
     label: str,
     block: BlockRef | None = None,
 ) -> None:
-    """The page's ``export SOURCE_POD=$(kubectl get pod -l LABEL …)``."""
+    """The page's ``export SOURCE_POD=$(kubectl get pod -l LABEL -o
+    jsonpath={.items..metadata.name})``: every pod the cluster lists with the label,
+    space separated, as the jsonpath prints them."""
     label = settled(journal, page, block, "the label", label, read_part(pc.label_selector))
-    key, sep, value = label.partition("=")
-    if not sep:
+    if "=" not in label:
         raise ValueError(f'expected a label selector as "key=value", got {label!r}')
-    journal.note(ran="cluster.source_pod()")
-    pod = cluster.source_pod()
-    assert pod.labels.get(key) == value, (
-        f"the source pod {pod.name} is labelled "
-        f"{dict(pod.labels)}, so `kubectl get pod -l {label}` would not find it"
-    )
-    scenario_state.source_pod_name = pod.name
-    journal.note(observed=f"SOURCE_POD={pod.name}")
+    journal.note(ran=f"cluster.pods_labelled({label!r}) (kubectl get pod -l {label})")
+    names = cluster.pods_labelled(label)
+    scenario_state.source_pod_name = " ".join(names)
+    journal.note(observed=f"SOURCE_POD={scenario_state.source_pod_name}")
+    assert names, f"no pod is labelled {label}: SOURCE_POD is empty"
 
 
 @then(parsers.parse('SOURCE_POD names the ready pod that runs "{first}" and "{second}"'))
 def source_pod_names(
-    cluster: Cluster, journal: Journal, scenario_state: ScenarioState, first: str, second: str
+    cluster: Cluster,
+    journal: Journal,
+    scenario_state: ScenarioState,
+    exec_timeout: float,
+    first: str,
+    second: str,
 ) -> None:
+    """SOURCE_POD is one pod, the one the cluster reports as the source pod (where every
+    later command runs), ready with both containers; on Kubernetes also the pod that
+    ``kubectl exec`` reaches, whose hostname is its name."""
+    value = scenario_state.source_pod_name
+    assert value, "SOURCE_POD was not set in this scenario"
+    names = value.split()
+    assert len(names) == 1, (
+        f"SOURCE_POD is {value!r}: {len(names)} pods have the label, so "
+        "`kubectl exec $SOURCE_POD` would not name one pod"
+    )
     pod = cluster.source_pod()
     journal.note(ran="cluster.source_pod()", observed=describe_pod(pod))
-    assert scenario_state.source_pod_name, "SOURCE_POD was not set in this scenario"
-    assert scenario_state.source_pod_name == pod.name, (
-        f"SOURCE_POD is {scenario_state.source_pod_name} but the source pod is {pod.name}"
-    )
+    assert names[0] == pod.name, f"SOURCE_POD is {names[0]} but the source pod is {pod.name}"
+    if isinstance(cluster, KubernetesCluster):
+        result = cluster.exec_in_source_pod(("hostname",), exec_timeout)
+        hostname = result.stdout.strip()
+        journal.note(ran="in the source pod: hostname", observed=hostname or result.stderr)
+        assert result.exit_code == 0, f"hostname failed in {pod.name}: {result.stderr.strip()}"
+        assert hostname == names[0], f"SOURCE_POD is {names[0]}, but exec reaches {hostname}"
     assert pod.ready, f"{pod.name} is not ready"
     missing = [c for c in (first, second) if c not in pod.containers]
     assert not missing, f"{pod.name} lacks the containers {', '.join(missing)}"

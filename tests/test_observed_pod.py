@@ -1,17 +1,22 @@
 """The pod steps observe the cluster: "no pod is labelled" asks it (an API server that
-cannot answer fails the step)."""
+cannot answer fails the step), and SOURCE_POD is what the page's label query gives,
+checked against the pod the steps use and, on Kubernetes, the pod the exec reaches."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pytest
 
 from clusters.backends import Waits
 from clusters.fake import FakeCluster
 from clusters.kube.cluster import KubeCluster, KubeSettings
-from clusters.protocol import ClusterError, PodStatus
+from clusters.protocol import ClusterError, ExecResult, PodStatus
 from fixtures.journal import Journal
-from steps.pod import no_pod_labelled
+from steps.pod import no_pod_labelled, set_source_pod, source_pod_names
+from steps.state import ScenarioState
 from tests.kube_api_fake import FakeKubeApi
+from tests.step_calls import call_step
 
 UNREACHABLE = "the API server does not answer: connection refused"
 
@@ -59,12 +64,52 @@ def test_no_pod_labelled_passes_when_the_cluster_lists_none() -> None:
     no_pod_labelled(cluster, journal(), "app=sleep")
 
 
+def _source_pod(cluster: object, state: ScenarioState) -> None:
+    record = journal()
+    fixtures = {"cluster": cluster, "journal": record, "page": None, "scenario_state": state}
+    call_step(set_source_pod, **fixtures, label="app=sleep")
+    call_step(source_pod_names, **fixtures, exec_timeout=10.0, first="sleep", second="istio-proxy")
+
+
+def test_source_pod_is_the_page_query_and_it_names_one_pod() -> None:
+    cluster = FakeCluster()
+    cluster.other_pods = {"sleep-5d4c8b7f9-old01": {"app": "sleep"}}  # a second sleep pod
+    state = ScenarioState()
+    with pytest.raises(AssertionError, match="2 pods have the label"):
+        _source_pod(cluster, state)
+
+
+def test_source_pod_on_a_single_pod_passes() -> None:
+    cluster = FakeCluster()
+    state = ScenarioState()
+    _source_pod(cluster, state)
+    assert state.source_pod_name == cluster.source_pod().name
+
+
 def kube(api: FakeKubeApi) -> KubeCluster:
     cluster = KubeCluster(
         api, KubeSettings(backend="kind", platform="kind", waits=Waits(5.0, 5.0, 5.0))
     )
     cluster.reset()
     return cluster
+
+
+def test_source_pod_is_the_pod_the_exec_reaches_on_kubernetes() -> None:
+    def elsewhere(namespace: str, pod: str, container: str, argv: Sequence[str]):
+        if tuple(argv) == ("hostname",):
+            return ExecResult(tuple(argv), 0, "sleep-5d4c8b7f9-other\n", "", 0.01)
+        return None
+
+    cluster = kube(FakeKubeApi(exec_handler=elsewhere))
+    with pytest.raises(AssertionError, match="exec reaches sleep-5d4c8b7f9-other"):
+        _source_pod(cluster, ScenarioState())
+
+
+def test_source_pod_on_kubernetes_passes_when_exec_reaches_it() -> None:
+    api = FakeKubeApi()
+    cluster = kube(api)
+    _source_pod(cluster, ScenarioState())
+    assert (cluster.source_pod().name, ("hostname",)) in api.execs
 
 
 def test_kube_lists_terminating_pods_as_labelled() -> None:
