@@ -331,6 +331,37 @@ def test_the_kits_helm_refuses_the_pages_x_flag(tmp_path: Path) -> None:
     assert refused.stderr.strip() == "Error: unknown shorthand flag: 'x' in -x"
 
 
+PAGE_HELM = (
+    'helm template install/kubernetes/helm/istio --set global.proxy.includeIPRanges="10.0.0.1/24"'
+    " -x templates/sidecar-injector-configmap.yaml | kubectl apply -f -"
+)
+
+
+@pytest.mark.kind
+@pytest.mark.skipif(os.environ.get("EGRESS_KIND_E2E") != "1", reason="set EGRESS_KIND_E2E=1")
+@pytest.mark.timeout(1800)
+def test_the_pages_helm_command_runs_as_written_on_kind(tmp_path: Path) -> None:
+    """On kind, --literal's shell finds the kit's kubectl, istioctl and helm, so the page's
+    ``helm template -x ... | kubectl apply -f -`` gets helm's refusal, not bash's."""
+    from clusters.backends import BackendOptions
+    from clusters.kind.backend import kind_cluster
+
+    with kind_cluster(BackendOptions()) as cluster:
+        env = {**os.environ, **cluster.shell_env()}
+        found = subprocess.run(
+            ["bash", "-c", "command -v kubectl istioctl helm"],
+            env=env, capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        assert [Path(f).parent for f in found] == [cluster.settings.tools] * 3
+        assert Path(found[0]).resolve() == tools.kubectl_binary(quiet=True)
+        ran = subprocess.run(
+            ["bash", "-c", PAGE_HELM], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+    assert "Error: unknown shorthand flag: 'x' in -x" in ran.stderr.splitlines()
+    assert "error: no objects passed to apply" in ran.stderr.splitlines()
+    assert ran.returncode == 1
+
+
 # --- the debootstrap rootfs ---------------------------------------------------------
 
 
