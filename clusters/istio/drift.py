@@ -146,7 +146,8 @@ DRIFTS: dict[str, Drift] = {
             "kubectl-exec-without-dashes",
             since="kubectl 1.31",
             reason="kubectl exec takes the command after `--` only: `kubectl exec POD CMD` "
-            "was deprecated and is refused",
+            "was deprecated in kubectl 1.18 (kubernetes/kubernetes#88460) and is refused "
+            "since 1.31 (#125437)",
             symptom="kubectl refuses `exec POD COMMAND` without `--`",
             prints=re.compile(r"exec \[POD\] \[COMMAND\] is not supported anymore"),
             replacement=(
