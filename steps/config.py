@@ -6,7 +6,9 @@ istio.io's own test waits for a change to show) before the next step looks at tr
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from typing import Any
 
 from pytest_bdd import given, parsers, then, when
 
@@ -17,7 +19,7 @@ from fixtures.journal import Journal
 from fixtures.page import PageUnderTest
 from fixtures.page.refs import BlockRef
 from steps import page_commands as pc
-from steps.from_page import bound, read_part, settled
+from steps.from_page import agree, bound, read_part, settled, take
 from steps.kubectl import parse_delete
 from steps.state import ScenarioState, unescape_quotes
 
@@ -233,13 +235,25 @@ def kubectl_delete(
     page: PageUnderTest | None,
     propagation_timeout: float,
     command: str,
+    page_command_runner: Any,
     block: BlockRef | None = None,
 ) -> None:
-    """The page's cleanup lines, run as written; kubectl's errors fail the step."""
+    """The page's cleanup lines. Where the run compares the page's commands, the line
+    runs as written (kubectl's own delete), and the backend then confirms each object is
+    gone; else the backend deletes them. kubectl's errors fail the step."""
     if block is None:
         journal.note(page_command=command)
-    command = settled(journal, page, block, "the command", command, lambda t: t.part.text)
+        taken = None
+    else:
+        taken = take(journal, page, block)
+        command = agree(journal, taken, "the command", command, taken.part.text)
     delete = parse_delete(command)
+    as_written = page_command_runner(taken) if taken is not None else None
+    if as_written is not None:
+        journal.note(ran=as_written.ran, observed=f"{as_written.verdict}: {as_written.detail}")
+        if as_written.verdict != "matched":
+            raise AssertionError(f"`{command}` as written: {as_written.detail}")
+        delete = dataclasses.replace(delete, ignore_not_found=True)  # gone, or a defect
     deleted = False
     for name in delete.names:
         journal.note(
@@ -250,7 +264,9 @@ def kubectl_delete(
         if cluster.delete(delete.kind, name, ignore_not_found=delete.ignore_not_found):
             deleted = True
             journal.note(observed=f'{delete.kind.lower()}.networking.istio.io "{name}" deleted')
+        elif as_written is not None:
+            journal.note(observed=f"{delete.kind} {name!r} is gone (the page's command deleted it)")
         else:
             journal.note(observed=f"{delete.kind} {name!r} was not there (--ignore-not-found)")
-    if deleted:
+    if deleted or as_written is not None:
         _wait(cluster, journal, propagation_timeout)
