@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
+from typing import Any
 
 from pytest_bdd import given, parsers, then, when
 
@@ -360,15 +361,27 @@ def redeploy_with_default_interception(
 
 @when(bound(parsers.re(r"the sleep sample is deleted$")))
 def delete_sleep(
-    cluster: Cluster, journal: Journal, page: PageUnderTest | None, block: BlockRef | None = None
+    cluster: Cluster,
+    journal: Journal,
+    page: PageUnderTest | None,
+    page_command_runner: Any,
+    block: BlockRef | None = None,
 ) -> None:
-    """The page's ``kubectl delete -f samples/sleep/sleep.yaml``."""
+    """The page's ``kubectl delete -f samples/sleep/sleep.yaml``: run as written where
+    the run compares the page's commands, and then the backend's own delete, which waits
+    until the pod is gone (kubectl's returns once the Deployment is)."""
+    as_written = None
     if block is not None:
-        pc.sample_delete(take(journal, page, block).part)
+        taken = take(journal, page, block)
+        pc.sample_delete(taken.part)
+        as_written = page_command_runner(taken)
+    if as_written is not None:
+        journal.note(ran=as_written.ran, observed=f"{as_written.verdict}: {as_written.detail}")
+        assert as_written.verdict == "matched", f"the page's delete as written: {as_written.detail}"
     journal.note(ran="cluster.delete_source_pod()")
     deleted = cluster.delete_source_pod()
     journal.note(observed="pod deleted" if deleted else "there was no pod to delete")
-    assert deleted, "there was no sleep pod to delete"
+    assert deleted or as_written is not None, "there was no sleep pod to delete"
 
 
 @then(parsers.parse('no pod is labelled "{label}"'))
