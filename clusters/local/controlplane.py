@@ -109,6 +109,11 @@ class ControlPlane(Protocol):
         process removed the pod; forget it without telling anyone)."""
         ...
 
+    def follow(self) -> None:
+        """Another process of the run changed the config kept in the run's state (the
+        shell's kubectl): take it as the config from now on."""
+        ...
+
     def proxy_labels(self, sidecar: Sidecar) -> dict[str, str] | None:
         """The pod's labels as the control plane holds them, or None if it keeps none."""
         ...

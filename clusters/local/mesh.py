@@ -277,6 +277,13 @@ class LocalCluster:
             on_disk = RunState.load(self.state.directory)
         except (OSError, ValueError, KeyError, TypeError):
             return  # being written, or gone with the run: nothing to take over
+        # The model keeps its config in the state file too: another process's apply or
+        # delete is the run's config from now on.
+        config = ("resources", "mode", "version", "route_names")
+        if any(getattr(on_disk, f) != getattr(self.state, f) for f in config):
+            for name in config:
+                setattr(self.state, name, getattr(on_disk, name))
+            self.plane.follow()
         before = self.state.pod.name if self.state.pod else None
         after = on_disk.pod.name if on_disk.pod else None
         if before == after and on_disk.processes == self.state.processes:
@@ -409,6 +416,7 @@ class LocalCluster:
     def apply(self, manifest: str, *, dry_run: bool = False) -> list[ResourceRef]:
         """Admit and store every document (``dry_run``: admit only, as kubectl's
         --dry-run=server)."""
+        self._follow_run()
         documents = load_documents(manifest)
         for document in documents:
             check_served_locally(document)
@@ -423,6 +431,7 @@ class LocalCluster:
         ignore_not_found: bool = False,
         namespace: str = DEFAULT_NAMESPACE,
     ) -> bool:
+        self._follow_run()
         names = self.kind_names(kind)
         if not self.plane.delete(names.kind, namespace, name):
             if ignore_not_found:
@@ -433,13 +442,16 @@ class LocalCluster:
     def get(self, kind: str, namespace: str | None = DEFAULT_NAMESPACE) -> list[dict[str, Any]]:
         """``kubectl get KIND -o yaml`` (``-A`` with namespace None): the stored objects.
         An unknown kind is refused as kubectl refuses it."""
+        self._follow_run()
         return self.plane.items(self.kind_names(kind).kind, namespace)
 
     def resources(self, kind: str) -> list[str]:
+        self._follow_run()
         found = kubectl.resolve(kind, self.kinds())
         return self.plane.names(found.kind, DEFAULT_NAMESPACE) if found else []
 
     def outbound_traffic_policy(self) -> OutboundTrafficPolicy:
+        self._follow_run()
         return self.plane.outbound_traffic_policy()
 
     def set_outbound_traffic_policy(self, mode: OutboundTrafficPolicy | str) -> None:
@@ -450,6 +462,7 @@ class LocalCluster:
                 f'meshConfig.outboundTrafficPolicy.mode: Unsupported value: "{mode}": '
                 'supported values: "ALLOW_ANY", "REGISTRY_ONLY"'
             ) from None
+        self._follow_run()
         self.plane.set_outbound_traffic_policy(mode)
 
     def wait_for_proxy_config(self, timeout: float) -> None:

@@ -103,6 +103,13 @@ class ModelControlPlane:
         """Re-attach (another process) to a sidecar that already runs, or forget one."""
         self._sidecar = sidecar
 
+    def follow(self) -> None:
+        """The state's resources as another process of the run left them."""
+        self._config = {
+            key: from_document(document) for key, document in self.state.resources.items()
+        }
+        self._rejected_seen = None  # that process wrote too: ask the proxy again
+
     def remove_sidecar(self) -> None:
         self._sidecar = None
 
