@@ -567,26 +567,31 @@ def _rows(
 
 
 def _cell(column: Mapping[str, Any], item: Mapping[str, Any]) -> str:
-    """The API server's cell for a CRD printer column, as kubectl prints it."""
+    """The API server's cell for a CRD printer column (tableconvertor), as kubectl's
+    printTable prints it: a missing value blank, a string up to its first line break."""
     try:
         values = kubeargs.evaluate(str(column.get("jsonPath", "")), item)
     except kubeargs.JSONPathError:
         values = []
-    if not values or values[0] is None:
-        return "<nil>"
-    value = values[0]
+    value = values[0] if values else None
     kind = column.get("type")
-    if kind == "date" and isinstance(value, str):
-        return age_of({"metadata": {"creationTimestamp": value}})
-    if kind == "string" or isinstance(value, dict | list):
-        return kubeargs.result_text(value)
+    if value is None:
+        return ""
+    if kind == "string":
+        text = kubeargs.result_text(value)
+        for index, char in enumerate(text):
+            if char in "\f\n\r":
+                return text[:index] + "..."
+        return text
+    if kind == "date":
+        return age_of({"metadata": {"creationTimestamp": value}}) if isinstance(value, str) else ""
     if kind == "integer" and isinstance(value, int | float) and not isinstance(value, bool):
         return str(int(value))
+    if kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(float(value)).removesuffix(".0") if float(value).is_integer() else str(value)
     if kind == "boolean" and isinstance(value, bool):
         return "true" if value else "false"
-    if kind == "number" and isinstance(value, int | float):
-        return str(value)
-    return "<nil>"
+    return ""
 
 
 # describe ----------------------------------------------------------------------------------
