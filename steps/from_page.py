@@ -60,6 +60,7 @@ class Taken:
     line: int  # the page's line the step is about: the command's, or its output's
     changed: bool  # the block's text differs from the revision the feature was written for
     shell_text: str | None  # the pod's shell it is typed in (`kubectl exec -it … sh`)
+    shell_line: int | None = None  # the page's line of that shell's "$"
 
     @property
     def inside_shell(self) -> bool:
@@ -128,7 +129,15 @@ def take(
         page_command=f"{shell.text}\n{part.text}" if shell is not None else part.text,
         page_output=part.output or None,
     )
-    taken = Taken(ref, block, part, line, match.changed, shell.text if shell else None)
+    taken = Taken(
+        ref,
+        block,
+        part,
+        line,
+        match.changed,
+        shell.text if shell else None,
+        shell.line if shell else None,
+    )
     if not_executed is None:
         journal.took(taken)
     return taken

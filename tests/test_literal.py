@@ -230,3 +230,35 @@ def test_records_that_let_lines_vary_explain_a_difference_together(shell: Litera
     assert verdict.drift is not None and "curl" in verdict.drift and "Connection" in verdict.drift
     one = command(f"printf '{printed}'", page, "sleep-curl-version")
     assert shell.run(one, None).unexplained
+
+
+def test_a_shell_typed_into_is_rewritten_and_rerun(shell: LiteralShell, tmp_path: Path) -> None:
+    """kubectl refuses `exec POD sh` without `--`: the shell line is proposed with `--`,
+    and the output is what the typed command printed once the shell opened."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    kubectl = bin_dir / "kubectl"
+    kubectl.write_text(
+        '#!/bin/bash\nfor a in "$@"; do [ "$a" = -- ] && exec sh; done\n'
+        'echo "error: exec [POD] [COMMAND] is not supported anymore. Use exec [POD] -- '
+        '[COMMAND] instead"; exit 1\n'
+    )
+    kubectl.chmod(0o755)
+    shell.env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    typed = PageCommand(
+        "b.1", "echo 504", 273, 1, "kubectl exec -it $SOURCE_POD -c sleep sh", "504", "like",
+        (known_drift("kubectl-exec-without-dashes"),), shell_line=272,
+    )  # fmt: skip
+    verdict = shell.run(typed, "sleep-1")
+    assert verdict.outdated, verdict
+    assert verdict.proposed_shell == "kubectl exec -it $SOURCE_POD -c sleep -- sh"
+    assert verdict.proposed_command is None
+    assert verdict.proposed_output is not None and verdict.proposed_output.strip() == "504"
+
+
+def test_helm_s_ranges_become_istioctl_values() -> None:
+    helm = known_drift("helm-template-x").replace(HELM)
+    assert helm == (
+        "istioctl install <the flags you used to install Istio> "
+        '--set values.global.proxy.includeIPRanges="10.0.0.1/24"'
+    )

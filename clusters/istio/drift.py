@@ -15,8 +15,10 @@ page.yaml): a record here is about the release, not about one page.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+Template = str | Callable[[re.Match[str]], str]  # re.sub's replacement
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,12 @@ class Drift:
     # A command whose answer shows the symptom when the page's own answer cannot (sed
     # piped to kubectl replace answers "replaced" whether or not sed found its line).
     probe: str | None = None
-    # The page's command as it reads today: re.sub(pattern, template) over the command;
-    # a check_replacement only reads, so the run runs it and proposes what it printed.
-    replacement: tuple[re.Pattern[str], str] | None = None
-    check_replacement: tuple[re.Pattern[str], str] | None = None
+    # The page's command as it reads today: re.sub(pattern, template) over the command.
+    # A rerun_replacement does what the page's command meant without changing the
+    # cluster (it reads, or runs the same thing in the pod), so the run runs it and
+    # proposes what it printed.
+    replacement: tuple[re.Pattern[str], Template] | None = None
+    rerun_replacement: tuple[re.Pattern[str], Template] | None = None
     since_istio: tuple[int, int] | None = None  # for "declared, not observed"
 
     def answered(self, answer: Answer) -> bool:
@@ -63,15 +67,15 @@ class Drift:
     def replace(self, command: str) -> str | None:
         """The page's command as it should now read, or None when this record has none
         for it."""
-        for replacement in (self.replacement, self.check_replacement):
+        for replacement in (self.replacement, self.rerun_replacement):
             if replacement is not None and replacement[0].search(command) is not None:
                 return replacement[0].sub(replacement[1], command)
         return None
 
-    def reads_only(self, command: str) -> bool:
-        """Whether today's form of the command only reads (the run may run it)."""
-        check = self.check_replacement
-        return check is not None and check[0].search(command) is not None
+    def reruns(self, command: str) -> bool:
+        """Whether today's form of the command may be run by the run (it changes nothing)."""
+        rerun = self.rerun_replacement
+        return rerun is not None and rerun[0].search(command) is not None
 
 
 FLAGS = "<the flags you used to install Istio>"
@@ -97,7 +101,7 @@ DRIFTS: dict[str, Drift] = {
             ),
             # the page's check of the default: where the sidecar sends what it does not
             # know, as istioctl shows it
-            check_replacement=(
+            rerun_replacement=(
                 re.compile(
                     r"^kubectl get configmap istio -n istio-system -o yaml \| "
                     r'grep -o "mode: ALLOW_ANY"$'
@@ -115,7 +119,7 @@ DRIFTS: dict[str, Drift] = {
             "the request",
             symptom="kubectl finds no pod labelled istio-mixer-type=telemetry",
             prints=re.compile(r"No resources found"),
-            check_replacement=(
+            rerun_replacement=(
                 re.compile(
                     r"^kubectl -n istio-system logs -l istio-mixer-type=telemetry -c mixer"
                     r" \| grep (?P<host>\S+)$"
@@ -135,10 +139,17 @@ DRIFTS: dict[str, Drift] = {
             replacement=(
                 re.compile(
                     r"^helm template install/kubernetes/helm/istio <the flags you used to "
-                    r"install Istio>(?P<set>(?: --set global\.proxy\.includeIPRanges=\S+)?)"
+                    r"install Istio>(?: --set global\.proxy\.includeIPRanges=(?P<ranges>\S+))?"
                     r" -x templates/sidecar-injector-configmap\.yaml \| kubectl apply -f -$"
                 ),
-                f"istioctl install {FLAGS}\\g<set>",
+                lambda found: (
+                    f"istioctl install {FLAGS}"
+                    + (
+                        f" --set values.global.proxy.includeIPRanges={found['ranges']}"
+                        if found["ranges"]
+                        else ""
+                    )
+                ),
             ),
             since_istio=(1, 5),
         ),
@@ -150,7 +161,7 @@ DRIFTS: dict[str, Drift] = {
             "since 1.31 (#125437)",
             symptom="kubectl refuses `exec POD COMMAND` without `--`",
             prints=re.compile(r"exec \[POD\] \[COMMAND\] is not supported anymore"),
-            replacement=(
+            rerun_replacement=(
                 re.compile(r"^(?P<exec>kubectl exec (?:-it )?\S+ -c \S+) (?P<cmd>(?!--)\S.*)$"),
                 r"\g<exec> -- \g<cmd>",
             ),

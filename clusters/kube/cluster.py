@@ -557,9 +557,15 @@ class KubeCluster:
         self._installed = self.installed_mode()  # seen before the first change, or never
         newest = self._newest_push()
         changed = self._remove_applied()
+        # The page starts from a default install: ALLOW_ANY, and a ConfigMap that names
+        # no mode when the install named none (the page's grep and sed then find no line,
+        # as on a fresh cluster, not the line an earlier scenario's reset wrote).
+        unset = (
+            self.configured_mode is None and self._unset_runs() is OutboundTrafficPolicy.ALLOW_ANY
+        )
         changed |= istio.set_outbound_traffic_policy(
             self.api,
-            OutboundTrafficPolicy.ALLOW_ANY,
+            None if unset else OutboundTrafficPolicy.ALLOW_ANY,
             self.install.namespace,
             unset_runs=self._unset_runs(),
         )
