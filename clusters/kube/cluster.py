@@ -162,8 +162,9 @@ class KubeCluster:
                 else:
                     self.wait_for_proxy_config(self.settings.waits.propagation)
                 dump = self.sidecar_config_dump(proxyconfig.LISTENERS)
-            except ClusterError as error:
-                return "unknown", f"no sidecar to read it from: {error}"  # asked again later
+            except ClusterError as error:  # not asked again: the next change would show
+                self._installed = ("unknown", f"no sidecar to read it from: {error}")
+                return self._installed
             mode = proxyconfig.mode_in_effect(dump)
             target = proxyconfig.unmatched_outbound_cluster(dump)
             self._installed = (
@@ -309,7 +310,7 @@ class KubeCluster:
         return configured or self._unset_runs()
 
     def set_outbound_traffic_policy(self, mode: OutboundTrafficPolicy) -> None:
-        self._installed = self.installed_mode()  # seen before the first change, or never
+        self.installed_mode()  # seen before the first change, or never
         newest = self._newest_push()
         if istio.set_outbound_traffic_policy(
             self.api,
@@ -554,7 +555,7 @@ class KubeCluster:
         return removed
 
     def reset(self) -> None:
-        self._installed = self.installed_mode()  # seen before the first change, or never
+        self.installed_mode()  # seen before the first change, or never
         newest = self._newest_push()
         changed = self._remove_applied()
         # The page starts from a default install: ALLOW_ANY, and a ConfigMap that names
