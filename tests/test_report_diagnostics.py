@@ -80,7 +80,9 @@ def test_allure_knows_the_mesh_the_state_and_the_categories(small_run: Path) -> 
     environment = (folder / "environment.properties").read_text()
     assert "backend = fake" in environment and "run_state = complete" in environment
     categories = {c["name"] for c in json.loads((folder / "categories.json").read_text())}
-    assert "Drift: the page uses what this Istio no longer has" in categories
+    assert (
+        "Outdated: the page's step no longer holds, and a drift record explains how" in categories
+    )
     index = small_run / "allure-report" / "index.html"
     assert index.stat().st_size > 100_000  # one self-contained file
     assert "googletagmanager" not in index.read_text()  # nothing fetched from outside
@@ -112,25 +114,36 @@ def test_the_reports_agree_on_every_verdict(small_run: Path) -> None:
     summary = json.loads((small_run / "summary.json").read_text())["scenarios"]
     # a scenario by its feature file's name and its own: summary.json names the file as
     # the page unit does, Allure as pytest-bdd does (its folder and name)
-    by_summary = {
-        Path(key.replace(" :: ", ":")).name: s["verdict"] for key, s in summary.items()
-    }
+    by_summary = {Path(key.replace(" :: ", ":")).name: s["verdict"] for key, s in summary.items()}
     files = (small_run / "allure-results").glob("*-result.json")
     results = map(json.loads, map(Path.read_text, files))
-    by_allure = {Path(r["fullName"]).name: r["status"] for r in results}
+    # Allure has no outdated status: a skip whose message says so (its "Outdated" category)
+    by_allure = {
+        Path(r["fullName"]).name: "outdated"
+        if r["status"] == "skipped"
+        and r.get("statusDetails", {})
+        .get("message", "")
+        .startswith(("outdated:", "Skipped: outdated:"))
+        else r["status"]
+        for r in results
+    }
     assert by_allure == by_summary
-    counts = {v: list(by_summary.values()).count(v) for v in ("passed", "failed", "skipped")}
-    assert counts == {"passed": 9, "failed": 1, "skipped": 1}
+    counts = {v: list(by_summary.values()).count(v) for v in ("passed", "failed", "outdated")}
+    assert counts == {"passed": 9, "failed": 1, "outdated": 1}
 
     suite = ET.parse(small_run / "junit.xml").getroot().find("testsuite")
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("11", "1", "1")
-    total = "| **Total** | 11 | 9 | 1 | 1 | 0 | 0 |"  # scenarios, passed, failed, drift…
+    assert [s.get("type") for s in suite.iter("skipped")] == ["outdated"]
+    total = "| **Total** | 11 | 9 | 1 | 1 | 0 | 0 |"  # scenarios, passed, failed, outdated…
     assert total in (small_run / "page.md").read_text()
     html = (small_run / "conformance.html").read_text()
     assert all(f"{n} {word}" in html for n, word in ((9, "Passed"), (1, "Failed"), (1, "Skipped")))
     allure_summary = json.loads((small_run / "allure-report" / "summary.json").read_text())
     stats = allure_summary["stats"]  # also "new": 11, none of them in Allure's history yet
     assert {k: stats.get(k) for k in ("total", "passed", "failed", "skipped")} == {
-        "total": 11, "passed": 9, "failed": 1, "skipped": 1
+        "total": 11,
+        "passed": 9,
+        "failed": 1,
+        "skipped": 1,
     }
