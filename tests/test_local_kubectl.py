@@ -262,6 +262,19 @@ def test_istioctl_answers_kube_inject_only() -> None:
         assert err.getvalue().startswith("Error: ") and words in err.getvalue()
 
 
+def test_istioctl_writes_envoys_dump_as_protojson() -> None:
+    dumped = {
+        "address": {"socket_address": {"port_value": 15001}},
+        "metadata": {"filter_metadata": {"istio_x": {"some_key": 1}}},
+        "typed_per_filter_config": {"envoy.filters.http_x": {"@type": "t", "stat_prefix": "p"}},
+    }
+    assert istioctl._protojson(dumped) == {
+        "address": {"socketAddress": {"portValue": 15001}},
+        "metadata": {"filterMetadata": {"istio_x": {"some_key": 1}}},
+        "typedPerFilterConfig": {"envoy.filters.http_x": {"@type": "t", "statPrefix": "p"}},
+    }
+
+
 # On a local mesh ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def mesh(run_root: Path) -> Iterator[LocalCluster]:
@@ -569,3 +582,21 @@ def test_on_the_model_plane_what_kubectl_changed_stays_changed(
         "runs in egress-istiod (--control-plane istiod)\n"
     )
     model_mesh.reset()
+
+
+@needs_root
+def test_istioctl_proxy_config_shows_the_mode_the_sidecar_enforces(page: Shell) -> None:
+    """Today's form of the page's configmap check (the drift record's): where
+    virtualOutbound sends what no other listener takes."""
+    command = (
+        "istioctl proxy-config listener $SOURCE_POD --port 15001 -o json | "
+        'grep -o \'"cluster": "PassthroughCluster"\' | head -1'
+    )
+    assert page.run(command).stdout == '"cluster": "PassthroughCluster"\n'
+    listeners = json.loads(
+        page.run("istioctl proxy-config listener $SOURCE_POD --port 15001 -o json").stdout
+    )
+    assert [listener["name"] for listener in listeners] == ["virtualOutbound"]
+    page.mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY)
+    page.mesh.wait_for_proxy_config(60)
+    assert page.run(command).stdout == ""
