@@ -784,8 +784,16 @@ def exec_(session: Session, inv: Invocation, out: IO[str], err: IO[str]) -> int:
                 "Unable to use a TTY - input is not a terminal or the right kind of file", file=err
             )
         if inv.flags["tty"] and sys.stdin.isatty():
-            return _run_in_pod_at_a_terminal(session, command, container, out, err)
+            return _run_in_pod_at_a_terminal(session, _pod_shell(command), container, out, err)
     return _run_in_pod(session, command, container, stdin, out, err)
+
+
+def _pod_shell(command: Sequence[str]) -> list[str]:
+    """The pod's ``sh`` is bash: the sleep sample's image answers ``time`` in its shell
+    (the page types ``time curl ...`` there), and the host's dash has no ``time``."""
+    if command and command[0] in ("sh", "/bin/sh"):
+        return ["bash", *command[1:]]
+    return list(command)
 
 
 def _run_in_pod_at_a_terminal(

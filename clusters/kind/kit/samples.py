@@ -164,7 +164,11 @@ def curl_dockerfile(base: str) -> str:
         f"FROM {base}\n"
         f"COPY {CA_FILE} /usr/local/share/ca-certificates/{CA_FILE}\n"
         "COPY entrypoint.sh /entrypoint.sh\n"
-        "RUN chmod 0755 /entrypoint.sh && update-ca-certificates --fresh >/dev/null \\\n"
+        # The sample's image (curlimages/curl, on Alpine) answers `time` in its sh, which
+        # the page types there (`kubectl exec -it ... sh`, then `time curl ...`); Debian's
+        # dash has no `time`, so sh is bash here, whose `time` prints the page's format.
+        "RUN ln -sf bash /bin/sh \\\n"
+        " && chmod 0755 /entrypoint.sh && update-ca-certificates --fresh >/dev/null \\\n"
         f" && groupadd --gid {CURL_GID} curl_group \\\n"
         f" && useradd --uid {CURL_UID} --gid {CURL_GID} --create-home --shell /bin/sh "
         "curl_user\n"
