@@ -273,3 +273,23 @@ def test_a_terminal_shows_text_not_its_control_sequences() -> None:
     )
     typed = PageCommand("b.1", "time curl -s http://x", 273, 1, "sh", "504", "like", ())
     assert literal._without_typing(shown, typed) == "504\n\nreal\t0m3.012s"
+
+
+@pytest.mark.parametrize(
+    ("cluster", "chosen", "enabled"),
+    [
+        ("kind", None, True),
+        ("existing", None, True),
+        ("local", None, False),
+        ("kind", False, False),  # --no-literal
+        ("local", True, True),  # --literal: the embedded mesh's own kubectl answers
+    ],
+)
+def test_the_page_s_commands_run_by_default_on_a_real_cluster(
+    cluster: str, chosen: bool | None, enabled: bool
+) -> None:
+    class Config:
+        def getoption(self, name: str, default: object = None) -> object:
+            return {"literal": chosen, "cluster": cluster}.get(name, default)
+
+    assert literal.literal_enabled(Config()) is enabled  # type: ignore[arg-type]
