@@ -266,9 +266,11 @@ def test_helm_s_ranges_become_istioctl_values() -> None:
 
 def test_a_terminal_shows_text_not_its_control_sequences() -> None:
     """bash's line editor at a terminal: bracketed paste, erase-line, the prompt and the
-    echo of what was typed are the terminal's, not the command's output."""
+    echo of what was typed (ahead of the prompt, then redrawn) are the terminal's, not
+    the command's output."""
     shown = literal._terminal_text(
-        "\x1b[?2004h\x1b[Ksh-5.2$ time curl -s http://x\r\n\x1b[?2004l504\r\n\r\n"
+        "time curl -s http://x \x1b[?2004h\x1b[Ksh-5.2$ time curl -s http://x\r\n"
+        "\x1b[?2004l504\r\n\r\n"
         "real\t0m3.012s\r\n\x1b[?2004hsh-5.2$ exit\r\n\x1b[?2004lexit\r\n"
     )
     typed = PageCommand("b.1", "time curl -s http://x", 273, 1, "sh", "504", "like", ())
