@@ -30,8 +30,8 @@ TIMEOUT_MS = 15_000
 
 
 def page_view(page: Page, shot: str) -> dict[str, Any]:
-    """The page view: its section headings, verdict badges, and a failed step's
-    diagnostics before and after a click on their summary."""
+    """The page view: its section headings, verdict badges, a failed step's diagnostics
+    before and after a click on their summary, then a block entry (block_entry)."""
     details = page.locator("details.diagnostics").first
     found: dict[str, Any] = {
         "title": page.title(),
@@ -52,6 +52,45 @@ def page_view(page: Page, shot: str) -> dict[str, Any]:
         found["diagnostics_text"] = details.inner_text()
         details.scroll_into_view_if_needed()
     page.screenshot(path=shot)
+    return {**found, **block_entry(page)}
+
+
+def block_entry(page: Page) -> dict[str, Any]:
+    """The first block entry that shows what the release printed (else the first): its
+    page-line link, the page's command and output beside the printed output (their
+    boxes on screen), the proposed lines, and the suite's calls folded in it before and
+    after a click on their summary."""
+    entries = page.locator("article.block")
+    printed = page.locator("article.block:has(pre.printed)")
+    found: dict[str, Any] = {"blocks": entries.count(), "blocks_printed": printed.count()}
+    if not found["blocks"]:
+        return found
+    entry = printed.first if found["blocks_printed"] else entries.first
+    entry.scroll_into_view_if_needed()
+    link = entry.locator("h4.block-head .page-line").first
+    page_side = entry.locator(".page-side").first
+    release_side = entry.locator(".release-side").first
+    shown = release_side.locator("pre.printed")
+    found["block"] = {
+        "visible": entry.is_visible(),
+        "page_line": link.inner_text(),
+        "page_line_href": link.get_attribute("href"),
+        "page_line_visible": link.is_visible(),
+        "command": page_side.locator(".command").first.inner_text(),
+        "page_output": page_side.locator(".page-output").first.inner_text(),
+        "printed": shown.first.inner_text() if shown.count() else None,
+        "page_box": page_side.bounding_box(),
+        "release_box": release_side.bounding_box(),
+        "proposal": entry.locator("pre.patch span").all_inner_texts(),
+    }
+    calls = entry.locator("details.suite-calls").first
+    table = calls.locator("table.calls").first
+    found["calls_open_before"] = calls.evaluate("d => d.open")
+    found["calls_visible_before"] = table.is_visible()
+    calls.locator("summary").first.click()
+    found["calls_open_after"] = calls.evaluate("d => d.open")
+    found["calls_visible_after"] = table.is_visible()
+    found["calls_text"] = table.inner_text()
     return found
 
 
