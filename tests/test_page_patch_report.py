@@ -53,8 +53,9 @@ def test_the_patch_applies_from_the_checkout_top_and_proposes_each_part(tmp_path
         "--set meshConfig.outboundTrafficPolicy.mode=REGISTRY_ONLY"
     )
     records = [
-        scenario(step(SED_LINE, 1, output="", command=istioctl)),
-        scenario(step(SED_LINE, 1, output=REPLACED)),  # a later scenario's: the first wins
+        scenario(step(SED_LINE, 1, output=REPLACED)),  # after the suite switched the mode
+        scenario(step(SED_LINE, 1, output="", command=istioctl)),  # on a fresh install: wins
+        scenario(step(SED_LINE, 1, output=REPLACED)),
     ]
     written = patch_report.write(tmp_path / "reports", page, records, tmp_path)
     assert written is not None

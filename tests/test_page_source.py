@@ -207,3 +207,25 @@ def test_alignment_of_revisions() -> None:
     edited = align(shipped, ids(replace_line(seed, 261, "timeout: 3s", "timeout: 1s")))
     changed = [m for m in edited if m.changed]
     assert [(m.shipped.id, m.revised.line) for m in changed] == [("管理外部服务的流量.2", 251)]
+
+
+def test_a_command_rewritten_in_place_keeps_its_block() -> None:
+    """The page patch replaces Mixer's log command with the sidecar's: nothing of the old
+    text is left, yet it stands where the old block stood, alone in its section's run."""
+    seed = seed_text()
+    shipped = index_blocks(parse_page(seed))
+    mixer = (
+        "kubectl -n istio-system logs -l istio-mixer-type=telemetry -c mixer | grep 'httpbin.org'"
+    )
+    revised_text = replace_line(
+        seed, 176, mixer, "kubectl logs $SOURCE_POD -c istio-proxy | grep x"
+    )
+    revised_text = replace_line(revised_text, 177, '{"level"', '[2026-12-03T17:47:17.377Z] "GET"')
+    revised = index_blocks(parse_page(revised_text))
+    matches = align(shipped, revised)
+    old = next(m for m in matches if m.shipped and m.shipped.id == "访问外部-http-服务.4")
+    assert old.revised is not None and old.changed
+    assert all(m.shipped is not None and m.revised is not None for m in matches)
+    # a block removed with nothing in its place is still gone
+    gone = align(shipped, index_blocks(parse_page(remove_lines(seed, 175, 178))))
+    assert any(m.revised is None for m in gone)
