@@ -7,6 +7,7 @@ fail in one line rather than skip, since a skipped check would read as a passed 
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,22 @@ def insert_after(text: str, number: int, added: str) -> str:
 def remove_lines(text: str, first: int, last: int) -> str:
     lines = text.split("\n")
     return "\n".join([*lines[: first - 1], *lines[last:]])
+
+
+# Where istio.io held the Chinese page at the seed's revision (content_zh/ then).
+CHECKOUT_PAGE = "content_zh/docs/tasks/traffic-management/egress/index.md"
+
+
+def seed_checkout(directory: Path) -> Path:
+    """A scratch git checkout laid out as istio.io's, the seed committed at its page's
+    path; returns the checkout's top."""
+    top = directory / "istio.io"
+    page = top / CHECKOUT_PAGE
+    page.parent.mkdir(parents=True)
+    page.write_text(seed_text(), encoding="utf-8")
+    for argv in (["init", "-q"], ["add", "."], ["commit", "-qm", "the seed"]):
+        subprocess.run(
+            ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *argv],
+            cwd=top, check=True, capture_output=True,
+        )  # fmt: skip
+    return top

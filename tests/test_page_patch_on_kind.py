@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.seed_page import ROOT, seed_text
+from tests.seed_page import CHECKOUT_PAGE, ROOT, seed_checkout
 
 pytestmark = [
     pytest.mark.kind,
@@ -26,7 +26,6 @@ pytestmark = [
     ),
 ]
 
-PAGE_PATH = "content_zh/docs/tasks/traffic-management/egress/index.md"
 RUN_TIMEOUT_S = 40 * 60
 
 
@@ -61,12 +60,8 @@ def by_block(summary: dict[str, object]) -> dict[str, list[str]]:
 
 
 def test_the_patched_page_matches_where_the_patch_changed_it(tmp_path: Path) -> None:
-    top = tmp_path / "istio.io"
-    page = top / PAGE_PATH
-    page.parent.mkdir(parents=True)
-    page.write_text(seed_text(), encoding="utf-8")
-    for argv in (["init", "-q"], ["add", "."], ["commit", "-qm", "the seed"]):
-        assert git(top, *argv).returncode == 0
+    top = seed_checkout(tmp_path)
+    page = top / CHECKOUT_PAGE
 
     first = conformance(page, tmp_path / "first")
     patch = tmp_path / "first" / "page.patch"

@@ -12,24 +12,15 @@ from pathlib import Path
 from fixtures import patch_report
 from fixtures.page import find_units, read
 from fixtures.records import ScenarioRecord, StepRecord
-from tests.seed_page import ROOT, seed_text
+from tests.seed_page import CHECKOUT_PAGE as PAGE_PATH
+from tests.seed_page import ROOT, seed_checkout
 
-PAGE_PATH = "content_zh/docs/tasks/traffic-management/egress/index.md"
 SED_LINE = 107  # the configmap's sed to REGISTRY_ONLY
 REPLACED = "configmap/istio replaced\n"
 
 
 def checkout(tmp_path: Path) -> Path:
-    top = tmp_path / "istio.io"
-    page = top / PAGE_PATH
-    page.parent.mkdir(parents=True)
-    page.write_text(seed_text(), encoding="utf-8")
-    for argv in (["init", "-q"], ["add", "."], ["commit", "-qm", "seed"]):
-        subprocess.run(
-            ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *argv],
-            cwd=top, check=True,
-        )  # fmt: skip
-    return top
+    return seed_checkout(tmp_path)
 
 
 def step(line: int, part: int, *, output: str | None, command: str | None = None) -> StepRecord:

@@ -41,8 +41,7 @@ def main(
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     args = list(sys.argv[1:] if argv is None else argv)
-    root = Path(environ.get(kubectl.RUN_ROOT_ENV) or "/run/egress-conformance")
-    session = kubectl.Session(root, environ.get(kubectl.RUN_ID_ENV) or kubectl.DEFAULT_RUN_ID)
+    session = kubectl.Session.from_environ(environ)
     try:
         if args[:2] == ["proxy-config", "listener"] or args[:2] == ["pc", "listener"]:
             out.write(proxy_config_listener(session, args[2:]))

@@ -234,6 +234,12 @@ class Session:
         self.directory = run_root / run_id
         self.run_root, self.run_id = run_root, run_id
 
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Session:
+        """The run that LocalCluster.shell_env() named (else the egress-mesh CLI's)."""
+        root = Path(environ.get(RUN_ROOT_ENV) or "/run/egress-conformance")
+        return cls(root, environ.get(RUN_ID_ENV) or DEFAULT_RUN_ID)
+
     @functools.cached_property
     def state(self) -> RunState:
         from clusters.local.runstate import RunState
@@ -1374,8 +1380,7 @@ def main(
     environ = os.environ if environ is None else environ
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
-    root = Path(environ.get(RUN_ROOT_ENV) or "/run/egress-conformance")
-    session = Session(root, environ.get(RUN_ID_ENV) or DEFAULT_RUN_ID)
+    session = Session.from_environ(environ)
     try:
         invocation = kubeargs.parse(sys.argv[1:] if argv is None else argv)
         return VERBS[invocation.verb](session, invocation, out, err)
