@@ -324,9 +324,6 @@ class IstiodControlPlane:
     def attach_sidecar(self, sidecar: Sidecar | None) -> None:
         self._sidecar = sidecar
 
-    def follow(self) -> None:
-        """Nothing to take over: istiod keeps the config, whoever changed it."""
-
     def remove_sidecar(self) -> None:
         sidecar, self._sidecar = self._sidecar, None
         if sidecar is not None:

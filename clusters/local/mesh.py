@@ -270,13 +270,6 @@ class LocalCluster:
             on_disk = RunState.load(self.state.directory)
         except (OSError, ValueError, KeyError, TypeError):
             return  # being written, or gone with the run: nothing to take over
-        # The model keeps its config in the state file too: another process's apply or
-        # delete is the run's config from now on.
-        config = ("resources", "mode", "version", "route_names")
-        if any(getattr(on_disk, f) != getattr(self.state, f) for f in config):
-            for name in config:
-                setattr(self.state, name, getattr(on_disk, name))
-            self.plane.follow()
         before = self.state.pod.name if self.state.pod else None
         after = on_disk.pod.name if on_disk.pod else None
         if before == after and on_disk.processes == self.state.processes:
