@@ -110,11 +110,7 @@ def test_apply_returns_what_it_applied_and_resources_lists_it(cluster: Cluster) 
 
 def test_a_stream_with_an_invalid_document_applies_nothing(cluster: Cluster) -> None:
     with pytest.raises(InvalidResource, match="resolution"):
-        cluster.apply(
-            SE.format(name="good", host="good.example")
-            + "---\n"
-            + BAD_SE
-        )
+        cluster.apply(SE.format(name="good", host="good.example") + "---\n" + BAD_SE)
     assert cluster.resources("ServiceEntry") == []
 
 
