@@ -99,11 +99,8 @@ def _cases_of(name: str, outcomes: dict[str, tuple[str, float]]) -> list[tuple[s
     return [v for k, v in outcomes.items() if k == name or k.startswith(f"{name}[")]
 
 
-def run_features(
-    root: Path, features_dir: Path, run_root: Path, control_plane: str
-) -> dict[str, Any]:
-    """``pytest features/ --control-plane X`` in a subprocess, its reports and meshes kept
-    out of the way.
+def run_features(root: Path, features_dir: Path, run_root: Path) -> dict[str, Any]:
+    """``pytest features/`` in a subprocess, its reports and meshes kept out of the way.
 
     Reports go to a temporary directory (--junitxml, --html, --alluredir and the page
     report's --page-report-dir all override the reports/ defaults of fixtures/outputs.py),
@@ -127,7 +124,6 @@ def run_features(
             "--self-contained-html",
             f"--alluredir={out / 'allure-results'}",
             f"--page-report-dir={out}",
-            f"--control-plane={control_plane}",
         ]
         env = {**os.environ, "EGRESS_MESH_RUN_ROOT": str(run_root)}
         started = time.perf_counter()

@@ -2,10 +2,10 @@
 
 Everything goes through the Cluster protocol the steps use (``up``/``down``,
 ``set_outbound_traffic_policy``, ``apply``/``delete``, ``exec_in_source_pod``,
-``wait_for_proxy_config``), so the figures are what a feature run pays, with either
-control plane (istiod or the model). The exceptions are the socket probe, which opens
-the connection from a thread inside the pod's network namespace to show how much of a
-curl probe is process spawning, and the memory and push-version reads.
+``wait_for_proxy_config``), so the figures are what a feature run pays. The exceptions
+are the socket probe, which opens the connection from a thread inside the pod's network
+namespace to show how much of a curl probe is process spawning, and the memory and
+push-version reads.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import Any
 
 from bench.stats import summary
 from clusters.local import network, processes, runstate
-from clusters.local.controlplane import ControlPlaneName
 from clusters.local.mesh import LocalCluster
 from clusters.local.processes import ProcessRecord
 from clusters.local.proxy import resident_memory_bytes
@@ -93,7 +92,7 @@ class UpResult:
 
 
 def measure_up(
-    root: Path, repetitions: int, records: list[ProcessRecord], control_plane: str
+    root: Path, repetitions: int, records: list[ProcessRecord]
 ) -> tuple[UpResult, LocalCluster]:
     """Time ``up`` ``repetitions`` times; the last mesh is returned running, for reuse.
 
@@ -103,7 +102,7 @@ def measure_up(
     result = UpResult([], [], [], own_rss())
     for index in range(repetitions):
         started = time.perf_counter()
-        mesh = LocalCluster.up(run_root=root, owner=OWNER, control_plane=control_plane)
+        mesh = LocalCluster.up(run_root=root, owner=OWNER)
         result.up_s.append(time.perf_counter() - started)
         records.extend(mesh.state.processes)
         result.timings.append(dict(mesh.timings))
@@ -227,11 +226,10 @@ def change_series(
 ) -> dict[str, Any]:
     """Alternate the toggles ``changes`` times; time each until a probe sees it.
 
-    Each sample starts just before the call that changes config (the model returns once
-    it has written the xDS files; istiod once its push context holds the change, before
-    the push reaches the proxy) and ends when the first probe of a tight loop observes
-    the new behaviour. Before each change the previous one is confirmed
-    applied (untimed), so samples never overlap.
+    Each sample starts just before the call that changes config (it returns once istiod's
+    push context holds the change, before the push reaches the proxy) and ends when the
+    first probe of a tight loop observes the new behaviour. Before each change the
+    previous one is confirmed applied (untimed), so samples never overlap.
     """
     mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
     before = probe()
@@ -281,9 +279,9 @@ def change_series(
 def wait_series(mesh: LocalCluster, changes: int, repetitions: int) -> dict[str, Any]:
     """The sync signal: mode toggles, each followed by wait_for_proxy_config.
 
-    The signal is the model's applied xDS version, or istiod's /debug/syncz ACK of the
-    change's push. Every change is then checked with one curl (untimed); a mismatch would mean the
-    signal said 'applied' before traffic showed it, and is counted.
+    The signal is istiod's /debug/syncz ACK of the change's push. Every change is then
+    checked with one curl (untimed); a mismatch would mean the signal said 'applied'
+    before traffic showed it, and is counted.
     """
     toggles = mode_toggles(mesh)
     mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
@@ -357,13 +355,8 @@ def propagation(
 
 
 def config_version(mesh: LocalCluster) -> int:
-    """How many config versions the sidecar has been sent, by either control plane.
-
-    The model counts its xDS file writes in the run state; istiod's push counter is
-    kept by its client, as the push version the proxy must ACK next.
-    """
-    if mesh.state.control_plane == ControlPlaneName.MODEL:
-        return mesh.state.version
+    """How many config versions istiod has pushed to the sidecar: its client keeps the
+    push version the proxy must ACK next."""
     return int(getattr(mesh.plane, "_pending", -1))
 
 
@@ -371,21 +364,12 @@ def config_version(mesh: LocalCluster) -> int:
 def memory_snapshot(
     mesh: LocalCluster, bench_rss_before: int, first_version: int
 ) -> dict[str, Any]:
-    """The sidecar's and the control plane's resident memory at one point of the run.
-
-    The model has no process of its own (it runs inside the bench), so its figure is
-    the bench process's VmRSS growth since before the first up; istiod's is its
-    process's VmRSS. The growth is reported for both, as the in-process share.
-    """
+    """The sidecar's and istiod's resident memory at one point of the run, and the bench
+    process's own growth since before the first up (the mesh's client side)."""
     own = own_rss()
-    plane = (
-        {"in_process": True, "vmrss_bytes": None}
-        if mesh.state.control_plane == ControlPlaneName.MODEL
-        else process_memory(mesh, "istiod")
-    )
     return {
         "sidecar": process_memory(mesh, "istio-proxy"),
-        "control_plane": plane,
+        "control_plane": process_memory(mesh, "istiod"),
         "bench_process": {"vmrss_bytes": own, "growth_bytes": own - bench_rss_before},
         "config_versions_since_up": config_version(mesh) - first_version,
     }
@@ -404,7 +388,7 @@ def process_memory(mesh: LocalCluster, name: str) -> dict[str, Any]:
 
 
 def own_rss() -> int:
-    """The bench's own VmRSS: where the model control plane lives."""
+    """The bench's own VmRSS: the mesh's client side lives in it."""
     rss = resident_memory_bytes(os.getpid())
     if rss is None:
         raise BenchError("cannot read the bench's own VmRSS")

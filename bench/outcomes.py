@@ -2,7 +2,7 @@
 
 shared/notes/local-mesh-notes.md timed "all six outcomes of the page in sequence" at
 10.5 s, 8.0 s of which are the page's own waits. This replays exactly those six on a
-fresh mesh of either control plane, through the Cluster protocol, checking each
+fresh mesh, through the Cluster protocol, checking each
 outcome (a wrong one is an error, not a figure), and reports the wall time with and
 without bringing the mesh up.
 """
@@ -30,10 +30,10 @@ STATUS_LINE = ("curl", "-sSI")
 HTTP_CODE = ("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}")
 
 
-def six_outcomes(run_root: Path, control_plane: str) -> dict[str, Any]:
-    """Mesh up, the six outcomes, mesh down on ``control_plane``; each phase's seconds."""
+def six_outcomes(run_root: Path) -> dict[str, Any]:
+    """Mesh up, the six outcomes, mesh down; each phase's seconds."""
     started = time.perf_counter()
-    mesh = LocalCluster.up(run_root=run_root, owner="bench", control_plane=control_plane)
+    mesh = LocalCluster.up(run_root=run_root, owner="bench")
     ready = time.perf_counter()
     try:
         steps = _replay(mesh)

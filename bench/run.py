@@ -1,9 +1,8 @@
-"""`make bench`: the embedded mesh with each control plane, side by side, beside the
-figures of the local-mesh notes.
+"""`make bench`: the embedded mesh (istiod), figure by figure, beside the figures of the
+local-mesh notes.
 
-One run measures the model (clusters/local/pilot) and istiod, phase by phase so both
-see the same machine load, prints a table (model | istiod | istiod / model | notes) and
-writes reports/bench.json. Nothing here passes or fails on a figure (the machines are
+One run measures the mesh phase by phase, prints a table (local | notes) and writes
+reports/bench.json. Nothing here passes or fails on a figure (the machines are
 shared and noisy): the exit status is 1 only when something could not be measured or a
 mesh left something behind. bench/README.md explains each figure and how it is taken.
 """
@@ -49,8 +48,7 @@ QUICK = {"repetitions": 2, "changes": 20, "samples": 10}
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Benchmark the local backend with the model and with istiod, side by "
-        "side, against shared/notes/local-mesh-notes.md."
+        description="Benchmark the local backend (istiod) against the local-mesh notes' figures."
     )
     parser.add_argument(
         "--quick",
@@ -60,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--skip-features",
         action="store_true",
-        help="do not run pytest features/ --control-plane X for each plane (figure 6)",
+        help="do not run pytest features/ (figure 6)",
     )
     parser.add_argument(
         "--json",
@@ -100,13 +98,11 @@ def machine() -> dict[str, Any]:
     }
 
 
-def comparisons(planes: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The numeric ratios behind the notes' verdicts (figure / measured), per plane."""
-    out: dict[str, Any] = {}
-    for plane, results in planes.items():
-        for key, (figure, measured) in notes_figures(results).items():
-            out[f"{plane}.{key}"] = figure.to_json(measured)
-    return out
+def comparisons(results: dict[str, Any]) -> dict[str, Any]:
+    """The numeric ratios behind the notes' verdicts (figure / measured)."""
+    return {
+        key: figure.to_json(measured) for key, (figure, measured) in notes_figures(results).items()
+    }
 
 
 def notes_figures(results: dict[str, Any]) -> dict[str, tuple[NotesFigure, float]]:
@@ -132,24 +128,22 @@ def notes_figures(results: dict[str, Any]) -> dict[str, tuple[NotesFigure, float
     return out
 
 
-Phase = Callable[[argparse.Namespace, str, dict[str, Any], list[str]], None]
+Phase = Callable[[argparse.Namespace, dict[str, Any], list[str]], None]
 
 
-def mesh_phase(
-    args: argparse.Namespace, plane: str, results: dict[str, Any], leftovers: list[str]
-) -> None:
+def mesh_phase(args: argparse.Namespace, results: dict[str, Any], leftovers: list[str]) -> None:
     """Figures 1 to 4 (ready, change -> traffic, sync signal, memory) on meshes of our own."""
     records: list[ProcessRecord] = []
     try:
-        with run_root(f"mesh-{plane}", leftovers) as root:
-            up, mesh = measure_up(root, args.repetitions, records, plane)
+        with run_root("mesh", leftovers) as root:
+            up, mesh = measure_up(root, args.repetitions, records)
             try:
                 results["mesh_up"] = up.to_json()
                 info = mesh.describe()
                 build = info.get("envoy", "?")  # hash/1.40.0/Clean/RELEASE/BoringSSL
                 results["envoy"] = build.split("/")[1] if build.count("/") >= 2 else build
                 results["istio"] = info.get("istio", "?")
-                print(f"{plane}: mesh up x{args.repetitions} done; {args.changes} changes a series")
+                print(f"mesh up x{args.repetitions} done; {args.changes} changes a series")
                 results["propagation"] = {}  # filled as the series go, kept if one fails
                 propagation(
                     mesh, args.changes, args.samples, up.bench_rss_before, results["propagation"]
@@ -160,48 +154,43 @@ def mesh_phase(
         leftovers.extend(f"process still running after down(): {p}" for p in still_running(records))
 
 
-def outcomes_phase(
-    args: argparse.Namespace, plane: str, results: dict[str, Any], leftovers: list[str]
-) -> None:
+def outcomes_phase(args: argparse.Namespace, results: dict[str, Any], leftovers: list[str]) -> None:
     """Figure 5, like for like: the page's six outcomes on a fresh mesh."""
-    print(f"{plane}: the page's six outcomes in sequence")
-    with run_root(f"outcomes-{plane}", leftovers) as root:
-        results["six_outcomes"] = six_outcomes(root, plane)
+    print("the page's six outcomes in sequence")
+    with run_root("outcomes", leftovers) as root:
+        results["six_outcomes"] = six_outcomes(root)
 
 
-def features_phase(
-    args: argparse.Namespace, plane: str, results: dict[str, Any], leftovers: list[str]
-) -> None:
-    """Figure 6, the suite: pytest features/ --control-plane ``plane``."""
+def features_phase(args: argparse.Namespace, results: dict[str, Any], leftovers: list[str]) -> None:
+    """Figure 6, the suite: pytest features/."""
     if args.skip_features:
         results["feature_run"] = {"skipped": True}
         return
-    print(f"{plane}: pytest features/ --control-plane {plane}")
-    with run_root(f"features-{plane}", leftovers) as root:
-        results["feature_run"] = run_features(ROOT, ROOT / "features", root, plane)
+    print("pytest features/")
+    with run_root("features", leftovers) as root:
+        results["feature_run"] = run_features(ROOT, ROOT / "features", root)
 
 
 PHASES: tuple[Phase, ...] = (mesh_phase, outcomes_phase, features_phase)
 
 
-def measure(args: argparse.Namespace, leftovers: list[str]) -> dict[str, dict[str, Any]]:
-    """Every phase for each plane before the next phase, so both share the same load.
+def measure(args: argparse.Namespace, leftovers: list[str]) -> dict[str, Any]:
+    """Every phase in turn.
 
     A phase that fails keeps its error (and the figures it took before failing); the
-    other plane, and the later phases on fresh meshes, still run, so one failure does
-    not cost every other figure.
+    later phases, on fresh meshes, still run, so one failure does not cost every other
+    figure.
     """
-    planes: dict[str, dict[str, Any]] = {plane: {} for plane in table.PLANES}
+    results: dict[str, Any] = {}
     for phase in PHASES:
-        for plane, results in planes.items():
-            try:
-                phase(args, plane, results, leftovers)
-            except FAILURES as failure:
-                error = f"{phase.__name__}: {type(failure).__name__}: {failure}"
-                results["error"] = "; ".join(filter(None, [results.get("error"), error]))
-                results.setdefault("tracebacks", []).append(traceback.format_exc())
-                print(f"{plane}: ERROR {error}")
-    return planes
+        try:
+            phase(args, results, leftovers)
+        except FAILURES as failure:
+            error = f"{phase.__name__}: {type(failure).__name__}: {failure}"
+            results["error"] = "; ".join(filter(None, [results.get("error"), error]))
+            results.setdefault("tracebacks", []).append(traceback.format_exc())
+            print(f"ERROR {error}")
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,34 +209,30 @@ def main(argv: list[str] | None = None) -> int:
     }
     leftovers: list[str] = []
     started = time.perf_counter()
-    planes = measure(args, leftovers)
+    measured = measure(args, leftovers)
     results["wall_s"] = time.perf_counter() - started
     results["machine"]["load_average_after"] = load_average()
-    results["control_planes"] = planes
-    results["vs_notes"] = comparisons(planes)
-    errors = [f"{plane}: {data['error']}" for plane, data in planes.items() if data.get("error")]
-    results["error"] = "; ".join(errors) or None
+    results["mesh"] = measured
+    results["vs_notes"] = comparisons(measured)
+    results["error"] = measured.get("error")
     results["leftovers"] = leftovers
-    rows = table.rows(planes)
+    rows = table.rows(measured)
     results["table"] = [dict(zip(table.HEADER, row, strict=True)) for row in rows]
 
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1) + "\n")
     print(report_text(results, rows, args.json))
-    return 1 if errors or leftovers else 0
+    return 1 if results["error"] or leftovers else 0
 
 
 def report_text(results: dict[str, Any], rows: list[table.Row], json_path: Path) -> str:
     """The table with the context needed to read it, and what went wrong if anything."""
     info = results["machine"]
-    planes = results["control_planes"]
+    measured = results["mesh"]
     load = " / ".join(
         f"{info[key][0]:.2f}" for key in ("load_average_before", "load_average_after")
     )
-    versions = ", ".join(
-        f"{plane}: Istio {data.get('istio', '?')}, Envoy {data.get('envoy', '?')}"
-        for plane, data in planes.items()
-    )
+    versions = f"Istio {measured.get('istio', '?')}, Envoy {measured.get('envoy', '?')}"
     lines = [
         "",
         f"egress-conformance bench, local backend ({versions}; {info['cpus']} CPUs, "
@@ -256,18 +241,15 @@ def report_text(results: dict[str, Any], rows: list[table.Row], json_path: Path)
         "",
         table.render(rows),
         "",
-        "istiod / model: istiod's figure divided by the model's (above 1: istiod is slower "
-        "or larger); 'a / b' cells are p50 / p95.",
-        "the model has no process: its control plane memory is the bench process's own "
-        "VmRSS growth since before its first up (in-process).",
+        "'a / b' cells are p50 / p95.",
         "curl probes spawn ip netns exec + setpriv + curl, so their change -> traffic times "
         "include about one probe's cost; the socket probe shows the propagation without it.",
-        "the notes' verdicts (notes / here, per plane) are in the JSON under vs_notes.",
+        "the notes' verdicts (notes / here) are in the JSON under vs_notes.",
     ]
     changes = results["options"]["changes_per_series"]
     if changes < 50:
         lines.append(f"only {changes} changes a series (--quick/--changes): p95 is rough.")
-    lines.extend(feature_notes(planes))
+    lines.extend(feature_notes(measured))
     for leftover in results["leftovers"]:
         lines.append(f"LEFTOVER: {leftover}")
     if results["error"]:
@@ -276,36 +258,21 @@ def report_text(results: dict[str, Any], rows: list[table.Row], json_path: Path)
     return "\n".join(lines)
 
 
-def feature_notes(planes: dict[str, dict[str, Any]]) -> list[str]:
-    """How the feature runs' waits were counted, their skips (once when the planes agree,
-    as they should), and why a ratio is missing."""
-    runs = {
-        plane: run
-        for plane, data in planes.items()
-        if (run := data.get("feature_run")) and not run.get("skipped")
-    }
-    if not runs:
+def feature_notes(measured: dict[str, Any]) -> list[str]:
+    """How the feature run's waits were counted, its skips, and why a ratio is missing."""
+    run = measured.get("feature_run")
+    if not run or run.get("skipped"):
         return []
-    first = next(iter(runs.values()))
-    counted = ", ".join(f"{plane} {run['waits_s']:g} s" for plane, run in runs.items())
     lines = [
-        f"page waits = {first['waits_formula']} ({counted}); the suite runs "
-        f"{first['testcases']} scenarios (with per-scenario resets), the notes' 10.5 s "
+        f"page waits = {run['waits_formula']} ({run['waits_s']:g} s); the suite runs "
+        f"{run['testcases']} scenarios (with per-scenario resets), the notes' 10.5 s "
         "covered six outcomes."
     ]
-    reasons = sorted({reason for run in runs.values() for reason in run.get("skip_reasons", {})})
-    for reason in reasons:
-        counts = {plane: run.get("skip_reasons", {}).get(reason, 0) for plane, run in runs.items()}
-        who = (
-            f"x{first['skip_reasons'][reason]}"
-            if len(set(counts.values())) == 1
-            else ", ".join(f"{plane} x{count}" for plane, count in counts.items())
-        )
-        lines.append(f"skipped {who}: {reason[:150]}")
-    for plane, run in runs.items():
-        if run.get("unavailable"):
-            lines.append(f"{plane}: feature ratio unavailable: {run['unavailable']}")
-            lines.extend(f"  | {line}" for line in run.get("tail", []))
+    for reason, count in sorted(run.get("skip_reasons", {}).items()):
+        lines.append(f"skipped x{count}: {reason[:150]}")
+    if run.get("unavailable"):
+        lines.append(f"feature ratio unavailable: {run['unavailable']}")
+        lines.extend(f"  | {line}" for line in run.get("tail", []))
     return lines
 
 

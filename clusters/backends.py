@@ -39,7 +39,6 @@ class BackendOptions:
     run_root: Path | None = None  # local: where run directories live
     sites_file: Path | None = None  # local: the fake internet's sites
     worker: str = "main"  # pytest-xdist worker id, so parallel meshes never collide
-    control_plane: str = "istiod"  # local: istiod (Istio's own) or model (clusters/local/pilot)
     istio_version: str | None = None  # local: a pinned Istio build (None: the default)
     waits: Waits | None = None  # None: the backend's DEFAULT_WAITS
     kubeconfig: Path | None = None  # existing: the kubeconfig file (None: KUBECONFIG/default)
@@ -62,7 +61,6 @@ def start_backend(name: str, options: BackendOptions | None = None) -> Iterator[
             run_root=options.run_root,
             sites_file=options.sites_file,
             owner=f"pytest:{options.worker}",
-            control_plane=options.control_plane,
             istio_version=options.istio_version,
             ready_timeout=(options.waits or DEFAULT_WAITS["local"]).ready,
         )

@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
+from clusters.fake.cluster import injected_workload
 from clusters.istio import injection as injection_facts
 from clusters.istio import proxyconfig
-from clusters.local.pilot import injection as model_injection
 from clusters.protocol import ClusterError, ExecResult, Injection, OutboundTrafficPolicy
 
 Key = tuple[str, str | None, str]  # kind, namespace (None: cluster scoped), name
@@ -116,10 +116,7 @@ class FakeKubeApi:
         include = ((template.get("metadata") or {}).get("annotations") or {}).get(INCLUDE)
         name = next(self.pod_names)
         kind = Injection.MANUAL if injection_facts.has_sidecar(template) else Injection.AUTOMATIC
-        workload = model_injection.inject(
-            deployment, kind, name, include.split(",") if include else None
-        )
-        pod = copy.deepcopy(workload.pod)
+        _, pod = injected_workload(kind, include.split(",") if include else None, name)
         pod["metadata"]["namespace"] = namespace
         running = [
             {"name": c, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}

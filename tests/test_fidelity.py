@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
+from clusters.local.pilot.resources import parse_resources
 
 from clusters.istio.kubectl import load_documents
 from clusters.local.fidelity.compare import compare_case, diff
 from clusters.local.fidelity.corpus import CorpusError, load_case, load_corpus
 from clusters.local.fidelity.normalise import normalise, without_system_services
-from clusters.local.pilot.resources import parse_resources
 from clusters.protocol import InvalidResource
 from fixtures.page import manifests
 

@@ -16,10 +16,10 @@ import yaml
 from clusters import protocol
 from clusters.backends import Waits
 from clusters.fake import FakeCluster
+from clusters.istio import recorded
 from clusters.kube import existing
 from clusters.kube.cluster import KubeCluster, KubeSettings
-from clusters.local import iptables
-from clusters.protocol import ClusterError
+from clusters.protocol import ClusterError, Injection
 from fixtures.journal import Journal
 from fixtures.page import find_units, shipped
 from fixtures.page.refs import BlockRef, split_ref
@@ -213,7 +213,14 @@ class NoApiServer(FakeCluster):
         return self.rules if self.rules is not None else super().interception_rules()
 
 
-EVERYTHING = iptables.nat_rules(iptables.InterceptionConfig())
+def recorded_rules(include: list[str] | None) -> str:
+    """The nat table Istio's istio-iptables builds for a pod injected with ``include``."""
+    workload = recorded.injected(Injection.AUTOMATIC, include)
+    assert workload is not None
+    return str(workload["nat"])
+
+
+EVERYTHING = recorded_rules(None)
 
 
 def test_without_an_api_server_the_ranges_are_the_rules_of_a_pod_given_them() -> None:
@@ -236,8 +243,8 @@ def test_without_an_api_server_rules_that_ignore_the_ranges_fail() -> None:
 def test_intercepting_internal_ranges_is_read_from_the_rules() -> None:
     cluster = NoApiServer()
     cluster.deploy_source_pod(include_ip_ranges=cluster.internal_ip_ranges())
-    cluster.rules = iptables.nat_rules(
-        iptables.InterceptionConfig(include_outbound_ip_ranges=["198.51.100.0/25"])
+    cluster.rules = recorded_rules(cluster.internal_ip_ranges()).replace(
+        "-A ISTIO_OUTPUT -d 198.51.100.128/25 -j ISTIO_REDIRECT\n", ""
     )
     journal = Journal.for_scenario("test", None)
     with pytest.raises(AssertionError, match=r"redirect 198\.51\.100\.0/25, not"):
@@ -278,14 +285,12 @@ def test_the_parser_reads_istio_inits_log() -> None:
     assert found.ranges == ("10.244.0.0/16", "10.96.0.0/12")
 
 
-def test_the_parser_reads_iptables_save() -> None:
+def test_the_parser_reads_the_table_istio_iptables_loads() -> None:
     assert pod_steps.intercepted(EVERYTHING).everything
     assert pod_steps.intercepted(EVERYTHING).ranges == ()
-    some = iptables.nat_rules(
-        iptables.InterceptionConfig(include_outbound_ip_ranges=["10.0.0.0/8"])
-    )
+    some = recorded_rules(["198.51.100.0/25", "198.51.100.128/25"])
     assert (
-        pod_steps.intercepted(some).ranges == ("10.0.0.0/8",)
+        pod_steps.intercepted(some).ranges == ("198.51.100.0/25", "198.51.100.128/25")
         and not pod_steps.intercepted(some).everything
     )
 

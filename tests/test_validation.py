@@ -1,18 +1,17 @@
-"""Validation answers: Istio's own, recorded, and the model's measured against them.
+"""Validation answers: Istio's own, recorded, and the local mesh's measured against them.
 
-tests/golden/validation.json holds what the pinned Istio answers (the API server's CRD
-schema and CEL rules, then Istio's validating webhook, through egress-istiod) for every
-case of tests/validation_cases.py. ``test_istiod_answers_as_recorded`` fails when the
-Istio build answers otherwise; regenerate with ``python tests/test_validation.py`` after
-a deliberate Istio upgrade, and read the diff. The model's answers must equal Istio's,
-except for the differences listed here, which are expected failures (strict: a fixed
-difference must leave the list).
+clusters/istio/recorded/validation.json holds, for every case of tests/validation_cases.py,
+its manifest and what the pinned Istio answers (the API server's CRD schema and CEL rules,
+then Istio's validating webhook, through egress-istiod), and the kinds Istio's CRDs serve.
+The in-memory fake backend refuses with these answers. ``test_istiod_answers_as_recorded``
+fails when the Istio build answers otherwise; regenerate with
+``python tests/test_validation.py`` after a deliberate Istio upgrade, and read the diff.
 
 Refusals that kubectl makes before a request reaches the API server (KUBECTL_CASES) are
 not Istio's to record: their entries hold what the kit's kubectl printed against a real
-kind cluster (``python tests/test_validation.py kind`` records them), so the local mesh,
-the model and, with EGRESS_KIND_E2E=1, the kind backend are measured against kubectl
-itself. "not-an-istio-resource" is the local mesh's own refusal; its entry says so.
+kind cluster (``python tests/test_validation.py kind`` records them), so the local mesh
+and, with EGRESS_KIND_E2E=1, the kind backend are measured against kubectl itself.
+"not-an-istio-resource" is the local mesh's own refusal; its entry says so.
 """
 
 from __future__ import annotations
@@ -32,50 +31,33 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from validation_cases import CASES
 
-from clusters.istio import kubectl
+from clusters.fake import FakeCluster
+from clusters.istio import kubectl, recorded
 from clusters.istio.kubectl import load_documents
 from clusters.kube.cluster import KubeCluster
 from clusters.local.istiod_plane import IstiodControlPlane
 from clusters.local.mesh import check_served_locally
-from clusters.local.pilot import validation
 from clusters.protocol import InvalidResource
 
-GOLDEN = Path(__file__).parent / "golden" / "validation.json"
+RECORDING = Path(recorded.__file__).parent / recorded.VALIDATION
 # Refused by kubectl itself (no such kind and version in discovery, no apiVersion).
 KUBECTL_CASES = ("unserved-version", "misspelt-kind", "no-apiversion")
-KUBECTL_ERROR = "error: "  # what kubectl's CheckErr puts before an error's words
-
-# Where the model's hand-written validation (clusters/local/pilot/validation.py) words a refusal
-# differently from Istio, or refuses what Istio accepts because the model does not
-# implement it. Each is an expected failure of test_model_answers_as_istio.
-MODEL_DIFFERENCES = {
-    "destination-rule": "the model does not implement DestinationRule",
-    "dynamic-dns": "the model does not implement resolution DYNAMIC_DNS",
-    "negative-attempts": "Istio wraps some single webhook errors as '1 error occurred'",
-}
 
 
-def golden() -> dict[str, object]:
-    return json.loads(GOLDEN.read_text())
+def recording() -> dict[str, object]:
+    """The recording as it is on disk now (not the reader's cached copy)."""
+    return json.loads(RECORDING.read_text())
 
 
-def expected(answer: object) -> str | None:
-    """The words an entry expects: Istio's (a string, None for accepted), kubectl's as it
-    printed them (``stderr`` lines, less its ``error: ``), or the suite's own (``answer``)."""
-    if not isinstance(answer, dict):
-        assert answer is None or isinstance(answer, str)
-        return answer
-    if "stderr" in answer:
-        printed = "\n".join(answer["stderr"])
-        assert printed.startswith(KUBECTL_ERROR), printed
-        return printed.removeprefix(KUBECTL_ERROR)
-    return answer["answer"]
+def answers() -> dict[str, object]:
+    """case -> its recorded answer."""
+    cases = recording()["cases"]
+    assert isinstance(cases, dict)
+    return {case: entry["answer"] for case, entry in cases.items()}
 
 
 def answer_of(case: str) -> str | None:
-    answers = golden()["answers"]
-    assert isinstance(answers, dict)
-    return expected(answers[case])
+    return recorded.words(answers()[case])
 
 
 @pytest.fixture(scope="module")
@@ -103,43 +85,57 @@ def istio_answer(plane: IstiodControlPlane, manifest: str) -> str | None:
     return None
 
 
-def model_answer(manifest: str) -> str | None:
+def fake_answer(manifest: str) -> str | None:
+    """What the in-memory fake backend answers for ``manifest`` (None: applied)."""
     try:
-        for document in load_documents(manifest):
-            check_served_locally(document)
-            validation.validate(document)
+        FakeCluster().apply(manifest)
     except InvalidResource as refusal:
         return str(refusal)
     return None
 
 
-def test_golden_is_for_the_running_istio(istiod: IstiodControlPlane) -> None:
-    recorded = golden()["istio"]
-    assert recorded == istiod.versions()["istio"], (
-        f"tests/golden/validation.json was recorded with istio.io/istio {recorded}; "
+def kind_record(kind: kubectl.KindNames) -> dict[str, object]:
+    """A served kind as the recording keeps it (the names of Istio's CRDs)."""
+    return {
+        "kind": kind.kind,
+        "group": kind.group,
+        "plural": kind.plural,
+        "shortNames": list(kind.short_names),
+        "versions": list(kind.versions),
+    }
+
+
+def test_recording_is_for_the_running_istio(istiod: IstiodControlPlane) -> None:
+    recorded_with = recording()["istio"]
+    assert recorded_with == istiod.versions()["istio"], (
+        f"{RECORDING} was recorded with istio.io/istio {recorded_with}; "
         "regenerate it with `python tests/test_validation.py` and review the diff"
     )
 
 
-def test_every_case_has_an_answer() -> None:
-    answers = golden()["answers"]
-    assert isinstance(answers, dict)
-    assert sorted(answers) == sorted(CASES)
-    refused = [case for case, answer in answers.items() if answer]
+def test_the_served_kinds_are_istiods(istiod: IstiodControlPlane) -> None:
+    assert recording()["kinds"] == [kind_record(kind) for kind in istiod.kinds()]
+
+
+def test_every_case_is_recorded_with_its_manifest() -> None:
+    cases = recording()["cases"]
+    assert isinstance(cases, dict)
+    assert {case: entry["manifest"] for case, entry in cases.items()} == CASES
+    refused = [case for case, answer in answers().items() if answer]
     assert len(refused) >= 25, "keep the refusal cases honest: at least 25 distinct mistakes"
-    for case, answer in answers.items():  # Istio's refusals are one line
-        assert case in KUBECTL_CASES or "\n" not in (expected(answer) or ""), case
+    for case, answer in answers().items():  # Istio's refusals are one line
+        assert case in KUBECTL_CASES or "\n" not in (recorded.words(answer) or ""), case
 
 
 def test_kubectls_answers_were_recorded_from_a_cluster() -> None:
     """The kubectl cases hold kubectl's output and exit code, not the suite's words."""
-    answers = golden()["answers"]
-    assert isinstance(answers, dict)
+    recorded_answers = answers()
     for case in KUBECTL_CASES:
-        entry = answers[case]
+        entry = recorded_answers[case]
         assert isinstance(entry, dict) and entry["exit_code"] == 1, case
         assert "kubectl" in entry["note"] and "kind cluster" in entry["note"], case
-    own = answers["not-an-istio-resource"]
+        assert entry["stderr"][0].startswith(recorded.KUBECTL_ERROR), case
+    own = recorded_answers["not-an-istio-resource"]
     assert isinstance(own, dict) and "local mesh's own" in own["note"]
 
 
@@ -150,17 +146,20 @@ def test_istiod_answers_as_recorded(istiod: IstiodControlPlane, case: str) -> No
     assert istio_answer(istiod, CASES[case]) == answer_of(case)
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(case, marks=pytest.mark.xfail(reason=MODEL_DIFFERENCES[case], strict=True))
-        if case in MODEL_DIFFERENCES
-        else case
-        for case in CASES
-    ],
-)
-def test_model_answers_as_istio(case: str) -> None:
-    assert model_answer(CASES[case]) == answer_of(case)
+# The local mesh's own refusal is not a cluster's: the fake, like kind, reads the Service
+# as kubectl reads a kind its cluster does not serve (the fake serves Istio's kinds only).
+FAKE_DIFFERENCES = {"not-an-istio-resource"}
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if case not in FAKE_DIFFERENCES])
+def test_the_fake_answers_as_recorded(case: str) -> None:
+    assert fake_answer(CASES[case]) == answer_of(case)
+
+
+def test_the_fake_accepts_what_is_not_recorded() -> None:
+    unrecorded = CASES["resolution-enum"].replace("name: httpbin-ext", "name: another")
+    assert recorded.refusal(load_documents(unrecorded)[0]) is None
+    assert fake_answer(unrecorded) is None
 
 
 # On kind (EGRESS_KIND_E2E=1): the kind backend, and kubectl itself, against the recording.
@@ -191,65 +190,16 @@ def kubectl_apply(cluster: KubeCluster, manifest: str) -> subprocess.CompletedPr
 @pytest.mark.parametrize("case", KUBECTL_CASES)
 def test_kind_answers_as_kubectl_recorded(kind: KubeCluster, case: str) -> None:
     """kubectl still prints what was recorded, and the kind backend refuses in its words."""
-    answers = golden()["answers"]
-    assert isinstance(answers, dict)
+    entry = answers()[case]
+    assert isinstance(entry, dict)
     printed = kubectl_apply(kind, CASES[case])
     assert (printed.stderr.splitlines(), printed.returncode) == (
-        answers[case]["stderr"],
-        answers[case]["exit_code"],
+        entry["stderr"],
+        entry["exit_code"],
     )
     with pytest.raises(InvalidResource) as refused:
         kind.apply(CASES[case])
     assert str(refused.value) == answer_of(case)
-
-
-# Durations (the model parses them as Go's time.ParseDuration does) ------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("3s", 3.0),
-        ("500ms", 0.5),
-        ("1m", 60.0),
-        ("1.5s", 1.5),
-        ("1h", 3600.0),
-        ("2us", 2e-6),
-        ("2µs", 2e-6),
-        ("100ns", 1e-7),
-        ("1m30s", 90.0),
-        ("1h2m3.5s", 3723.5),
-        (".5s", 0.5),
-        ("5.s", 5.0),
-        ("0", 0.0),
-        ("-1.5m", -90.0),
-        ("+2s", 2.0),
-    ],
-)
-def test_duration_seconds(text: str, seconds: float) -> None:
-    assert validation.duration_seconds(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("", 'time: invalid duration ""'),
-        ("abc", 'time: invalid duration "abc"'),
-        (".s", 'time: invalid duration ".s"'),
-        ("-", 'time: invalid duration "-"'),
-        ("3", 'time: missing unit in duration "3"'),
-        ("1.2.3s", 'time: missing unit in duration "1.2.3s"'),
-        ("3x", 'time: unknown unit "x" in duration "3x"'),
-        ("3 s", 'time: unknown unit " s" in duration "3 s"'),
-        ("3S", 'time: unknown unit "S" in duration "3S"'),
-        ("3000000h", 'time: invalid duration "3000000h"'),
-    ],
-)
-def test_duration_seconds_refuses(text: str, message: str) -> None:
-    with pytest.raises(InvalidResource) as caught:
-        validation.duration_seconds(text)
-
-    assert str(caught.value) == message
 
 
 def local_refusal(manifest: str) -> str:
@@ -259,34 +209,40 @@ def local_refusal(manifest: str) -> str:
     return str(refused.value)
 
 
-def write_golden(record: dict[str, object]) -> None:
-    GOLDEN.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+def write_recording(record: dict[str, object]) -> None:
+    RECORDING.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
 
 
-def record_golden() -> None:
-    """Ask the pinned Istio for every case and write tests/golden/validation.json; the
-    entries recorded elsewhere (kubectl's, the suite's own) are kept as they are."""
-    kept = {case: a for case, a in golden()["answers"].items() if isinstance(a, dict)}  # type: ignore[union-attr]
+def record_istio() -> None:
+    """Ask the pinned Istio for its served kinds and every case, and write the recording;
+    the entries recorded elsewhere (kubectl's, the local mesh's own) are kept as they are."""
+    kept = {case: a for case, a in answers().items() if isinstance(a, dict)}
     directory = Path(tempfile.mkdtemp(prefix="egc-validation-"))
     with IstiodControlPlane.standalone(directory) as plane:
-        answers = {
-            case: kept.get(case) or istio_answer(plane, manifest)
+        cases = {
+            case: {"manifest": manifest, "answer": kept.get(case) or istio_answer(plane, manifest)}
             for case, manifest in CASES.items()
         }
-        write_golden({"istio": plane.versions()["istio"], "answers": answers})
-    print(f"wrote {GOLDEN}: {sum(1 for a in answers.values() if a)} refusals")
+        write_recording(
+            {
+                "istio": plane.versions()["istio"],
+                "kinds": [kind_record(kind) for kind in plane.kinds()],
+                "cases": cases,
+            }
+        )
+    print(f"wrote {RECORDING}: {sum(1 for c in cases.values() if c['answer'])} refusals")
 
 
 def record_kubectl() -> None:
     """Create a kind cluster with Istio (the kit, torn down at the end), run the kit's
     ``kubectl apply -f -`` of each KUBECTL_CASES manifest, and write what it printed on
-    stderr and its exit code into tests/golden/validation.json."""
+    stderr and its exit code into the recording."""
     from clusters.backends import BackendOptions
     from clusters.kind.backend import kind_cluster
 
-    record = golden()
-    answers = record["answers"]
-    assert isinstance(answers, dict)
+    record = recording()
+    cases = record["cases"]
+    assert isinstance(cases, dict)
     with kind_cluster(BackendOptions()) as cluster:
         env = {**os.environ, **cluster.shell_env()}
         version = json.loads(
@@ -304,13 +260,13 @@ def record_kubectl() -> None:
         )
         for case in KUBECTL_CASES:
             printed = kubectl_apply(cluster, CASES[case])
-            answers[case] = {
+            cases[case]["answer"] = {
                 "stderr": printed.stderr.splitlines(),
                 "exit_code": printed.returncode,
                 "note": note,
             }
         service = kubectl_apply(cluster, CASES["not-an-istio-resource"])
-        answers["not-an-istio-resource"] = {
+        cases["not-an-istio-resource"]["answer"] = {
             "answer": local_refusal(CASES["not-an-istio-resource"]),
             "note": (
                 "the local mesh's own refusal (clusters/local/mesh.py, check_served_locally): "
@@ -320,9 +276,9 @@ def record_kubectl() -> None:
                 f"(exit {service.returncode}) for this manifest"
             ),
         }
-    write_golden(record)
-    print(f"wrote {GOLDEN}: kubectl's answers for {', '.join(KUBECTL_CASES)}")
+    write_recording(record)
+    print(f"wrote {RECORDING}: kubectl's answers for {', '.join(KUBECTL_CASES)}")
 
 
 if __name__ == "__main__":
-    record_kubectl() if sys.argv[1:] == ["kind"] else record_golden()
+    record_kubectl() if sys.argv[1:] == ["kind"] else record_istio()

@@ -1,7 +1,7 @@
 """The manifests the validation tests send: the page's own, and mistakes a reader makes.
 
 Each case is a manifest and an id; what Istio answers for it is in
-tests/golden/validation.json (Istio's own words, recorded from the pinned build).
+clusters/istio/recorded/validation.json (Istio's own words, recorded from the pinned build).
 """
 
 from __future__ import annotations

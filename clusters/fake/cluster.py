@@ -2,11 +2,14 @@
 and no Istio: the protocol's bookkeeping is real, what a command in the pod does is a
 handler's (as httpx's MockTransport hands each request to a function).
 
-It admits resources with the model's validation (clusters/local/pilot/validation, which
-is measured against Istio's own answers), keeps them per kind and name, reports the mode
-in a config dump the way a sidecar shows it, and keeps an access log that the handler
-writes to. The default handler answers the commands the contract tests run; a test
-passes its own to script any outcome.
+It runs no Istio and imitates none: it answers with what the pinned Istio answered,
+recorded (clusters/istio/recorded). It serves the kinds Istio's CRDs serve, refuses a
+document Istio refused in Istio's words, and accepts any other, since a manifest that is
+not recorded has no answer to give. Its pod is the one Istio's injector made, and the
+pod's interception rules are the ones Istio's istio-iptables builds for it. It keeps
+resources per kind and name, reports the mode in a config dump the way a sidecar shows
+it, and keeps an access log that the handler writes to. The default handler answers the
+commands the contract tests run; a test passes its own to script any outcome.
 """
 
 from __future__ import annotations
@@ -22,15 +25,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from clusters.istio import injection as injection_facts
-from clusters.istio import kubectl, proxyconfig
+from clusters.istio import kubectl, proxyconfig, recorded
 from clusters.istio.kubectl import KindNames, load_documents
-from clusters.local import iptables
-from clusters.local.pilot import injection as model_injection
-from clusters.local.pilot.validation import VERSIONS, validate
 from clusters.protocol import (
     ClusterError,
     ExecResult,
     Injection,
+    InvalidResource,
     LogCursor,
     OutboundTrafficPolicy,
     PodStatus,
@@ -41,7 +42,7 @@ from clusters.protocol import (
 
 NAMESPACE = "default"
 INTERNAL_IP_RANGES = ("198.51.100.0/25", "198.51.100.128/25")
-KINDS = kubectl.page_kinds(VERSIONS)
+KINDS = recorded.served_kinds()
 
 
 @dataclass
@@ -88,7 +89,8 @@ class FakeCluster:
             "backend": "fake",
             "platform": "none",
             "istio": self.istio,
-            "control_plane": "none (in memory)",
+            "control_plane": "none (in memory): Istio's recorded answers; a manifest that "
+            "is not recorded is accepted",
             "installed_outbound_traffic_policy": (
                 self.installed_mode.value if self.installed_mode else "unknown"
             ),
@@ -103,7 +105,8 @@ class FakeCluster:
         documents = load_documents(manifest)
         for document in documents:  # all or nothing, as the other backends
             kubectl.check_document(document, KINDS)
-            validate(document)
+            if refusal := recorded.refusal(document):
+                raise InvalidResource(refusal)
         refs = []
         for document in documents:
             metadata = document.get("metadata") or {}
@@ -161,14 +164,12 @@ class FakeCluster:
         return {"proxy": f"{self._pod().name}.{NAMESPACE}", "in_sync": True}
 
     def interception_rules(self) -> str:
-        """The nat table istio-iptables installs for istio-init's ``-i`` (the model's
-        transcription of its rules), as ``iptables-save -t nat`` prints it."""
-        pod = self._pod().pod
-        if injection_facts.init_args(pod) is None:
+        """The nat table Istio's istio-iptables builds for the pod's istio-init arguments
+        (recorded with the pod), as it hands it to iptables-restore."""
+        args = injection_facts.init_args(self._pod().pod)
+        if args is None:
             return "(no istio-init)"
-        include = injection_facts.include_ip_ranges(pod)
-        config = iptables.InterceptionConfig(include_outbound_ip_ranges=include)
-        return iptables.nat_rules(config)
+        return recorded.nat_table(args) or f"(not recorded: {shlex.join(args)})"
 
     # The source pod ------------------------------------------------------------------
     def deploy_source_pod(
@@ -176,12 +177,9 @@ class FakeCluster:
         injection: Injection = Injection.AUTOMATIC,
         include_ip_ranges: Sequence[str] | None = None,
     ) -> PodStatus:
-        kind = Injection(injection)
         name = f"sleep-{uuid.uuid4().hex[:10]}-{uuid.uuid4().hex[:5]}"
-        workload = model_injection.inject(
-            injection_facts.sleep_deployment(), kind, name, include_ip_ranges
-        )
-        self.pod = FakePod(name, workload.deployment, workload.pod)
+        deployment, pod = injected_workload(Injection(injection), include_ip_ranges, name)
+        self.pod = FakePod(name, deployment, pod)
         return self.source_pod()
 
     def delete_source_pod(self) -> bool:
@@ -236,6 +234,23 @@ class FakeCluster:
         self.mode = OutboundTrafficPolicy.ALLOW_ANY
         if self.pod is None or not self.source_pod().at_page_start:
             self.deploy_source_pod()
+
+
+def injected_workload(
+    injection: Injection, include_ip_ranges: Sequence[str] | None, pod_name: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The sleep sample's Deployment and its pod ``pod_name`` as Istio's injector left
+    them (recorded); ClusterError for an injection that was not recorded."""
+    workload = recorded.injected(injection, include_ip_ranges)
+    if workload is None:
+        ranges = "every destination" if include_ip_ranges is None else ",".join(include_ip_ranges)
+        raise ClusterError(
+            f"the fake backend has no recorded {injection.value} injection for {ranges} "
+            f"(recorded: every destination and {','.join(INTERNAL_IP_RANGES)})"
+        )
+    deployment, pod = copy.deepcopy(workload["deployment"]), copy.deepcopy(workload["pod"])
+    pod["metadata"]["name"] = pod_name
+    return deployment, pod
 
 
 def access_log_line(method: str, path: str, code: int, host: str, cluster: str) -> str:

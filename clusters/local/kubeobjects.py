@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from clusters.local.snapshot import ProxyInfo
+from clusters.local.sidecar import ProxyInfo
 
 SYSTEM_NAMESPACE = "istio-system"
 SLEEP_CLUSTER_IP = "198.51.100.200"

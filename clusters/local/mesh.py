@@ -4,7 +4,7 @@ the :class:`~clusters.protocol.Cluster` protocol.
 Creation is an ordered list of actions, as in kind's cluster creation; each is timed.
 Everything the mesh creates is recorded in its run directory first (see runstate), so
 ``down()`` — or the next run's sweep after a crash — removes all of it. The control
-plane sits behind one seam (controlplane.ControlPlane): istiod itself, or the model.
+plane is Istio's own (istiod_plane.IstiodControlPlane).
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl, proxyconfig
 from clusters.istio.kubectl import KindNames, load_documents
 from clusters.local import internet, iptables, network, processes, runstate, sourcepod
-from clusters.local.controlplane import ControlPlane, ControlPlaneName, Sidecar
+from clusters.local.istiod_plane import IstiodControlPlane
 from clusters.local.prerequisites import check_prerequisites
 from clusters.local.proxy import EnvoyAdmin, envoy_command
 from clusters.local.runstate import PodState, RunState
+from clusters.local.sidecar import Sidecar
 from clusters.protocol import (
     ClusterError,
     ExecResult,
@@ -54,23 +55,16 @@ SHELL_PROGRAMS = {"kubectl": "clusters.local.kubectl", "istioctl": "clusters.loc
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def make_control_plane(state: RunState, system_roots: Path | None = None) -> ControlPlane:
-    """The run's control plane, by the name recorded in its state."""
-    if state.control_plane == ControlPlaneName.MODEL:
-        from clusters.local.model_plane import ModelControlPlane
+def make_control_plane(state: RunState, system_roots: Path | None = None) -> IstiodControlPlane:
+    """The run's control plane: istiod, with the cluster's objects and mesh config."""
+    from clusters.local import kubeobjects
 
-        return ModelControlPlane(state, sleep_cluster_ip=sourcepod.SLEEP_CLUSTER_IP)
-    if state.control_plane == ControlPlaneName.ISTIOD:
-        from clusters.local import kubeobjects
-        from clusters.local.istiod_plane import IstiodControlPlane
-
-        return IstiodControlPlane(
-            state,
-            cluster_objects=kubeobjects.cluster_objects(),
-            mesh_config=kubeobjects.MESH_CONFIG,
-            system_roots=system_roots,
-        )
-    raise ClusterError(f"unknown control plane {state.control_plane!r}: choose istiod or model")
+    return IstiodControlPlane(
+        state,
+        cluster_objects=kubeobjects.cluster_objects(),
+        mesh_config=kubeobjects.MESH_CONFIG,
+        system_roots=system_roots,
+    )
 
 
 class LocalCluster:
@@ -101,14 +95,13 @@ class LocalCluster:
         run_root: Path | None = None,
         sites_file: Path | None = None,
         owner: str = "pytest",
-        control_plane: str = ControlPlaneName.ISTIOD,
         istio_version: str | None = None,
         ready_timeout: float = READY_TIMEOUT_S,
     ) -> LocalCluster:
         """Build a fresh mesh; first remove whatever crashed runs left behind."""
         started = time.perf_counter()
         check_prerequisites()
-        state = _new_run(run_root, sites_file, owner, control_plane, istio_version)
+        state = _new_run(run_root, sites_file, owner, istio_version)
         mesh = cls(state, ready_timeout=ready_timeout)
         try:
             for action, run in mesh.creation_actions():
@@ -277,13 +270,6 @@ class LocalCluster:
             on_disk = RunState.load(self.state.directory)
         except (OSError, ValueError, KeyError, TypeError):
             return  # being written, or gone with the run: nothing to take over
-        # The model keeps its config in the state file too: another process's apply or
-        # delete is the run's config from now on.
-        config = ("resources", "mode", "version", "route_names")
-        if any(getattr(on_disk, f) != getattr(self.state, f) for f in config):
-            for name in config:
-                setattr(self.state, name, getattr(on_disk, name))
-            self.plane.follow()
         before = self.state.pod.name if self.state.pod else None
         after = on_disk.pod.name if on_disk.pod else None
         if before == after and on_disk.processes == self.state.processes:
@@ -613,24 +599,16 @@ class LocalCluster:
     # What istioctl install wrote (istio-system's ConfigMaps) -------------------------------
     def configmaps(self, namespace: str) -> list[dict[str, Any]]:
         """The install's ConfigMaps in ``namespace``, rendered by Istio's installer."""
-        return self._installer().configmaps(namespace)
+        return self.plane.configmaps(namespace)
 
     def configmap(self, namespace: str, name: str) -> tuple[dict[str, Any], str] | None:
         """One of them and the YAML kubectl prints for it, or None if there is none."""
-        return self._installer().configmap(namespace, name)
+        return self.plane.configmap(namespace, name)
 
     def set_configmap_mode(self, mode: OutboundTrafficPolicy | None) -> None:
         """The istio ConfigMap's outboundTrafficPolicy.mode as written (None: no mode
         line, the install's default), as ``kubectl replace`` of it does."""
-        self._installer().set_configmap_mode(mode)
-
-    def _installer(self) -> Any:
-        if not hasattr(self.plane, "configmaps"):
-            raise ClusterError(
-                f"the {self.plane.name} control plane renders no istio-system ConfigMaps: "
-                "Istio's installer runs in egress-istiod (--control-plane istiod)"
-            )
-        return self.plane
+        self.plane.set_configmap_mode(mode)
 
     # The page's commands as written ---------------------------------------------------------
     def shell_env(self) -> dict[str, str]:
@@ -682,12 +660,9 @@ def _new_run(
     run_root: Path | None,
     sites_file: Path | None,
     owner: str,
-    control_plane: str,
     istio_version: str | None,
 ) -> RunState:
     """Sweep what crashed runs left, then create and record this run's directory."""
-    if control_plane not in tuple(ControlPlaneName):
-        raise ClusterError(f"--control-plane {control_plane}: choose istiod (Istio's own) or model")
     root = run_root or runstate.DEFAULT_RUN_ROOT
     root.mkdir(parents=True, exist_ok=True)
     sourcepod.check_reachable_by_proxy(root)
@@ -706,7 +681,6 @@ def _new_run(
             directory=directory,
             owner=None if cli else runstate.current_owner(),
             sites_file=str(Path(sites_file).resolve()) if sites_file else None,
-            control_plane=str(control_plane),
             istio_version=istio_version,
         )
         state.save()

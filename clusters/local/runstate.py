@@ -15,7 +15,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -45,18 +45,11 @@ class RunState:
     directory: Path
     owner: dict[str, int] | None  # pid/start_ticks of the owning process; None: a CLI run
     sites_file: str | None = None
-    control_plane: str = "istiod"  # istiod, or model (clusters/local/pilot)
     istio_version: str | None = None  # a pinned Istio build (clusters/local/gobuild)
     installed_mode: str | None = None  # outboundTrafficPolicy.mode as the mesh came up
     namespaces: list[str] = field(default_factory=list)
     processes: list[ProcessRecord] = field(default_factory=list)
-    # The model control plane's state (istiod keeps its own):
-    mode: str = "ALLOW_ANY"
-    # "Kind/namespace/name" -> the applied document, as kubectl sent it
-    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     pod: PodState | None = None
-    version: int = 0  # the xDS version last written for the sidecar
-    route_names: list[str] = field(default_factory=list)  # RDS names of that version
 
     @property
     def state_file(self) -> Path:
@@ -80,7 +73,8 @@ class RunState:
         data["processes"] = [ProcessRecord.from_json(item) for item in data["processes"]]
         if data.get("pod"):
             data["pod"] = PodState(**data["pod"])
-        return cls(**data)
+        known = {f.name for f in fields(cls)}  # a run of an older checkout wrote more
+        return cls(**{key: value for key, value in data.items() if key in known})
 
     def owner_alive(self) -> bool:
         if self.owner is None:

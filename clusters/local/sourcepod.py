@@ -18,7 +18,7 @@ from typing import Any
 from clusters.local import iptables, network, processes, runstate
 from clusters.local.kubeobjects import SLEEP_CLUSTER_IP
 from clusters.local.runstate import PodState
-from clusters.local.snapshot import ProxyInfo
+from clusters.local.sidecar import ProxyInfo
 from clusters.protocol import ClusterError, Injection
 
 POD_IP = "198.51.100.10"

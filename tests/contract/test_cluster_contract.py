@@ -17,7 +17,7 @@ import pytest
 
 from clusters.backends import BackendOptions, start_backend
 from clusters.fake import FakeCluster
-from clusters.istio import proxyconfig
+from clusters.istio import proxyconfig, recorded
 from clusters.protocol import (
     Cluster,
     ClusterError,
@@ -85,7 +85,8 @@ spec:
   resolution: DNS
   location: MESH_EXTERNAL
 """
-BAD_SE = SE.replace("resolution: DNS", "resolution: DSN")
+# A ServiceEntry Istio refuses (resolution DSN), as recorded: the fake knows no other.
+BAD_SE = recorded.manifest("resolution-enum")
 
 
 def test_describe_names_the_backend_istio_and_ranges(cluster: Cluster) -> None:
@@ -109,11 +110,7 @@ def test_apply_returns_what_it_applied_and_resources_lists_it(cluster: Cluster) 
 
 def test_a_stream_with_an_invalid_document_applies_nothing(cluster: Cluster) -> None:
     with pytest.raises(InvalidResource, match="resolution"):
-        cluster.apply(
-            SE.format(name="good", host="good.example")
-            + "---\n"
-            + BAD_SE.format(name="bad", host="bad.example")
-        )
+        cluster.apply(SE.format(name="good", host="good.example") + "---\n" + BAD_SE)
     assert cluster.resources("ServiceEntry") == []
 
 
