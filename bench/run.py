@@ -39,8 +39,8 @@ from bench.mesh import (  # noqa: E402
 )
 from bench.outcomes import six_outcomes  # noqa: E402
 from bench.stats import NotesFigure, format_value  # noqa: E402
-from clusters.local.processes import ProcessRecord  # noqa: E402
 from clusters.protocol import ClusterError  # noqa: E402
+from clusters.shared.processes import ProcessRecord  # noqa: E402
 
 FAILURES = (BenchError, ClusterError, OSError, subprocess.SubprocessError)
 DEFAULTS = {"repetitions": 5, "changes": 60, "samples": 20}

@@ -38,7 +38,6 @@ from clusters.local.pilot.resources import (
     VirtualService,
     WorkloadEntry,
 )
-from clusters.local.proxy import envoy_binary
 from clusters.local.snapshot import (
     ConfigSnapshot,
     EnvoyResources,
@@ -47,6 +46,7 @@ from clusters.local.snapshot import (
     ProxyInfo,
 )
 from clusters.protocol import OutboundTrafficPolicy
+from clusters.shared.envoy import envoy_binary
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "pilot"
 UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"

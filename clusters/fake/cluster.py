@@ -22,8 +22,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from clusters.istio import injection as injection_facts
-from clusters.istio import kubectl, proxyconfig
-from clusters.istio.kubectl import KindNames, load_documents
+from clusters.istio import kubectl_documents as kubectl
+from clusters.istio import proxyconfig
+from clusters.istio.kubectl_documents import KindNames, load_documents
 from clusters.local import iptables
 from clusters.local.pilot import injection as model_injection
 from clusters.local.pilot.validation import VERSIONS, validate

@@ -15,11 +15,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from clusters.istio.kubectl import KindNames
-from clusters.local.processes import ProcessRecord
-from clusters.local.proxy import EnvoyAdmin
+from clusters.istio.kubectl_documents import KindNames
 from clusters.local.snapshot import ProxyInfo
 from clusters.protocol import Injection, OutboundTrafficPolicy, ResourceRef
+from clusters.shared.envoy import EnvoyAdmin
+from clusters.shared.processes import ProcessRecord
 
 
 class ControlPlaneName(StrEnum):

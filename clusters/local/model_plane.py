@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clusters.istio import injection as istio_injection
-from clusters.istio.kubectl import NETWORKING_GROUP, KindNames, page_kinds
+from clusters.istio.kubectl_documents import NETWORKING_GROUP, KindNames, page_kinds
 from clusters.local import iptables, pilot
 from clusters.local.controlplane import Sidecar, Spawn, Workload, base_bootstrap
 from clusters.local.pilot import injection as model_injection

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from clusters.local.proxy import EnvoyAdmin
 from clusters.local.snapshot import EnvoyResources
 from clusters.protocol import ClusterError
-from clusters.waiting import NotYet, wait_for
+from clusters.shared.envoy import EnvoyAdmin
+from clusters.shared.waiting import NotYet, wait_for
 
 
 class FileXds:

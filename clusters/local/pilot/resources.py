@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from clusters.istio.kubectl import NETWORKING_GROUP, load_documents
+from clusters.istio.kubectl_documents import NETWORKING_GROUP, load_documents
 from clusters.local.pilot import validation
 from clusters.protocol import InvalidResource, ResourceRef
 

@@ -27,7 +27,7 @@ from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 
-from clusters.istio import kubectl
+from clusters.istio import kubectl_documents as kubectl
 from clusters.protocol import InvalidResource
 
 GROUP = "networking.istio.io"
