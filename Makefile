@@ -64,7 +64,8 @@ kit: setup
 	@$(PY) -m clusters.kind.kit tools >/dev/null
 
 # The page on a kind cluster with Istio, built offline from the kit's images (a cold
-# build compiles Kubernetes, containerd and Istio: about 25 min on 2 cores, then cached);
+# build compiles Kubernetes, containerd and Istio: about 21 min on 2 cores, measured in
+# docs/kind-offline.md, then cached);
 # the cluster is created, used and deleted; reports in reports/kind/. One cluster, so no
 # xdist. PYTEST_ARGS adds options (nightly CI: --images pull --external internet).
 KIND_REPORTS := reports/kind

@@ -50,7 +50,7 @@ QUICK = {"repetitions": 2, "changes": 20, "samples": 10}
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark the local backend with the model and with istiod, side by "
-        "side, against shared/notes/local-mesh-notes.md."
+        "side, against docs/local-mesh-facts.md."
     )
     parser.add_argument(
         "--quick",

@@ -1,7 +1,7 @@
 """Delivering Envoy resources by file-based xDS, and waiting until they are applied.
 
 Why files and not a gRPC ADS server: a change reaches traffic in milliseconds, with no
-server process to manage (shared/notes/local-mesh-notes.md measured ADS at ~40 ms).
+server process to manage (docs/local-mesh-facts.md: ADS took about 40 ms a change).
 Each file is a DiscoveryResponse written as JSON and moved into place atomically, in
 the order CDS, RDS, LDS, so a listener never points at a route or cluster Envoy lacks.
 """

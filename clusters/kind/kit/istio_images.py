@@ -20,7 +20,7 @@ and the backend's code is the one it would be with a registry.
   relative to ``WORKDIR /``.
 
 Stock Envoy lacks Istio's own filters, so istiod must not send them: ``install_flags``
-turns them off (the measured reasons are in shared/notes/kind-offline.md).
+turns them off (the measured reasons are in docs/kind-offline.md).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ ISTIO_UID = 1337
 PSEUDO_VERSION = re.compile(r"v\d+\.\d+\.\d+-(?:.*\.)?\d{14}-([0-9a-f]{12})")
 IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
-# istiod settings stock Envoy needs, each measured (shared/notes/kind-offline.md):
+# istiod settings stock Envoy needs, each measured (docs/kind-offline.md):
 # without them the sidecar NACKs istio.alpn, istio.metadata_exchange and istio.stats, and
 # istiod's 500m CPU request leaves a second istiod Pending on a 2-core node.
 STOCK_ENVOY_SETTINGS = (
