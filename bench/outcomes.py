@@ -1,6 +1,6 @@
 """The notes' own measurement, like for like: the page's six outcomes in sequence.
 
-shared/notes/local-mesh-notes.md timed "all six outcomes of the page in sequence" at
+docs/local-mesh-facts.md times "the page's six outcomes in sequence" at
 10.5 s, 8.0 s of which are the page's own waits. This replays exactly those six on a
 fresh mesh, through the Cluster protocol, checking each
 outcome (a wrong one is an error, not a figure), and reports the wall time with and

@@ -38,8 +38,8 @@ from bench.mesh import (  # noqa: E402
 )
 from bench.outcomes import six_outcomes  # noqa: E402
 from bench.stats import NotesFigure, format_value  # noqa: E402
-from clusters.local.processes import ProcessRecord  # noqa: E402
 from clusters.protocol import ClusterError  # noqa: E402
+from clusters.shared.processes import ProcessRecord  # noqa: E402
 
 FAILURES = (BenchError, ClusterError, OSError, subprocess.SubprocessError)
 DEFAULTS = {"repetitions": 5, "changes": 60, "samples": 20}
@@ -48,7 +48,7 @@ QUICK = {"repetitions": 2, "changes": 20, "samples": 10}
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Benchmark the local backend (istiod) against the local-mesh notes' figures."
+        description="Benchmark the local backend (istiod) against docs/local-mesh-facts.md."
     )
     parser.add_argument(
         "--quick",

@@ -37,7 +37,7 @@ def summary(samples: Sequence[float]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class NotesFigure:
-    """A figure from shared/notes/local-mesh-notes.md: one value or a low-high range.
+    """A figure from docs/local-mesh-facts.md: one value or a low-high range.
 
     Every figure compared here is better when smaller (seconds, bytes, overhead ratio).
     """

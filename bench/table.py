@@ -12,15 +12,15 @@ from typing import Any
 
 from bench.stats import NotesFigure
 
-NOTES_UP = NotesFigure(1.1, 1.5, "s", "Everything from nothing to ready ...: 1.1 to 1.5 s")
+NOTES_UP = NotesFigure(1.1, 1.5, "s", "the mesh from nothing to ready: 1.1 to 1.5 s")
 NOTES_PROPAGATION = NotesFigure(
-    0.002, 0.017, "s", "A change was visible to traffic 2 to 17 ms after the rename"
+    0.002, 0.017, "s", "a change visible to traffic after its file's rename: 2 to 17 ms"
 )
-NOTES_MEMORY = NotesFigure(68e6, 68e6, "B", "Sidecar Envoy: about 68 MB resident")
+NOTES_MEMORY = NotesFigure(68e6, 68e6, "B", "the sidecar Envoy's resident memory: about 68 MB")
 NOTES_FEATURE_RATIO = NotesFigure(
-    10.5 / 8.0, 10.5 / 8.0, "x", "All six outcomes of the page in sequence: 10.5 s, of which 8.0 s"
+    10.5 / 8.0, 10.5 / 8.0, "x", "the page's six outcomes in sequence: 10.5 s, of which 8.0 s"
 )
-NOTES_SIX_OUTCOMES = NotesFigure(10.5, 10.5, "s", "All six outcomes of the page in sequence")
+NOTES_SIX_OUTCOMES = NotesFigure(10.5, 10.5, "s", "the page's six outcomes in sequence")
 
 Row = tuple[str, str, str]
 HEADER: Row = ("measure", "local (istiod)", "notes")

@@ -13,7 +13,7 @@ from typing import Any
 from pytest_bdd import given, parsers, then, when
 
 from clusters.istio import proxyconfig
-from clusters.istio.kubectl import canonical_kind
+from clusters.istio.kubectl_documents import canonical_kind
 from clusters.protocol import Cluster, InvalidResource, OutboundTrafficPolicy
 from fixtures.journal import Journal
 from fixtures.page import PageUnderTest

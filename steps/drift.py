@@ -19,7 +19,7 @@ from pytest_bdd import parsers, then, when
 from clusters.istio import proxyconfig
 from clusters.istio.drift import declared, known_drift
 from clusters.protocol import Cluster, ClusterError, OutboundTrafficPolicy
-from clusters.waiting import NotYet, wait_for
+from clusters.shared.waiting import NotYet, wait_for
 from fixtures import literal
 from fixtures.journal import Journal
 from fixtures.page import PageUnderTest

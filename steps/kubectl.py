@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from clusters.istio.kubectl import canonical_kind
+from clusters.istio.kubectl_documents import canonical_kind
 
 TRUE = {"", "true"}
 

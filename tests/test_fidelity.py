@@ -11,7 +11,7 @@ import pytest
 import yaml
 from clusters.local.pilot.resources import parse_resources
 
-from clusters.istio.kubectl import load_documents
+from clusters.istio.kubectl_documents import load_documents
 from clusters.local.fidelity.compare import compare_case, diff
 from clusters.local.fidelity.corpus import CorpusError, load_case, load_corpus
 from clusters.local.fidelity.normalise import normalise, without_system_services

@@ -6,14 +6,14 @@ import argparse
 
 import pytest
 
-from clusters.cli_values import seconds
-from clusters.istio.kubectl import (
+from clusters.istio.kubectl_documents import (
     MAX_OBJECT_BYTES,
     MAX_REQUEST_BYTES,
     load_documents,
     read_manifest,
 )
 from clusters.protocol import InvalidResource
+from clusters.shared.cli_values import seconds
 
 
 def laughs(levels: int) -> str:
@@ -79,7 +79,7 @@ def test_timeouts_must_be_positive_finite_seconds(text: str) -> None:
 
 def test_a_wait_is_bounded_and_says_what_it_missed() -> None:
     from clusters.protocol import ClusterError
-    from clusters.waiting import NotYet, wait_for
+    from clusters.shared.waiting import NotYet, wait_for
 
     calls = []
 

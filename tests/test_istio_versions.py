@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from clusters.local import gobuild
 from clusters.local.mesh import LocalCluster
 from clusters.protocol import OutboundTrafficPolicy
+from clusters.shared import gobuild
 from fixtures.page.manifests import httpbin_service_entry
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")

@@ -20,12 +20,13 @@ import pytest
 import yaml
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache, config, fake_internet, imagekit, istio_images, samples
+from clusters.kind.kit import config, fake_internet, imagekit, istio_images, samples
 from clusters.kind.kit.imagekit import ImageSpec
-from clusters.local import gobuild as local_gobuild
-from clusters.local import internet
 from clusters.protocol import ClusterError
-from clusters.waiting import NotYet, wait_for
+from clusters.shared import cache, gobuild
+from clusters.shared.envoy import envoy_binary
+from clusters.shared.sites import load_sites
+from clusters.shared.waiting import NotYet, wait_for
 
 ISTIO_MODULE_CACHE = Path.home() / "go" / "pkg" / "mod" / "istio.io"
 
@@ -68,7 +69,7 @@ def kit_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_tag_and_images_name_the_pinned_istio() -> None:
     istio = istio_images.release()
-    build = local_gobuild.istio_build(None)
+    build = gobuild.istio_build(None)
     assert istio.module_version == build.module_version
     commit = build.module_version.rsplit("-", 1)[-1]
     assert istio.tag == f"{build.name}-{commit}"
@@ -77,8 +78,8 @@ def test_tag_and_images_name_the_pinned_istio() -> None:
 
 
 def test_every_pinned_istio_has_its_own_tag() -> None:
-    tags = {istio_images.release(name).tag for name in local_gobuild.pinned_versions()}
-    assert len(tags) == len(local_gobuild.pinned_versions()) >= 2
+    tags = {istio_images.release(name).tag for name in gobuild.pinned_versions()}
+    assert len(tags) == len(gobuild.pinned_versions()) >= 2
     assert istio_images.release("1.30-dev").tag.startswith("1.30-dev-")
 
 
@@ -149,7 +150,7 @@ def test_bootstrap_template_comes_from_the_pinned_module() -> None:
 
 
 def test_envoy_is_the_wheels() -> None:
-    assert Path(istio_images.envoy_binary()).is_file()
+    assert Path(envoy_binary()).is_file()
     assert istio_images.envoy_version() == "1.40.0"
 
 
@@ -210,7 +211,7 @@ def test_curl_image_is_the_one_sleep_yaml_names() -> None:
 
 
 @pytest.mark.skipif(not ISTIO_MODULE_CACHE.is_dir(), reason="the Istio module is not cached")
-@pytest.mark.parametrize("version", list(local_gobuild.pinned_versions()))
+@pytest.mark.parametrize("version", list(gobuild.pinned_versions()))
 def test_httpbin_image_is_the_one_istios_sample_names(version: str) -> None:
     name = samples.httpbin_image_name(version)
     assert name == f"docker.io/mccutchen/go-httpbin:{samples.GO_HTTPBIN_VERSION}"
@@ -271,7 +272,7 @@ def test_curl_entrypoint_runs_commands_and_curl_options(tmp_path: Path) -> None:
 
 
 def test_kind_sites_are_the_local_sites_at_kind_addresses() -> None:
-    local = internet.load_sites()
+    local = load_sites()
     kind = fake_internet.kind_sites()
     assert [s.host for s in kind] == [s.host for s in local]
     assert [s.site.serve for s in kind] == [s.serve for s in local]
@@ -550,7 +551,7 @@ def test_sleep_reaches_the_fake_internet_through_its_sidecar(
     kit's flags, deploy the sleep sample with injection, and curl the fake internet from
     it through stock Envoy (the access log shows the sidecar carried the request)."""
     from clusters.kind.kit import node, programs
-    from clusters.kind.kit.gobuild import ensure_go_program
+    from clusters.shared.gobuild import ensure_go_program
 
     timings: dict[str, float] = {}
     started = time.monotonic()

@@ -18,9 +18,10 @@ import yaml
 
 from clusters.backends import DEFAULT_WAITS
 from clusters.kind import docker, hoststate, runtime_wrapper
-from clusters.kind.kit import cache, config, controlplane, gobuild, programs, rootfs, tools
+from clusters.kind.kit import config, kubeadm_images, programs, rootfs, tools
 from clusters.kube.cluster import KubeCluster, KubeSettings
 from clusters.protocol import ClusterError, PrerequisiteMissing
+from clusters.shared import cache, gobuild
 
 
 @pytest.fixture
@@ -560,10 +561,10 @@ def test_control_plane_images_take_kubeadms_names(tmp_path: Path) -> None:
         "echo registry.k8s.io/etcd:3.6.4-0\n"
     )
     kubeadm.chmod(0o755)
-    images = controlplane.kubeadm_images(kubeadm, "v1.34.4")
+    images = kubeadm_images.kubeadm_images(kubeadm, "v1.34.4")
     assert images.pause == "registry.k8s.io/pause:3.10.1"
     bins = {name: tmp_path for name in ("kubernetes", "etcd", "coredns", "pause")}
-    specs = controlplane.image_specs(images, base="rootfs:x", **bins)
+    specs = kubeadm_images.image_specs(images, base="rootfs:x", **bins)
     assert sorted(spec.tag for spec in specs) == sorted(images.all())
     by_tag = {spec.tag: spec for spec in specs}
     assert (

@@ -20,10 +20,11 @@ import pytest
 
 from clusters.istio import injection, proxyconfig
 from clusters.local import cli as cli_module
-from clusters.local import iptables, network, prerequisites, processes, runstate
-from clusters.local.internet import load_sites
+from clusters.local import iptables, network, prerequisites, runstate
 from clusters.local.mesh import LocalCluster
 from clusters.protocol import ClusterError, Injection, InvalidResource, OutboundTrafficPolicy
+from clusters.shared import processes
+from clusters.shared.sites import DEFAULT_SITES_FILE, load_sites
 from fixtures.page.manifests import httpbin_service_entry
 from steps.logwatch import watch_for
 
@@ -472,7 +473,7 @@ def test_cli_takes_relative_paths_and_closed_pipes(run_root: Path, tmp_path: Pat
     cli_root = run_root / "cli-root-paths"
     cli = [sys.executable, "-m", "clusters.local.cli", "--run-root", str(cli_root)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
-    shutil.copy(Path(__file__).parent.parent / "clusters/local/sites.yaml", tmp_path / "sites.yaml")
+    shutil.copy(DEFAULT_SITES_FILE, tmp_path / "sites.yaml")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
 

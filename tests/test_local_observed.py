@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from clusters.local import network, processes
+from clusters.local import network
 from clusters.local.mesh import LocalCluster
 from clusters.protocol import OutboundTrafficPolicy
+from clusters.shared import processes
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
 

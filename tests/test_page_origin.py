@@ -54,9 +54,7 @@ def test_the_shipped_index_links_to_istio_io_at_its_commit() -> None:
         "https://istio.io/v1.1/zh/docs/tasks/traffic-management/egress/#开始之前"
     )
     # a unit whose revision's commit is not known names the file and line
-    assert shipped(dataclasses.replace(UNIT, commit="")).origin.source(128) == (
-        f"{UNIT.path}:128"
-    )
+    assert shipped(dataclasses.replace(UNIT, commit="")).origin.source(128) == (f"{UNIT.path}:128")
 
 
 def test_a_checkout_links_to_its_commit_and_to_latest(checkout: tuple[Path, str, str]) -> None:

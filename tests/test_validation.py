@@ -32,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from validation_cases import CASES
 
 from clusters.fake import FakeCluster
-from clusters.istio import kubectl, recorded
-from clusters.istio.kubectl import load_documents
+from clusters.istio import kubectl_documents as kubectl
+from clusters.istio import recorded
+from clusters.istio.kubectl_documents import load_documents
 from clusters.kube.cluster import KubeCluster
 from clusters.local.istiod_plane import IstiodControlPlane
 from clusters.local.mesh import check_served_locally

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from clusters.local.gobuild import pinned_versions
+from clusters.shared.gobuild import pinned_versions
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "conformance.yml"

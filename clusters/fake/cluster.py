@@ -25,8 +25,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from clusters.istio import injection as injection_facts
-from clusters.istio import kubectl, proxyconfig, recorded
-from clusters.istio.kubectl import KindNames, load_documents
+from clusters.istio import kubectl_documents as kubectl
+from clusters.istio import proxyconfig, recorded
+from clusters.istio.kubectl_documents import KindNames, load_documents
 from clusters.protocol import (
     ClusterError,
     ExecResult,

@@ -26,11 +26,12 @@ from pathlib import Path
 from clusters.backends import DEFAULT_WAITS, BackendOptions, Waits
 from clusters.kind import hoststate
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache, config, fake_internet, istio_images, node, samples, tools
+from clusters.kind.kit import config, fake_internet, istio_images, node, samples, tools
 from clusters.kube.api import KubeApi
 from clusters.kube.cluster import KubeCluster, KubeSettings
 from clusters.protocol import ClusterError, PrerequisiteMissing
-from clusters.waiting import NotYet, wait_for
+from clusters.shared import cache
+from clusters.shared.waiting import NotYet, wait_for
 
 IMAGES = ("kit", "pull")
 OFFICIAL_NODE_IMAGE = "kindest/node"  # kind's published node images, tagged by version

@@ -35,11 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clusters.kind import hoststate
-from clusters.kind.kit import cache
-from clusters.local import processes
-from clusters.local.processes import start_ticks
 from clusters.protocol import ClusterError, PrerequisiteMissing
-from clusters.waiting import NotYet, wait_for
+from clusters.shared import cache, processes
+from clusters.shared.processes import start_ticks
+from clusters.shared.waiting import NotYet, wait_for
 
 RUN_DIR = Path("/run/egress-conformance-docker")
 SOCKET = RUN_DIR / "docker.sock"

@@ -22,7 +22,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 from kubernetes.stream import stream
 
-from clusters.istio import kubectl
+from clusters.istio import kubectl_documents as kubectl
 from clusters.protocol import ClusterError, ExecResult, InvalidResource
 
 FIELD_MANAGER = "egress-conformance"

@@ -26,10 +26,10 @@ from typing import Any
 import yaml
 
 from clusters.backends import Waits
-from clusters.barrier import curl_barrier
 from clusters.istio import injection as injection_facts
-from clusters.istio import kubectl, proxyconfig, syncz
-from clusters.istio.kubectl import load_documents
+from clusters.istio import kubectl_documents as kubectl
+from clusters.istio import proxyconfig, syncz
+from clusters.istio.kubectl_documents import load_documents
 from clusters.kube import istio
 from clusters.kube.api import KubeApi
 from clusters.kube.platform import Platform, detect_platform
@@ -44,7 +44,8 @@ from clusters.protocol import (
     complete_lines,
     lines_after,
 )
-from clusters.waiting import NotYet, wait_for
+from clusters.shared.barrier import curl_barrier
+from clusters.shared.waiting import NotYet, wait_for
 
 ISTIO_API_VERSION = f"{kubectl.NETWORKING_GROUP}/v1"
 # istiod pushes within its debounce (100 ms, at most 10 s under load); a change that

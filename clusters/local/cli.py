@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from clusters.cli_values import seconds
-from clusters.istio.kubectl import load_documents, read_manifest
-from clusters.local import processes, runstate
+from clusters.istio.kubectl_documents import load_documents, read_manifest
+from clusters.local import runstate
 from clusters.local.kubeargs import to_yaml
 from clusters.local.kubectl import deleted_line, kind_text, no_resources, operation_line
 from clusters.local.mesh import DEFAULT_NAMESPACE, READY_TIMEOUT_S, LocalCluster
 from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy
+from clusters.shared import processes
+from clusters.shared.cli_values import seconds
 
 RUN_ID = "cli"
 

@@ -22,10 +22,9 @@ from typing import Any
 import httpx
 
 from clusters.istio import injection as istio_injection
-from clusters.istio.kubectl import KindNames
+from clusters.istio.kubectl_documents import KindNames
 from clusters.istio.syncz import proxy_status, push_counter, sync_lag
-from clusters.local import gobuild, iptables, kubeobjects
-from clusters.local.processes import ProcessRecord
+from clusters.local import iptables, kubeobjects
 from clusters.local.runstate import RunState
 from clusters.local.sidecar import Sidecar, Workload
 from clusters.protocol import (
@@ -35,7 +34,9 @@ from clusters.protocol import (
     OutboundTrafficPolicy,
     ResourceRef,
 )
-from clusters.waiting import NotYet, wait_for
+from clusters.shared import gobuild
+from clusters.shared.processes import ProcessRecord
+from clusters.shared.waiting import NotYet, wait_for
 
 READY_TIMEOUT_S = 60.0
 PROCESS_NAME = "istiod"
@@ -55,7 +56,7 @@ class IstiodControlPlane:
         cls, directory: Path, istio_version: str | None = None
     ) -> Iterator[IstiodControlPlane]:
         """istiod without a mesh (no root needed): validation and tests use it."""
-        from clusters.local import processes
+        from clusters.shared import processes
 
         state = RunState(
             run_id=directory.name, directory=directory, owner=None, istio_version=istio_version
@@ -160,7 +161,7 @@ class IstiodControlPlane:
         wait_for(ready, timeout=READY_TIMEOUT_S, what="istiod was not ready")
 
     def _check_alive(self) -> None:
-        from clusters.local import processes  # the run's records say which PID is ours
+        from clusters.shared import processes  # the run's records say which PID is ours
 
         for record in self.state.processes:
             if record.name == PROCESS_NAME and not processes.is_running(record):

@@ -269,7 +269,7 @@ class Session:
 
     # The pod, from the run's record alone --------------------------------------------------
     def proxy_running(self) -> bool:
-        from clusters.local import processes
+        from clusters.shared import processes
 
         return any(r.name == SIDECAR and processes.is_running(r) for r in self.state.processes)
 
@@ -886,7 +886,7 @@ class Document:
 def read_documents(inv: Invocation, verb: str) -> list[Document]:
     """-f's files (``-`` is stdin, a directory its .yaml/.yml/.json files), as kubectl's
     builder reads them, with the namespace each object goes to."""
-    from clusters.istio.kubectl import load_documents, read_manifest
+    from clusters.istio.kubectl_documents import load_documents, read_manifest
     from clusters.protocol import InvalidResource
 
     filenames = list(inv.flags["filename"])
@@ -1000,7 +1000,7 @@ def apply(session: Session, inv: Invocation, out: IO[str], err: IO[str]) -> int:
 def _apply_config(session: Session, document: Document, dry_run: str) -> tuple[Resource, str]:
     """One document through the API server and Istio's webhook (kubectl sends each
     object in a request of its own)."""
-    from clusters.istio import kubectl as istio_kubectl
+    from clusters.istio import kubectl_documents as istio_kubectl
     from clusters.local.mesh import check_served_locally
     from clusters.protocol import ClusterError, InvalidResource
 

@@ -22,14 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from clusters.backends import DEFAULT_WAITS
-from clusters.barrier import curl_barrier
 from clusters.istio import injection as injection_facts
-from clusters.istio import kubectl, proxyconfig
-from clusters.istio.kubectl import KindNames, load_documents
-from clusters.local import internet, iptables, network, processes, runstate, sourcepod
+from clusters.istio import kubectl_documents as kubectl
+from clusters.istio import proxyconfig
+from clusters.istio.kubectl_documents import KindNames, load_documents
+from clusters.local import internet, iptables, network, runstate, sourcepod
 from clusters.local.istiod_plane import IstiodControlPlane
 from clusters.local.prerequisites import check_prerequisites
-from clusters.local.proxy import EnvoyAdmin, envoy_command
 from clusters.local.runstate import PodState, RunState
 from clusters.local.sidecar import Sidecar
 from clusters.protocol import (
@@ -46,6 +45,10 @@ from clusters.protocol import (
     lines_after,
     selector_matches,
 )
+from clusters.shared import processes
+from clusters.shared.barrier import curl_barrier
+from clusters.shared.envoy import EnvoyAdmin, envoy_command
+from clusters.shared.sites import load_sites
 
 READY_TIMEOUT_S = DEFAULT_WAITS["local"].ready  # the default; up(ready_timeout=...) sets it
 DEFAULT_NAMESPACE = "default"  # where the page works, and kubectl's default
@@ -76,7 +79,7 @@ class LocalCluster:
         self.state = state
         self.ready_timeout = ready_timeout  # the mesh's processes, a new pod and its sidecar
         self.internet = internet.FakeInternet(
-            internet.load_sites(Path(state.sites_file) if state.sites_file else None),
+            load_sites(Path(state.sites_file) if state.sites_file else None),
             state.directory / "internet",
         )
         self.plane = make_control_plane(state, system_roots=self.internet.ca_bundle)

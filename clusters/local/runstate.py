@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from clusters.local import network, processes
-from clusters.local.processes import ProcessRecord
+from clusters.local import network
+from clusters.shared import processes
+from clusters.shared.processes import ProcessRecord
 
 DEFAULT_RUN_ROOT = Path(os.environ.get("EGRESS_MESH_RUN_ROOT", "/run/egress-conformance"))
 NAMESPACE_PREFIX = "egc-"
@@ -45,7 +46,7 @@ class RunState:
     directory: Path
     owner: dict[str, int] | None  # pid/start_ticks of the owning process; None: a CLI run
     sites_file: str | None = None
-    istio_version: str | None = None  # a pinned Istio build (clusters/local/gobuild)
+    istio_version: str | None = None  # a pinned Istio build (clusters/shared/gobuild)
     installed_mode: str | None = None  # outboundTrafficPolicy.mode as the mesh came up
     namespaces: list[str] = field(default_factory=list)
     processes: list[ProcessRecord] = field(default_factory=list)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clusters.local.proxy import EnvoyAdmin
+from clusters.shared.envoy import EnvoyAdmin
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from clusters.local import iptables, network, processes, runstate
+from clusters.local import iptables, network, runstate
 from clusters.local.kubeobjects import SLEEP_CLUSTER_IP
 from clusters.local.runstate import PodState
 from clusters.local.sidecar import ProxyInfo
 from clusters.protocol import ClusterError, Injection
+from clusters.shared import processes
+from clusters.shared.sites import DNS_ADDRESS
 
 POD_IP = "198.51.100.10"
 GATEWAY_IP = "198.51.100.1"
@@ -82,14 +84,10 @@ def create_pod_network(
     """The pod's namespace with the page's DNS and CA, its veth, then istio-init's rules
     (``interception``: Istio's own istio-iptables with the pod's istio-init arguments,
     or the model's transcription)."""
-    from clusters.local import (
-        internet,
-    )  # its TLS tooling is slow to import; the shell's kubectl imports this module
-
     network.create(
         pod_ns,
         etc_files={
-            "resolv.conf": f"nameserver {internet.DNS_ADDRESS}\n",
+            "resolv.conf": f"nameserver {DNS_ADDRESS}\n",
             "ssl/certs/ca-certificates.crt": ca_bundle,
         },
     )

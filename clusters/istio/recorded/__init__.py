@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from clusters.istio.kubectl import KindNames
+from clusters.istio.kubectl_documents import KindNames
 from clusters.protocol import Injection
 
 VALIDATION = "validation.json"

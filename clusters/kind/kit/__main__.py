@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 from clusters.kind import docker
-from clusters.kind.kit import cache, config, node, programs, smoke, tools
+from clusters.kind.kit import config, node, programs, smoke, tools
 from clusters.protocol import ClusterError
+from clusters.shared import cache
 
 
 def _node(args: argparse.Namespace) -> None:

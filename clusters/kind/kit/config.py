@@ -19,8 +19,9 @@ from typing import Any
 import yaml
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache, programs
+from clusters.kind.kit import programs
 from clusters.protocol import ClusterError
+from clusters.shared import cache
 
 ALLOWED = ipaddress.ip_network("198.18.0.0/15")
 NETWORK_NAME = "kind"  # kind's fixed network name (KIND_EXPERIMENTAL_DOCKER_NETWORK aside)

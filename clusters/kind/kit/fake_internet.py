@@ -2,7 +2,7 @@
 
 The kind cluster has no internet, so httpbin.org, www.google.com and edition.cnn.com are
 served next to the node, as the local mesh serves them in its own namespace. The site
-list is the local mesh's (``clusters/local/sites.yaml``, or the file the user passes),
+list is the shared one (``clusters/shared/sites.yaml``, or the file the user passes),
 read by the same code, so both backends serve the same sites; only the addresses differ:
 on the ``kind`` network (198.18.0.0/24, benchmarking space) each site gets a fixed address
 from 198.18.0.50 on, in the order of the file.
@@ -14,7 +14,7 @@ from 198.18.0.50 on, in the order of the file.
   compare ``Host: httpbin.org`` as httpbin.org writes it;
 - ``app: static`` is Envoy answering every request with the site's status, terminating
   TLS with a certificate from the kit's CA and offering h2 and http/1.1, exactly the
-  listeners the local mesh runs (``clusters.local.internet``).
+  listeners the local mesh runs (``clusters.shared.sites.static_listener``).
 
 Several containers of one site share its address (``--network container:NAME``). The CA
 lives in the kit cache and is made once: the sample curl image trusts it in its system
@@ -44,11 +44,13 @@ from typing import Any
 import trustme
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache, config, imagekit, rootfs
+from clusters.kind.kit import config, imagekit, rootfs
 from clusters.kind.kit.imagekit import KIT_HUB, ImageSpec
-from clusters.local.internet import Site, _static_listener, load_sites
 from clusters.protocol import ClusterError, PrerequisiteMissing
-from clusters.waiting import NotYet, wait_for
+from clusters.shared import cache, certificates
+from clusters.shared.envoy import envoy_binary
+from clusters.shared.sites import Site, load_sites, static_listener
+from clusters.shared.waiting import NotYet, wait_for
 
 KIND_NETWORK = config.NETWORK_NAME  # created by part A's config.ensure_network
 KIND_SUBNET = ipaddress.ip_network(config.NODE_SUBNET)
@@ -72,7 +74,7 @@ COREFILE_ANNOTATION = "egress-conformance.io/corefile-sha256"
 class KindSite:
     """A site of the shared list, at its address on the kind network."""
 
-    site: Site  # as clusters.local.internet reads it (its address is the local one)
+    site: Site  # as clusters.shared.sites reads it (its address is the local one)
     address: str  # on the kind network
 
     @property
@@ -85,12 +87,12 @@ class KindSite:
 
 
 def kind_sites(path: Path | None = None) -> list[KindSite]:
-    """The local mesh's site list (or ``path``) with addresses on the kind network."""
+    """The shared site list (or ``path``) with addresses on the kind network."""
     sites = load_sites(path)
     capacity = int(LAST_ADDRESS) - int(FIRST_ADDRESS) + 1
     if len(sites) > capacity:
         raise ClusterError(
-            f"sites file {path or 'clusters/local/sites.yaml'}: {len(sites)} sites, but the "
+            f"sites file {path or 'clusters/shared/sites.yaml'}: {len(sites)} sites, but the "
             f"kind network has addresses for {capacity} ({FIRST_ADDRESS}-{LAST_ADDRESS})"
         )
     return [
@@ -217,16 +219,14 @@ def ensure_ca() -> tuple[Path, Path]:
     with cache.locked("fake-internet-ca"):
         if not (cert.is_file() and key.is_file()):
             with cache.staging_dir(directory) as staging:
-                ca = trustme.CA(organization_name=CA_ORGANIZATION)
-                (staging / "ca.pem").write_bytes(ca.cert_pem.bytes())
-                (staging / "ca.key").write_bytes(ca.private_key_pem.bytes())
-                (staging / "ca.key").chmod(0o600)
+                ca = certificates.new_ca(CA_ORGANIZATION)
+                certificates.write_ca(ca, staging / "ca.pem", staging / "ca.key")
     return cert, key
 
 
 def load_ca() -> trustme.CA:
-    cert, key = ensure_ca()
-    return trustme.CA.from_pem(cert.read_bytes(), key.read_bytes())
+    """The kit's CA with its key, to sign the sites' certificates."""
+    return certificates.load_ca(*ensure_ca())
 
 
 def write_site_files(sites: Sequence[KindSite], directory: Path) -> None:
@@ -236,12 +236,12 @@ def write_site_files(sites: Sequence[KindSite], directory: Path) -> None:
     ca = load_ca()
     for kind_site in sites:
         if any(endpoint.protocol == "HTTPS" for endpoint in kind_site.site.serve):
-            leaf = ca.issue_cert(kind_site.host)
-            chain = b"".join(pem.bytes() for pem in leaf.cert_chain_pems)
-            (directory / f"{kind_site.host}.crt").write_bytes(chain)
-            key = directory / f"{kind_site.host}.key"
-            key.write_bytes(leaf.private_key_pem.bytes())
-            key.chmod(0o644)  # read by Envoy in the container, a throwaway key for a fake site
+            certificates.write_leaf(
+                ca,
+                kind_site.host,
+                directory / f"{kind_site.host}.crt",
+                directory / f"{kind_site.host}.key",
+            )
         config = envoy_config(kind_site)
         if config is not None:
             (directory / f"{kind_site.host}.envoy.json").write_text(json.dumps(config))
@@ -252,7 +252,7 @@ def envoy_config(kind_site: KindSite) -> dict[str, Any] | None:
     local mesh's listeners at the kind address, with paths inside the container."""
     site = kind_site.at_kind_address()
     listeners = [
-        _static_listener(
+        static_listener(
             site,
             endpoint,
             Path(MOUNT) / f"{site.host}.crt",
@@ -273,7 +273,7 @@ def envoy_config(kind_site: KindSite) -> dict[str, Any] | None:
 
 
 INTERNET_ROOTFS = rootfs.Rootfs("internet", ("ca-certificates", "curl", "python3"))
-HTTPBIN_DISTRIBUTIONS = ("httpbin", "waitress")  # what clusters.local.internet runs
+HTTPBIN_DISTRIBUTIONS = ("httpbin", "waitress")  # what the local mesh's fake internet runs
 PYTHON_TARGET = "/usr/local/lib/python3.11/dist-packages"  # bookworm's python3 reads it
 
 
@@ -359,8 +359,6 @@ def httpbin_archive(*, quiet: bool = False) -> Path:
 def image_spec(docker: DockerDaemon, *, quiet: bool = False) -> ImageSpec:
     """Envoy (static sites) and the httpbin application under waitress (httpbin), on a
     bookworm rootfs with python3: the same programs as the local mesh's fake internet."""
-    from clusters.kind.kit import istio_images  # Envoy's binary lives there
-
     base = rootfs.ensure_image(docker, INTERNET_ROOTFS, quiet=quiet)
     dockerfile = (
         f"FROM {base}\n"
@@ -375,7 +373,7 @@ def image_spec(docker: DockerDaemon, *, quiet: bool = False) -> ImageSpec:
         tag=image_tag(),
         dockerfile=dockerfile,
         files={
-            "envoy": Path(istio_images.envoy_binary()),
+            "envoy": Path(envoy_binary()),
             "httpbin.tar": httpbin_archive(quiet=quiet),
         },
         what="fake internet",

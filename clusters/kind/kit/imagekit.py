@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache
 from clusters.protocol import ClusterError, PrerequisiteMissing
+from clusters.shared import cache
 
 KEY_LABEL = "egress-conformance.kit.key"
 KIT_HUB = "egress-conformance.local/kit"  # images of the kit's own, not named by Istio

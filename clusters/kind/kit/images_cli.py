@@ -1,7 +1,8 @@
 """``python -m clusters.kind.kit.images_cli istio|samples|internet ...``: part B of the kit.
 
 Builds ahead of a run what the kind backend loads into its node (Istio's images and
-istioctl, the samples), and runs the fake internet by hand. Every line it prints to
+istioctl, the samples), and runs the fake internet by hand. It sits on top of the three
+modules it drives; none of them imports it. Every line it prints to
 stdout is a result (an image name, a path, a flag, a Corefile); progress goes to stderr.
 ``add_subcommands`` lets a kit-wide ``__main__`` offer the same subcommands.
 """
@@ -14,6 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from clusters.kind.docker import DockerDaemon
+from clusters.kind.kit import fake_internet, istio_images, samples
 from clusters.protocol import ClusterError
 
 
@@ -44,8 +47,6 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def _istio(args: argparse.Namespace) -> list[str]:
-    from clusters.kind.kit import istio_images
-
     istio = istio_images.release(args.istio_version)
     if args.print == "flags":
         return [" ".join(istio_images.install_flags(istio))]
@@ -61,8 +62,6 @@ def _istio(args: argparse.Namespace) -> list[str]:
 
 
 def _samples(args: argparse.Namespace) -> list[str]:
-    from clusters.kind.kit import samples
-
     daemon = _daemon()
     try:
         return samples.ensure_images(daemon, args.istio_version)
@@ -71,8 +70,6 @@ def _samples(args: argparse.Namespace) -> list[str]:
 
 
 def _internet(args: argparse.Namespace) -> list[str]:
-    from clusters.kind.kit import fake_internet
-
     if args.action == "ca":
         return [str(fake_internet.ca_bundle())]
     sites = fake_internet.kind_sites(args.sites)
@@ -86,9 +83,8 @@ def _internet(args: argparse.Namespace) -> list[str]:
     return [json.dumps({site.host: site.address for site in started})]
 
 
-def _daemon():  # -> DockerDaemon; imported late so flags and tags work without docker
-    from clusters.kind.docker import DockerDaemon
-
+def _daemon() -> DockerDaemon:
+    """The project's Docker daemon, started when it is not running."""
     return DockerDaemon.ensure()
 
 

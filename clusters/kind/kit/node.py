@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clusters.kind.docker import DockerDaemon, docker_cli
-from clusters.kind.kit import cache, config, controlplane, imagekit, programs, rootfs
-from clusters.kind.kit.gobuild import GoProgram, ensure_go_program, module_dir
+from clusters.kind.kit import config, imagekit, kubeadm_images, programs, rootfs
 from clusters.kind.kit.imagekit import ImageSpec
 from clusters.protocol import ClusterError
+from clusters.shared import cache
+from clusters.shared.gobuild import GoProgram, ensure_go_program, module_dir
 
 NODE_REPOSITORY = "egress-conformance.local/kind-node"
 BASE_REPOSITORY = "egress-conformance.local/kind-base"
@@ -156,7 +157,9 @@ def assemble(
         base_image_spec(rootfs_image, dirs["containerd"], dirs["crictl"], dirs["cni-plugins"]),
         quiet=quiet,
     )
-    images = controlplane.build_images(daemon, kubernetes_version, dirs, rootfs_image, quiet=quiet)
+    images = kubeadm_images.build_images(
+        daemon, kubernetes_version, dirs, rootfs_image, quiet=quiet
+    )
     inputs = {
         "recipe": RECIPE,
         "base": daemon.image_id(base) or base,
@@ -180,7 +183,7 @@ def _build_node(
     tag: str,
     kubernetes_version: str,
     kubernetes: Path,
-    images: controlplane.ControlPlaneImages,
+    images: kubeadm_images.ControlPlaneImages,
     note: Callable[[str], None],
 ) -> None:
     """kind's node build: run the base, copy in, import images into containerd, commit.

@@ -1,7 +1,7 @@
 """The pinned Go programs of a kind node, as kind v0.33.0's base image has them.
 
 Versions are the ones measured to work together on this machine (see
-/work/shared/notes/kind-offline.md). Kubernetes is built from ``k8s.io/kubernetes``
+docs/kind-offline.md). Kubernetes is built from ``k8s.io/kubernetes``
 through a wrapper module that replaces every ``k8s.io/<staging>`` module (required there
 at v0.0.0 and replaced by a local directory, which a dependency's go.mod cannot do) with
 its published ``v0.<minor>.<patch>``.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from clusters.kind.kit.gobuild import GoProgram, module_dir
 from clusters.protocol import ClusterError
+from clusters.shared.gobuild import GoProgram, module_dir
 
 KIND_VERSION = "v0.33.0"
 KUBERNETES_VERSION = "v1.34.4"

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache
 from clusters.protocol import PrerequisiteMissing
+from clusters.shared import cache
 
 SUITE = "bookworm"
 FALLBACK_MIRROR = "http://deb.debian.org/debian"

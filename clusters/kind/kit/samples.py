@@ -29,11 +29,11 @@ from typing import Any
 import yaml
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache, gobuild, imagekit, rootfs
-from clusters.kind.kit.gobuild import GoProgram
+from clusters.kind.kit import fake_internet, imagekit, rootfs
 from clusters.kind.kit.imagekit import KIT_HUB, ImageSpec
-from clusters.local.gobuild import istio_build
 from clusters.protocol import ClusterError
+from clusters.shared import cache, gobuild
+from clusters.shared.gobuild import GoProgram, istio_build
 
 SLEEP_MANIFEST = Path(__file__).resolve().parents[2] / "istio" / "samples" / "sleep.yaml"
 HTTPBIN_SAMPLE = "samples/httpbin/httpbin.yaml"  # inside the istio.io/istio module
@@ -181,8 +181,6 @@ def curl_dockerfile(base: str) -> str:
 
 def curl_spec(docker: DockerDaemon, *, quiet: bool = False) -> ImageSpec:
     """Debian's curl under the sleep sample's image name, trusting the kit's CA."""
-    from clusters.kind.kit import fake_internet
-
     return ImageSpec(
         tag=curl_image_name(),
         dockerfile=curl_dockerfile(slim_base(docker, quiet=quiet)),

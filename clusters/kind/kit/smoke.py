@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache, config, node, programs
-from clusters.kind.kit.gobuild import ensure_go_program
+from clusters.kind.kit import config, node, programs
 from clusters.protocol import ClusterError
-from clusters.waiting import NotYet, wait_for
+from clusters.shared import cache
+from clusters.shared.gobuild import ensure_go_program
+from clusters.shared.waiting import NotYet, wait_for
 
 SMOKE_CLUSTER = "egress-smoke"
 READY_TIMEOUT_S = 240.0

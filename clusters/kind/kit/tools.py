@@ -12,8 +12,9 @@ import hashlib
 import os
 from pathlib import Path
 
-from clusters.kind.kit import cache, istio_images, programs
-from clusters.kind.kit.gobuild import ensure_go_program
+from clusters.kind.kit import istio_images, programs
+from clusters.shared import cache
+from clusters.shared.gobuild import ensure_go_program
 
 
 def helm_binary(version: str = programs.HELM_VERSION, *, quiet: bool = False) -> Path:

@@ -4,7 +4,7 @@
 //
 // It embeds Istio's xDS harness (pilot/test/xds), because pilot-discovery itself
 // cannot start without a Kubernetes API server on these Istio versions
-// (shared/notes/istiod-in-the-loop.md). The harness builds the discovery server as
+// (docs/istiod-in-the-loop.md). The harness builds the discovery server as
 // istiod does, over a fake Kubernetes client that holds the local mesh's cluster.
 package main
 

@@ -12,7 +12,7 @@ import "os"
 
 // StockEnvoy are istiod's feature flags that add Istio-only Envoy filters (istio.alpn,
 // istio.metadata_exchange), which a stock Envoy NACKs
-// (shared/notes/istiod-in-the-loop.md).
+// (docs/istiod-in-the-loop.md).
 var StockEnvoy = map[string]string{
 	"PILOT_ENABLE_ALPN_FILTER":       "false",
 	"PILOT_ENABLE_METADATA_EXCHANGE": "false",

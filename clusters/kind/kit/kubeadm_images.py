@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import cache, imagekit
+from clusters.kind.kit import imagekit
 from clusters.kind.kit.imagekit import ImageSpec
 from clusters.protocol import ClusterError
+from clusters.shared import cache
 
 ETC_PASSWD = b"root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n"
 ETC_GROUP = b"root:x:0:\nnobody:x:65534:\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 
 from clusters.protocol import Cluster
-from clusters.waiting import NotYet, wait_for
+from clusters.shared.waiting import NotYet, wait_for
 
 
 def curl_barrier(cluster: Cluster, service_url: str, timeout: float) -> str:

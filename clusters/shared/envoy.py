@@ -1,4 +1,4 @@
-"""The Envoy processes: how they are started, and their admin API.
+"""Envoy: the binary every backend runs, how it is started, and its admin API.
 
 Admin listens on a unix socket rather than 127.0.0.1:15000 so the test process (in the
 host's namespace) reaches it without entering the pod's namespace; the path lives in
@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from clusters.protocol import ClusterError, PrerequisiteMissing
-from clusters.waiting import NotYet, wait_for
+from clusters.shared.waiting import NotYet, wait_for
 
 
 def envoy_binary() -> str:
@@ -29,7 +29,7 @@ def envoy_binary() -> str:
 
 
 def envoy_command(config: Path, *, log_level: str = "warning", concurrency: int = 2) -> list[str]:
-    """Flags measured to matter (shared/notes/local-mesh-notes.md)."""
+    """Envoy's command line with the flags measured to matter (docs/local-mesh-facts.md)."""
     return [
         envoy_binary(),
         "--config-path",

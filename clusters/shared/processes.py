@@ -1,4 +1,4 @@
-"""Starting the mesh's processes inside namespaces, and ending them by PID.
+"""Starting processes (the local mesh's inside namespaces) and ending them by PID.
 
 A process is identified by its PID *and* its start time (field 22 of /proc/PID/stat),
 so a PID recorded by a crashed run is never confused with an unrelated process that

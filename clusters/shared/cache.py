@@ -1,12 +1,13 @@
-"""The kit's cache: where artefacts live, one lock each, progress lines.
+"""The build cache: where artefacts live, one lock each, progress lines, commands run.
 
-Every artefact of the offline kit (Go binaries, the debootstrap rootfs, docker images) is
-expensive to make and cheap to keep, so each one is built once per version under
-``~/.cache/egress-conformance/kind/`` and found again by a name that carries a digest of
-its inputs (a directory, an image tag). Builds write to a
-temporary path and rename it into place, so an interrupted build leaves nothing that a
-later run could mistake for a finished one; a lock per artefact keeps two processes
-(pytest workers, the Istio images helper) from building the same thing twice.
+Every artefact of the offline kind kit (Go programs, the debootstrap rootfs, docker
+images) is expensive to make and cheap to keep, so each one is built once per version
+under ``~/.cache/egress-conformance/kind/`` and found again by a name that carries a
+digest of its inputs (a directory, an image tag). Builds write to a temporary path and
+rename it into place, so an interrupted build leaves nothing that a later run could
+mistake for a finished one; a lock per artefact keeps two processes (pytest workers, the
+Istio images helper) from building the same thing twice. The directory keeps the name of
+its first user, the kit: renaming it would orphan every cached build.
 """
 
 from __future__ import annotations
