@@ -127,7 +127,6 @@ def run_features(
             "--self-contained-html",
             f"--alluredir={out / 'allure-results'}",
             f"--page-report-dir={out}",
-            f"--control-plane={control_plane}",
         ]
         env = {**os.environ, "EGRESS_MESH_RUN_ROOT": str(run_root)}
         started = time.perf_counter()

@@ -103,14 +103,14 @@ def measure_up(
     result = UpResult([], [], [], own_rss())
     for index in range(repetitions):
         started = time.perf_counter()
-        mesh = LocalCluster.up(run_root=root, owner=OWNER, control_plane=control_plane)
+        mesh = LocalCluster.up(run_root=root, owner=OWNER)
         result.up_s.append(time.perf_counter() - started)
         records.extend(mesh.state.processes)
         result.timings.append(dict(mesh.timings))
         if index == repetitions - 1:
             return result, mesh
         started = time.perf_counter()
-        mesh.down()
+        mesh.close()
         result.down_s.append(time.perf_counter() - started)
     raise ValueError("repetitions must be at least 1")
 
@@ -362,7 +362,7 @@ def config_version(mesh: LocalCluster) -> int:
     The model counts its xDS file writes in the run state; istiod's push counter is
     kept by its client, as the push version the proxy must ACK next.
     """
-    if mesh.state.control_plane == ControlPlaneName.MODEL:
+    if mesh.plane.name == ControlPlaneName.MODEL:
         return mesh.state.version
     return int(getattr(mesh.plane, "_pending", -1))
 
@@ -380,7 +380,7 @@ def memory_snapshot(
     own = own_rss()
     plane = (
         {"in_process": True, "vmrss_bytes": None}
-        if mesh.state.control_plane == ControlPlaneName.MODEL
+        if mesh.plane.name == ControlPlaneName.MODEL
         else process_memory(mesh, "istiod")
     )
     return {

@@ -33,12 +33,12 @@ HTTP_CODE = ("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}")
 def six_outcomes(run_root: Path, control_plane: str) -> dict[str, Any]:
     """Mesh up, the six outcomes, mesh down on ``control_plane``; each phase's seconds."""
     started = time.perf_counter()
-    mesh = LocalCluster.up(run_root=run_root, owner="bench", control_plane=control_plane)
+    mesh = LocalCluster.up(run_root=run_root, owner="bench")
     ready = time.perf_counter()
     try:
         steps = _replay(mesh)
     finally:
-        mesh.down()
+        mesh.close()
     done = time.perf_counter()
     outcomes_s = sum(steps.values())
     return {

@@ -155,7 +155,7 @@ def mesh_phase(
                     mesh, args.changes, args.samples, up.bench_rss_before, results["propagation"]
                 )
             finally:
-                mesh.down()
+                mesh.close()
     finally:  # a failed run must still not leave processes behind unreported
         leftovers.extend(f"process still running after down(): {p}" for p in still_running(records))
 

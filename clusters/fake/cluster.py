@@ -28,6 +28,7 @@ from clusters.local import iptables
 from clusters.local.pilot import injection as model_injection
 from clusters.local.pilot.validation import VERSIONS, validate
 from clusters.protocol import (
+    ClosedByContext,
     ClusterError,
     ExecResult,
     Injection,
@@ -57,7 +58,7 @@ class FakePod:
 Handler = Callable[["FakeCluster", tuple[str, ...]], ExecResult]
 
 
-class FakeCluster:
+class FakeCluster(ClosedByContext):
     name = "fake"
 
     def __init__(
@@ -231,6 +232,12 @@ class FakeCluster:
         return marker
 
     # Lifecycle -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Nothing outlives the object; what it held goes, as a torn-down cluster's does."""
+        self.resources_by_key.clear()
+        self.other_pods.clear()
+        self.pod = None
+
     def reset(self) -> None:
         self.resources_by_key.clear()
         self.mode = OutboundTrafficPolicy.ALLOW_ANY

@@ -10,13 +10,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from clusters.cli_values import seconds
 from clusters.istio.kubectl import load_documents, read_manifest
 from clusters.local import processes, runstate
-from clusters.local.controlplane import CONTROL_PLANES
+from clusters.local.backend import BACKEND
 from clusters.local.kubeargs import to_yaml
 from clusters.local.kubectl import deleted_line, kind_text, no_resources, operation_line
 from clusters.local.mesh import DEFAULT_NAMESPACE, READY_TIMEOUT_S, LocalCluster
@@ -68,12 +69,6 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="start the mesh (removing any left by a crash)")
     up.add_argument("--sites", type=Path, help="a sites file for the fake internet")
     up.add_argument("--replace", action="store_true", help="replace a mesh that is still up")
-    up.add_argument(
-        "--control-plane",
-        choices=CONTROL_PLANES,
-        default="istiod",
-        help="istiod (Istio's own, the default) or model (clusters/local/pilot)",
-    )
     up.add_argument("--istio-version", help="a pinned Istio build for istiod")
     up.set_defaults(handler=_up)
 
@@ -140,13 +135,10 @@ def _up(args: argparse.Namespace) -> int:
             f"a mesh is already up in {running}: use it, `egress-mesh down` it, "
             "or `egress-mesh up --replace`"
         )
-    mesh = LocalCluster.up(
-        run_root=args.run_root,
-        sites_file=args.sites,
-        owner="cli",
-        control_plane=args.control_plane,
-        istio_version=args.istio_version,
-    )
+    # The backend's options as pytest builds them, for the CLI's own run (kept until down).
+    options = BACKEND.options_from({"local_sites": args.sites, "istio_version": args.istio_version})
+    mesh = BACKEND.start(replace(options, run_root=args.run_root, owner="cli"))
+    assert isinstance(mesh, LocalCluster)
     pod = mesh.source_pod()
     facts = mesh.describe()
     print(f"mesh ready in {mesh.timings['ready_s']:.2f}s; source pod {pod.name}")

@@ -26,7 +26,7 @@ from clusters.istio.kubectl import KindNames
 from clusters.istio.syncz import proxy_status, push_counter, sync_lag
 from clusters.local import gobuild, iptables, kubeobjects
 from clusters.local.controlplane import Sidecar, Spawn, Workload, base_bootstrap
-from clusters.local.runstate import RunState
+from clusters.local.runstate import RunState, process_record
 from clusters.protocol import (
     ClusterError,
     Injection,
@@ -62,7 +62,7 @@ class IstiodControlPlane:
             _, record = processes.spawn(
                 name, argv, stdout=logs / f"{name}.log", stderr=logs / f"{name}.err"
             )
-            state.processes.append(record)
+            state.cleanup.append(process_record(record))
             return record
 
         plane = cls(

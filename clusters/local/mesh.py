@@ -2,9 +2,10 @@
 the :class:`~clusters.protocol.Cluster` protocol.
 
 Creation is an ordered list of actions, as in kind's cluster creation; each is timed.
-Everything the mesh creates is recorded in its run directory first (see runstate), so
-``down()`` — or the next run's sweep after a crash — removes all of it. The control
-plane sits behind one seam (controlplane.ControlPlane): istiod itself, or the model.
+Everything the mesh creates registers its closer on the run's cleanup stack, which
+records it in the run directory first (see runstate), so ``close()`` — or the next
+run's sweep after a crash — removes all of it. The control plane sits behind one seam
+(controlplane.ControlPlane): istiod itself, Istio's own code.
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from clusters.backends import DEFAULT_WAITS
 from clusters.barrier import curl_barrier
 from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl, proxyconfig
 from clusters.istio.kubectl import KindNames, load_documents
 from clusters.local import internet, iptables, network, processes, runstate, sourcepod
-from clusters.local.controlplane import ControlPlane, ControlPlaneName, Sidecar
+from clusters.local.backend import WAITS
+from clusters.local.controlplane import ControlPlane, Sidecar
 from clusters.local.prerequisites import check_prerequisites
 from clusters.local.proxy import EnvoyAdmin, envoy_command
 from clusters.local.runstate import PodState, RunState
 from clusters.protocol import (
+    ClosedByContext,
     ClusterError,
     ExecResult,
     Injection,
@@ -45,8 +47,9 @@ from clusters.protocol import (
     lines_after,
     selector_matches,
 )
+from clusters.shared.cleanup import CleanupRecord
 
-READY_TIMEOUT_S = DEFAULT_WAITS["local"].ready  # the default; up(ready_timeout=...) sets it
+READY_TIMEOUT_S = WAITS.ready  # the default; up(ready_timeout=...) sets it
 DEFAULT_NAMESPACE = "default"  # where the page works, and kubectl's default
 POD_ENV = sourcepod.POD_ENV
 # The shell's programs (shell_env): the page's commands run them as written.
@@ -55,26 +58,21 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_control_plane(state: RunState, system_roots: Path | None = None) -> ControlPlane:
-    """The run's control plane, by the name recorded in its state."""
-    if state.control_plane == ControlPlaneName.MODEL:
-        from clusters.local.model_plane import ModelControlPlane
+    """The run's control plane: istiod, Istio's own discovery server and validation."""
+    from clusters.local import kubeobjects
+    from clusters.local.istiod_plane import IstiodControlPlane
 
-        return ModelControlPlane(state, sleep_cluster_ip=sourcepod.SLEEP_CLUSTER_IP)
-    if state.control_plane == ControlPlaneName.ISTIOD:
-        from clusters.local import kubeobjects
-        from clusters.local.istiod_plane import IstiodControlPlane
-
-        return IstiodControlPlane(
-            state,
-            cluster_objects=kubeobjects.cluster_objects(),
-            mesh_config=kubeobjects.MESH_CONFIG,
-            system_roots=system_roots,
-        )
-    raise ClusterError(f"unknown control plane {state.control_plane!r}: choose istiod or model")
+    return IstiodControlPlane(
+        state,
+        cluster_objects=kubeobjects.cluster_objects(),
+        mesh_config=kubeobjects.MESH_CONFIG,
+        system_roots=system_roots,
+    )
 
 
-class LocalCluster:
-    """The ``local`` backend. Create with :meth:`up` or :meth:`attach`."""
+class LocalCluster(ClosedByContext):
+    """The ``local`` backend. Create with :meth:`up` or :meth:`attach`; a process that
+    attached leaves the mesh running, the one that closes it removes everything."""
 
     name = "local"
 
@@ -85,7 +83,9 @@ class LocalCluster:
             internet.load_sites(Path(state.sites_file) if state.sites_file else None),
             state.directory / "internet",
         )
+        self.cleanup = runstate.cleanup_stack(state)
         self.plane = make_control_plane(state, system_roots=self.internet.ca_bundle)
+        self.cleanup.push("the control plane's client", self.plane.close)
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._admin: EnvoyAdmin | None = None
         self.timings: dict[str, float] = {}
@@ -101,22 +101,24 @@ class LocalCluster:
         run_root: Path | None = None,
         sites_file: Path | None = None,
         owner: str = "pytest",
-        control_plane: str = ControlPlaneName.ISTIOD,
         istio_version: str | None = None,
         ready_timeout: float = READY_TIMEOUT_S,
     ) -> LocalCluster:
         """Build a fresh mesh; first remove whatever crashed runs left behind."""
         started = time.perf_counter()
         check_prerequisites()
-        state = _new_run(run_root, sites_file, owner, control_plane, istio_version)
+        state = _new_run(run_root, sites_file, owner, istio_version)
         mesh = cls(state, ready_timeout=ready_timeout)
         try:
             for action, run in mesh.creation_actions():
                 begun = time.perf_counter()
                 run()
                 mesh.timings[f"{action}_s"] = time.perf_counter() - begun
-        except BaseException:
-            mesh.down()
+        except BaseException as error:
+            try:
+                mesh.close()
+            except Exception as failed:  # the creation's error is the one to see
+                error.add_note(str(failed))
             raise
         mesh.timings["ready_s"] = time.perf_counter() - started
         return mesh
@@ -155,20 +157,22 @@ class LocalCluster:
                 "`egress-mesh down`, then `egress-mesh up`"
             ) from None
 
-    def down(self) -> None:
-        """Remove everything the run created; safe to call twice."""
+    def close(self) -> None:
+        """Remove everything the run created (its cleanup stack, last created first);
+        safe to call twice. Raises CleanupFailed naming what could not be removed."""
         self._follow_run()  # a pod another process made is the run's too
         if self._admin is not None:
             self._admin.close()
-        self.plane.close()
-        runstate.destroy(self.state)
-        for child in self._children.values():
-            child.poll()
+            self._admin = None
+        try:
+            self.cleanup.done()
+        finally:
+            for child in self._children.values():
+                child.poll()
 
     def _create_network(self) -> None:
         net = self.state.namespace("net")
-        self.state.namespaces = [net, self.state.namespace("pod")]
-        self.state.save()
+        self._record(runstate.namespace_record(net))
         self.internet.prepare()
         sourcepod.create_internet_namespace(net, self.internet.addresses)
 
@@ -203,9 +207,12 @@ class LocalCluster:
             owner_uid=owner_uid,
         )
         self._children[child.pid] = child
-        self.state.processes.append(record)
-        self.state.save()
+        self._record(runstate.process_record(record))
         return record
+
+    def _record(self, record: CleanupRecord, closer: Callable[[], None] | None = None) -> str:
+        """Register a closer on the run's stack; its record is in the state file at once."""
+        return self.cleanup.record(record.kind, record.name, record.data, closer)
 
     def _check_alive(self) -> None:
         """Fail fast, naming the process that died, how, and its last error line."""
@@ -277,18 +284,12 @@ class LocalCluster:
             on_disk = RunState.load(self.state.directory)
         except (OSError, ValueError, KeyError, TypeError):
             return  # being written, or gone with the run: nothing to take over
-        # The model keeps its config in the state file too: another process's apply or
-        # delete is the run's config from now on.
-        config = ("resources", "mode", "version", "route_names")
-        if any(getattr(on_disk, f) != getattr(self.state, f) for f in config):
-            for name in config:
-                setattr(self.state, name, getattr(on_disk, name))
-            self.plane.follow()
         before = self.state.pod.name if self.state.pod else None
         after = on_disk.pod.name if on_disk.pod else None
-        if before == after and on_disk.processes == self.state.processes:
+        if before == after and on_disk.cleanup == self.state.cleanup:
             return
-        self.state.pod, self.state.processes = on_disk.pod, on_disk.processes
+        self.state.pod, self.state.cleanup = on_disk.pod, on_disk.cleanup
+        self.cleanup.follow(on_disk.cleanup)
         if before != after:
             if self._admin is not None:
                 self._admin.close()
@@ -343,6 +344,11 @@ class LocalCluster:
         self.state.pod = pod
         self.state.save()
         pod_dir = self._pod_dir()
+        pod_ns, net = self.state.namespace("pod"), self.state.namespace("net")
+        self._record(
+            runstate.namespace_record(pod_ns),
+            lambda: sourcepod.remove_pod_network(pod_ns, net, pod_dir),
+        )
         sourcepod.create_pod_network(
             self.state.namespace("pod"),
             self.state.namespace("net"),
@@ -369,18 +375,24 @@ class LocalCluster:
         self.wait_for_proxy_config(self.ready_timeout)
 
     def _remove_pod(self) -> None:
+        """The pod's proxy, then its network (namespace, veth, directory): closed now on
+        the run's stack, so the next pod starts clean."""
         self._follow_run()
-        proxies = [r for r in self.state.processes if r.name == "istio-proxy"]
-        processes.terminate(proxies)
-        self.state.processes = [r for r in self.state.processes if r not in proxies]
+        for record in self.cleanup.records():
+            if record.kind == runstate.PROCESS and record.data["name"] == "istio-proxy":
+                self.cleanup.close(record.name)
         if self._admin is not None:
             self._admin.close()
             self._admin = None
         if self.state.pod is not None:
             self.plane.remove_sidecar()
-            sourcepod.remove_pod_network(
-                self.state.namespace("pod"), self.state.namespace("net"), self._pod_dir()
-            )
+            pod_ns = runstate.namespace_record(self.state.namespace("pod")).name
+            if pod_ns in self.cleanup:
+                self.cleanup.close(pod_ns)
+            else:  # a pod whose network was never registered (its creation failed first)
+                sourcepod.remove_pod_network(
+                    self.state.namespace("pod"), self.state.namespace("net"), self._pod_dir()
+                )
         self.state.save()
 
     def _proxy_running(self) -> bool:
@@ -628,7 +640,7 @@ class LocalCluster:
         if not hasattr(self.plane, "configmaps"):
             raise ClusterError(
                 f"the {self.plane.name} control plane renders no istio-system ConfigMaps: "
-                "Istio's installer runs in egress-istiod (--control-plane istiod)"
+                "Istio's installer runs in egress-istiod"
             )
         return self.plane
 
@@ -682,12 +694,9 @@ def _new_run(
     run_root: Path | None,
     sites_file: Path | None,
     owner: str,
-    control_plane: str,
     istio_version: str | None,
 ) -> RunState:
     """Sweep what crashed runs left, then create and record this run's directory."""
-    if control_plane not in tuple(ControlPlaneName):
-        raise ClusterError(f"--control-plane {control_plane}: choose istiod (Istio's own) or model")
     root = run_root or runstate.DEFAULT_RUN_ROOT
     root.mkdir(parents=True, exist_ok=True)
     sourcepod.check_reachable_by_proxy(root)
@@ -706,8 +715,8 @@ def _new_run(
             directory=directory,
             owner=None if cli else runstate.current_owner(),
             sites_file=str(Path(sites_file).resolve()) if sites_file else None,
-            control_plane=str(control_plane),
             istio_version=istio_version,
+            cleanup=[runstate.directory_record(directory)],  # closed last
         )
         state.save()
     return state

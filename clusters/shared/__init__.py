@@ -1,0 +1,1 @@
+"""What every backend may use: processes, waits, Go builds, sites and certificates, cleanup."""
