@@ -1,5 +1,5 @@
 """What a backend declares to be one: a :class:`Backend`, in its own package's
-``backend.py``, named by one line of the registry (clusters/backends.py).
+``backend.py``, named by one line of the registry (``backends.py`` beside this module).
 
 The declaration is data plus two functions, so that the suite can list every backend's
 options (pytest's ``--help``, ``egress-mesh up``) without importing any backend's

@@ -280,11 +280,11 @@ def test_istioctl_writes_envoys_dump_as_protojson() -> None:
 def mesh(run_root: Path) -> Iterator[LocalCluster]:
     if os.geteuid() != 0:
         pytest.skip("the local backend needs root")
-    cluster = LocalCluster.up(run_root=run_root, control_plane="istiod")
+    cluster = LocalCluster.up(run_root=run_root)
     try:
         yield cluster
     finally:
-        cluster.down()
+        cluster.close()
 
 
 @pytest.fixture(scope="module")
@@ -546,42 +546,6 @@ def test_the_pages_manual_injection_is_istioctls(page: Shell) -> None:
     assert page.run(command).stdout.splitlines()[-1] == "deployment.apps/sleep unchanged"
 
 
-@pytest.fixture(scope="module")
-def model_mesh(run_root: Path) -> Iterator[LocalCluster]:
-    if os.geteuid() != 0:
-        pytest.skip("the local backend needs root")
-    cluster = LocalCluster.up(run_root=run_root, control_plane="model")
-    try:
-        yield cluster
-    finally:
-        cluster.down()
-
-
-@needs_root
-def test_on_the_model_plane_what_kubectl_changed_stays_changed(
-    model_mesh: LocalCluster, workdir: Path
-) -> None:
-    """The model keeps its config in the run's state file: kubectl's delete, made in
-    another process, is not undone by this process's next write; and the model has no
-    installer to render the istio ConfigMap, which kubectl says in one line."""
-    shell = Shell(model_mesh, workdir)
-    model_mesh.apply(httpbin_service_entry())
-    done = shell.run(DELETE_SE)
-    assert done.stdout == (
-        'serviceentry.networking.istio.io "httpbin-ext" deleted from default namespace\n'
-    )
-    assert model_mesh.resources("ServiceEntry") == []
-    model_mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY)
-    assert model_mesh.resources("ServiceEntry") == []
-    on_disk = json.loads(model_mesh.state.state_file.read_text())["resources"]
-    assert not any("httpbin-ext" in key for key in on_disk)
-    no_configmap = shell.run(GET_MODE.format(mode="ALLOW_ANY"))
-    assert (no_configmap.returncode, no_configmap.stdout) == (1, "")
-    assert no_configmap.stderr == (
-        "error: the model control plane renders no istio-system ConfigMaps: Istio's installer "
-        "runs in egress-istiod (--control-plane istiod)\n"
-    )
-    model_mesh.reset()
 
 
 @needs_root

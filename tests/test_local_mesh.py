@@ -6,7 +6,6 @@ so they need root like the backend itself.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -24,7 +23,6 @@ from clusters.local import cli as cli_module
 from clusters.local import iptables, network, prerequisites, processes, runstate
 from clusters.local.internet import load_sites
 from clusters.local.mesh import LocalCluster
-from clusters.local.xds import FileXds
 from clusters.protocol import ClusterError, Injection, InvalidResource, OutboundTrafficPolicy
 from fixtures.page.manifests import httpbin_service_entry
 from steps.logwatch import watch_for
@@ -54,16 +52,10 @@ def root_before_mesh() -> str:
     return root_namespace()
 
 
-@pytest.fixture(scope="module", params=["istiod", "model"])
-def mesh(
-    request: pytest.FixtureRequest, run_root: Path, root_before_mesh: str
-) -> Iterator[LocalCluster]:
-    """A mesh per control plane: both must behave the same behind the protocol."""
-    cluster = LocalCluster.up(run_root=run_root, control_plane=request.param)
-    try:
+@pytest.fixture(scope="module")
+def mesh(run_root: Path, root_before_mesh: str) -> Iterator[LocalCluster]:
+    with LocalCluster.up(run_root=run_root) as cluster:
         yield cluster
-    finally:
-        cluster.down()
 
 
 def code_of(mesh: LocalCluster, url: str) -> str:
@@ -154,20 +146,12 @@ spec:
 def test_rejected_envoy_config_is_reported_not_waited_out(mesh: LocalCluster) -> None:
     """istiod pushes what Envoy refuses (an EnvoyFilter's cluster), and the wait says why."""
     try:
-        if mesh.plane.name == "istiod":
-            mesh.apply(BROKEN_ENVOY_FILTER)
-        else:  # the model has no EnvoyFilter: hand its file xDS a cluster Envoy refuses
-            bad = {"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster", "bogus": 1}
-            xds = FileXds(mesh.state.directory / "pods" / mesh.source_pod().name / "xds")
-            mesh.state.version += 1  # the version the wait now expects
-            xds._publish("cds.json", str(mesh.state.version), [bad])
+        mesh.apply(BROKEN_ENVOY_FILTER)
         started = time.monotonic()
         with pytest.raises(ClusterError, match="rejected"):
             mesh.wait_for_proxy_config(5)
         assert time.monotonic() - started < 4  # reported, not waited out
     finally:
-        if mesh.plane.name == "model":
-            mesh.plane._write()  # type: ignore[attr-defined]  # a good version after the bad
         mesh.reset()
 
 
@@ -207,10 +191,6 @@ spec:
 def test_beyond_the_page_istiod_is_istio(mesh: LocalCluster) -> None:
     """What the model never implemented, istiod does by itself: TLS origination through
     pilot-agent's SDS (file-root:system) and fault injection."""
-    if mesh.plane.name != "istiod":
-        with pytest.raises(InvalidResource, match="not implemented by the local mesh's model"):
-            mesh.apply(TLS_ORIGINATION)
-        return
     try:
         mesh.apply(TLS_ORIGINATION)
         mesh.wait_for_proxy_config(10)
@@ -246,8 +226,6 @@ def test_injection_is_what_the_objects_show(mesh: LocalCluster) -> None:
 def test_istiods_injector_can_decline(mesh: LocalCluster) -> None:
     """Istio's webhook honours sidecar.istio.io/inject=false: the objects then show no
     injection, so the check "the sidecar came from automatic injection" can fail."""
-    if mesh.plane.name != "istiod":
-        pytest.skip("the model's injection always injects")
     declined = injection.sleep_deployment()
     declined["spec"]["template"]["metadata"]["annotations"] = {"sidecar.istio.io/inject": "false"}
     workload = mesh.plane.deploy(declined, Injection.AUTOMATIC, "sleep-0a1b2c3d4e-xyz12", None)
@@ -331,7 +309,7 @@ def test_a_sweep_touches_only_what_dead_runs_recorded(run_root: Path) -> None:
     try:
         for state in (alive, dead):
             state.directory.mkdir()
-            state.namespaces = [f"{prefix}{state.run_id}-net"]
+            state.cleanup = [runstate.namespace_record(f"{prefix}{state.run_id}-net")]
             state.save()
             network.create(state.namespaces[0])
         assert runstate.sweep(root) == ["dead"]
@@ -413,13 +391,12 @@ def test_a_sites_file_adds_a_site_the_pod_reaches_over_tls(run_root: Path) -> No
         result = extra.exec_in_source_pod(["curl", "-sSI", "https://www.example.org"], timeout=10)
         assert result.stdout.splitlines()[0].strip() == "HTTP/2 204", result.stderr
     finally:
-        extra.down()
+        extra.close()
 
 
-@pytest.mark.parametrize("control_plane", ["istiod", "model"])
-def test_cli_round_trip(run_root: Path, control_plane: str) -> None:
-    """egress-mesh works the same on both control planes."""
-    cli_root = run_root / f"cli-root-{control_plane}"
+def test_cli_round_trip(run_root: Path) -> None:
+    """egress-mesh drives the mesh the way the page drives a cluster with kubectl."""
+    cli_root = run_root / "cli-root"
     cli = [sys.executable, "-m", "clusters.local.cli", "--run-root", str(cli_root)]
     cwd = Path(__file__).parent.parent
 
@@ -429,9 +406,9 @@ def test_cli_round_trip(run_root: Path, control_plane: str) -> None:
         )
 
     try:
-        assert run("up", "--control-plane", control_plane).returncode == 0
+        assert run("up").returncode == 0
         status = run("status").stdout
-        assert f"control_plane: {control_plane}" in status and "istio: " in status
+        assert "control_plane: istiod" in status and "istio: " in status
         again = run("up")
         assert again.returncode == 1 and "a mesh is already up" in again.stderr
         assert run("logs", "--tail", "0").stdout == ""
@@ -471,12 +448,10 @@ def test_cli_round_trip(run_root: Path, control_plane: str) -> None:
         rule = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
         rule += "metadata: {name: httpbin}\nspec: {host: httpbin.org}\n"
         applied_rule = run("apply", "-f", "-", stdin=rule)
-        if control_plane == "istiod":  # every kind istiod watches, printed as kubectl does
-            assert applied_rule.stdout.strip() == (
-                "destinationrule.networking.istio.io/httpbin created"
-            ), applied_rule.stderr
-        else:
-            assert "not implemented by the local mesh's model" in applied_rule.stderr
+        # every kind istiod watches, printed as kubectl does
+        assert applied_rule.stdout.strip() == (
+            "destinationrule.networking.istio.io/httpbin created"
+        ), applied_rule.stderr
         # a dead process of the mesh is named by status
         state = runstate.RunState.load(cli_root / "cli")
         (dns,) = [r for r in state.processes if r.name == "dns"]
@@ -505,7 +480,7 @@ def test_cli_takes_relative_paths_and_closed_pipes(run_root: Path, tmp_path: Pat
         )
 
     try:
-        up = run("up", "--control-plane", "model", "--sites", "sites.yaml", cwd=tmp_path)
+        up = run("up", "--sites", "sites.yaml", cwd=tmp_path)
         assert up.returncode == 0, up.stderr
         assert run("status", cwd=elsewhere).returncode == 0
         assert run("mode", "REGISTRY_ONLY", cwd=elsewhere).returncode == 0
@@ -533,12 +508,9 @@ def test_status_cuts_a_long_list_of_names_short() -> None:
     assert cli_module.names_line([], "ServiceEntry") == "-"
 
 
-@pytest.mark.parametrize("control_plane", ["istiod", "model"])
-def test_a_dead_sidecar_is_named_with_how_it_died(run_root: Path, control_plane: str) -> None:
+def test_a_dead_sidecar_is_named_with_how_it_died(run_root: Path) -> None:
     """Not blamed on a warning from its log: the process, its end, its last error."""
-    mesh = LocalCluster.up(
-        run_root=run_root / f"dead-proxy-{control_plane}", control_plane=control_plane
-    )
+    mesh = LocalCluster.up(run_root=run_root / "dead-proxy")
     try:
         (proxy,) = [r for r in mesh.state.processes if r.name == "istio-proxy"]
         os.kill(proxy.pid, signal.SIGKILL)
@@ -549,7 +521,7 @@ def test_a_dead_sidecar_is_named_with_how_it_died(run_root: Path, control_plane:
         assert f"istio-proxy (pid {proxy.pid}) was killed by SIGKILL" in message, message
         assert "Deprecated" not in message and "\n" not in message
     finally:
-        mesh.down()
+        mesh.close()
 
 
 def test_a_dead_istiod_says_so_in_one_line(run_root: Path) -> None:
@@ -563,27 +535,4 @@ def test_a_dead_istiod_says_so_in_one_line(run_root: Path) -> None:
         message = str(caught.value)
         assert f"istiod (pid {istiod.pid})" in message and "\n" not in message
     finally:
-        mesh.down()
-
-
-def test_a_model_change_that_does_not_reach_the_proxy_is_not_kept(
-    run_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    mesh = LocalCluster.up(run_root=run_root / "model-atomic", control_plane="model")
-    try:
-
-        def broken(*args: object, **kwargs: object) -> None:
-            raise ClusterError("the sidecar's config directory is gone")
-
-        monkeypatch.setattr(FileXds, "write", broken)
-        with pytest.raises(ClusterError, match="config directory is gone"):
-            mesh.apply(HTTPBIN_SE)
-        assert mesh.resources("ServiceEntry") == []
-        monkeypatch.undo()  # the next change reaches the proxy, without the refused one
-        mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY)
-        mesh.wait_for_proxy_config(30)
-        clusters = json.dumps(mesh.sidecar_config_dump(proxyconfig.CLUSTERS))
-        assert "BlackHoleCluster" in clusters and "httpbin.org" not in clusters
-    finally:
-        monkeypatch.undo()
-        mesh.down()
+        mesh.close()

@@ -168,10 +168,9 @@ def test_model_answers_as_istio(case: str) -> None:
 
 @pytest.fixture(scope="module")
 def kind() -> Iterator[KubeCluster]:
-    from clusters.backends import BackendOptions
-    from clusters.kind.backend import kind_cluster
+    from clusters.kind.backend import BACKEND, KindOptions
 
-    with kind_cluster(BackendOptions()) as cluster:
+    with BACKEND.start(KindOptions()) as cluster:
         yield cluster
 
 
@@ -281,13 +280,12 @@ def record_kubectl() -> None:
     """Create a kind cluster with Istio (the kit, torn down at the end), run the kit's
     ``kubectl apply -f -`` of each KUBECTL_CASES manifest, and write what it printed on
     stderr and its exit code into tests/golden/validation.json."""
-    from clusters.backends import BackendOptions
-    from clusters.kind.backend import kind_cluster
+    from clusters.kind.backend import BACKEND, KindOptions
 
     record = golden()
     answers = record["answers"]
     assert isinstance(answers, dict)
-    with kind_cluster(BackendOptions()) as cluster:
+    with BACKEND.start(KindOptions()) as cluster:
         env = {**os.environ, **cluster.shell_env()}
         version = json.loads(
             subprocess.run(
