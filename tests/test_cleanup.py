@@ -141,3 +141,30 @@ def test_following_another_process_takes_its_records() -> None:
 def test_a_record_of_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="no way to close a 'disk' record"):
         CleanupStack(records=[CleanupRecord("disk", "a disk")])
+
+
+def test_a_run_directory_from_before_the_stack_is_still_swept(tmp_path: Any) -> None:
+    """A crashed run's state file written with the two lists of old (namespaces,
+    processes) reads as the same records, so the next run's sweep still replays it."""
+    import json
+
+    from clusters.local import runstate
+
+    (tmp_path / "state.json").write_text(
+        json.dumps(
+            {
+                "run_id": "p1",
+                "directory": str(tmp_path),
+                "owner": {"pid": 1, "start_ticks": 1},
+                "control_plane": "model",
+                "namespaces": ["egc-x-p1-net", "egc-x-p1-pod"],
+                "processes": [{"name": "dns", "pid": 42, "start_ticks": 7}],
+            }
+        )
+    )
+    state = runstate.RunState.load(tmp_path)
+    assert [r.kind for r in state.cleanup] == ["namespace", "namespace", "process"]
+    assert state.namespaces == ["egc-x-p1-net", "egc-x-p1-pod"]
+    assert [(p.name, p.pid, p.start_ticks) for p in state.processes] == [("dns", 42, 7)]
+    state.save()
+    assert runstate.RunState.load(tmp_path).cleanup == state.cleanup  # the new form
