@@ -110,7 +110,7 @@ def measure_up(
         if index == repetitions - 1:
             return result, mesh
         started = time.perf_counter()
-        mesh.down()
+        mesh.close()
         result.down_s.append(time.perf_counter() - started)
     raise ValueError("repetitions must be at least 1")
 

@@ -38,7 +38,7 @@ def six_outcomes(run_root: Path) -> dict[str, Any]:
     try:
         steps = _replay(mesh)
     finally:
-        mesh.down()
+        mesh.close()
     done = time.perf_counter()
     outcomes_s = sum(steps.values())
     return {

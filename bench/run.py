@@ -149,7 +149,7 @@ def mesh_phase(args: argparse.Namespace, results: dict[str, Any], leftovers: lis
                     mesh, args.changes, args.samples, up.bench_rss_before, results["propagation"]
                 )
             finally:
-                mesh.down()
+                mesh.close()
     finally:  # a failed run must still not leave processes behind unreported
         leftovers.extend(f"process still running after down(): {p}" for p in still_running(records))
 

@@ -11,7 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Waits:
+    """How long each kind of wait may take on a backend, in seconds. Every wait of the
+    protocol takes its bound as a parameter; each backend declares its defaults."""
+
+    propagation: float  # a config change until the sidecar runs it
+    exec: float  # one command in the source pod (the page's slowest takes 5 s)
+    ready: float  # a pod (re)created and Ready with its sidecar, the mesh's processes up
 
 
 class OutboundTrafficPolicy(StrEnum):
@@ -162,8 +173,9 @@ class Cluster(Protocol):
 
     Nothing here assumes the suite owns the mesh: on a cluster someone else runs, a
     backend touches only what the suite created (its namespace, its resources) and puts
-    back what it changed (the mode it found) when it is torn down. Waits take their
-    bound as a parameter; each backend's defaults are in clusters/backends.py.
+    back what it changed (the mode it found) when it is closed. Waits take their bound
+    as a parameter; each backend declares its defaults (clusters/plugin.Backend.waits).
+    The suite uses a cluster as a context manager: leaving the block closes it.
     """
 
     name: str  # the backend's name: local, kind, existing
@@ -268,6 +280,39 @@ class Cluster(Protocol):
         VirtualServices the suite applied, a source pod with automatic injection and full
         interception. Only what the suite created is removed."""
         ...
+
+    def close(self) -> None:
+        """Remove everything the backend created and put back what it changed, whatever
+        fails on the way (each failure is named in one error); closing twice is harmless."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+
+class ClosedByContext:
+    """The context-manager half of :class:`Cluster` for a class that has ``close()``:
+    ``with backend.start(options) as cluster:`` closes it however the block ends."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 @runtime_checkable

@@ -9,10 +9,9 @@ from collections.abc import Sequence
 import pytest
 import yaml
 
-from clusters.backends import Waits
 from clusters.fake import FakeCluster
 from clusters.kube.cluster import KubeCluster, KubeSettings
-from clusters.protocol import ExecResult, OutboundTrafficPolicy
+from clusters.protocol import ExecResult, OutboundTrafficPolicy, Waits
 from fixtures.journal import Journal
 from steps.config import installed_mode_is
 from tests.kube_api_fake import FakeKubeApi

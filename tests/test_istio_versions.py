@@ -47,4 +47,4 @@ def test_each_pinned_istio_runs_the_page(run_root: Path, version: str) -> None:
         mesh.wait_for_proxy_config(10)
         assert code() == "200"
     finally:
-        mesh.down()
+        mesh.close()

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clusters.backends import DEFAULT_WAITS
 from clusters.kind import docker, hoststate, runtime_wrapper
+from clusters.kind.backend import WAITS as KIND_WAITS
 from clusters.kind.kit import config, kubeadm_images, programs, rootfs, tools
 from clusters.kube.cluster import KubeCluster, KubeSettings
 from clusters.protocol import ClusterError, PrerequisiteMissing
 from clusters.shared import cache, gobuild
+from clusters.shared.cleanup import CleanupStack
 
 
 @pytest.fixture
@@ -262,10 +263,11 @@ def _shell_env(tmp_path: Path, **settings: object) -> dict[str, str]:
     )
     cluster = KubeCluster.__new__(KubeCluster)
     cluster.settings = KubeSettings(  # type: ignore[arg-type]
-        backend="kind", platform="kind", waits=DEFAULT_WAITS["kind"], kubeconfig=kubeconfig,
+        backend="kind", platform="kind", waits=KIND_WAITS, kubeconfig=kubeconfig,
         **settings,
     )  # fmt: skip
     cluster._shell_kubeconfig = None
+    cluster.cleanup = CleanupStack()
     try:
         return cluster.shell_env()
     finally:
@@ -344,10 +346,9 @@ PAGE_HELM = (
 def test_the_pages_helm_command_runs_as_written_on_kind(tmp_path: Path) -> None:
     """On kind, --literal's shell finds the kit's kubectl, istioctl and helm, so the page's
     ``helm template -x ... | kubectl apply -f -`` gets helm's refusal, not bash's."""
-    from clusters.backends import BackendOptions
-    from clusters.kind.backend import kind_cluster
+    from clusters.kind.backend import BACKEND, KindOptions
 
-    with kind_cluster(BackendOptions()) as cluster:
+    with BACKEND.start(KindOptions()) as cluster:
         env = {**os.environ, **cluster.shell_env()}
         found = subprocess.run(
             ["bash", "-c", "command -v kubectl istioctl helm"],

@@ -284,7 +284,7 @@ def mesh(run_root: Path) -> Iterator[LocalCluster]:
     try:
         yield cluster
     finally:
-        cluster.down()
+        cluster.close()
 
 
 @pytest.fixture(scope="module")

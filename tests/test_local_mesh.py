@@ -56,11 +56,8 @@ def root_before_mesh() -> str:
 @pytest.fixture(scope="module")
 def mesh(run_root: Path, root_before_mesh: str) -> Iterator[LocalCluster]:
     """One mesh for the module's tests, each of which leaves it at the page's start."""
-    cluster = LocalCluster.up(run_root=run_root)
-    try:
+    with LocalCluster.up(run_root=run_root) as cluster:
         yield cluster
-    finally:
-        cluster.down()
 
 
 def code_of(mesh: LocalCluster, url: str) -> str:
@@ -313,7 +310,7 @@ def test_a_sweep_touches_only_what_dead_runs_recorded(run_root: Path) -> None:
     try:
         for state in (alive, dead):
             state.directory.mkdir()
-            state.namespaces = [f"{prefix}{state.run_id}-net"]
+            state.cleanup = [runstate.namespace_record(f"{prefix}{state.run_id}-net")]
             state.save()
             network.create(state.namespaces[0])
         assert runstate.sweep(root) == ["dead"]
@@ -395,7 +392,7 @@ def test_a_sites_file_adds_a_site_the_pod_reaches_over_tls(run_root: Path) -> No
         result = extra.exec_in_source_pod(["curl", "-sSI", "https://www.example.org"], timeout=10)
         assert result.stdout.splitlines()[0].strip() == "HTTP/2 204", result.stderr
     finally:
-        extra.down()
+        extra.close()
 
 
 def test_cli_round_trip(run_root: Path) -> None:
@@ -524,7 +521,7 @@ def test_a_dead_sidecar_is_named_with_how_it_died(run_root: Path) -> None:
         assert f"istio-proxy (pid {proxy.pid}) was killed by SIGKILL" in message, message
         assert "Deprecated" not in message and "\n" not in message
     finally:
-        mesh.down()
+        mesh.close()
 
 
 def test_a_dead_istiod_says_so_in_one_line(run_root: Path) -> None:
@@ -538,4 +535,4 @@ def test_a_dead_istiod_says_so_in_one_line(run_root: Path) -> None:
         message = str(caught.value)
         assert f"istiod (pid {istiod.pid})" in message and "\n" not in message
     finally:
-        mesh.down()
+        mesh.close()

@@ -25,7 +25,7 @@ def mesh(run_root: Path) -> Iterator[LocalCluster]:
     try:
         yield cluster
     finally:
-        cluster.down()
+        cluster.close()
 
 
 @pytest.fixture(autouse=True)

@@ -8,10 +8,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from clusters.backends import Waits
 from clusters.fake import FakeCluster
 from clusters.kube.cluster import KubeCluster, KubeSettings
-from clusters.protocol import ClusterError, ExecResult, PodStatus
+from clusters.protocol import ClusterError, ExecResult, PodStatus, Waits
 from fixtures.journal import Journal
 from steps.pod import no_pod_labelled, set_source_pod, source_pod_names
 from steps.state import ScenarioState

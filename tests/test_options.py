@@ -1,9 +1,14 @@
 """The suite's command-line options refuse values that would make every wait fail."""
 
 import argparse
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from clusters import backends
+from clusters.plugin import Common
+from fixtures import options
 from fixtures.options import seconds
 
 
@@ -22,10 +27,7 @@ def test_a_missing_prerequisite_stops_a_feature_run_in_one_line(
     monkeypatch: pytest.MonkeyPatch, pytestconfig: pytest.Config
 ) -> None:
     """Before xdist starts workers: one line, not an INTERNALERROR per worker."""
-    from types import SimpleNamespace
-
     from clusters.local import prerequisites
-    from fixtures import options
 
     monkeypatch.setattr(prerequisites.os, "geteuid", lambda: 1000)
     features = SimpleNamespace(
@@ -42,3 +44,72 @@ def test_a_missing_prerequisite_stops_a_feature_run_in_one_line(
     )
     unit_tests = SimpleNamespace(**{**vars(features), "args": ["tests/test_options.py"]})
     options.pytest_configure(unit_tests)  # type: ignore[arg-type]  # unit tests still run
+
+
+# The options come from the registered backends -------------------------------------------
+FLAGS = {  # every flag the suite had before backends declared their own, with its default
+    "cluster": "local",
+    "propagation_timeout": None,
+    "exec_timeout": None,
+    "local_sites": None,
+    "istio_version": None,
+    "kubeconfig": None,
+    "kube_context": None,
+    "images": "kit",
+    "external": "fake",
+    "reuse_cluster": None,
+    "keep_cluster": False,
+    "previous_summary": None,
+    "page_report_dir": None,
+}
+
+
+def test_every_flag_keeps_its_name_and_default() -> None:
+    """Parsed afresh (this run's own options may be set), each flag as it always was."""
+    parser = pytest.Parser(_ispytest=True)
+    options.pytest_addoption(parser)
+    parsed = parser.parse([])
+    assert {name: getattr(parsed, name) for name in FLAGS} == FLAGS
+    assert not hasattr(parsed, "control_plane")  # the model of istiod is retired
+
+
+def test_the_cluster_choices_are_the_registry() -> None:
+    parser = pytest.Parser(_ispytest=True)
+    options.pytest_addoption(parser)
+    (cluster,) = [o for o in parser.getgroup("egress-conformance").options if o.dest == "cluster"]
+    assert tuple(cluster.attrs()["choices"]) == backends.names()
+    assert "fake" in backends.names()
+    with pytest.raises(pytest.UsageError, match="invalid choice: 'nope'"):
+        parser.parse(["--cluster", "nope"])
+
+
+@pytest.mark.parametrize("name", backends.names())
+def test_suite_options_hold_the_chosen_backends_own(name: str, tmp_path: Path) -> None:
+    """The chosen backend's dataclass, with the user's bounds put into its waits."""
+    parser = pytest.Parser(_ispytest=True)
+    options.pytest_addoption(parser)
+    parsed = parser.parse(["--cluster", name, "--exec-timeout", "7"])
+    config = SimpleNamespace(
+        getoption=lambda dest: getattr(parsed, dest),
+        rootpath=tmp_path,
+        workerinput={"workerid": "gw3"},
+    )
+    suite = options.SuiteOptions.from_config(config)  # type: ignore[arg-type]
+    chosen = backends.backend(name)
+    assert suite.cluster == name and isinstance(suite.backend, chosen.options_type)
+    assert suite.exec_timeout == 7.0
+    assert suite.propagation_timeout == chosen.waits.propagation
+    assert suite.waits.ready == chosen.waits.ready
+
+
+def test_the_worker_and_report_dir_reach_the_backends_that_use_them(tmp_path: Path) -> None:
+    from clusters.kind.backend import BACKEND as KIND
+    from clusters.kube.backend import BACKEND as EXISTING
+    from clusters.local.backend import BACKEND as LOCAL
+
+    common = Common(worker="gw1", report_dir=tmp_path, propagation_timeout=3.0)
+    assert LOCAL.options_from({}, common).owner == "pytest:gw1"
+    assert EXISTING.options_from({"kube_context": "ctx"}, common).worker == "gw1"
+    kind = KIND.options_from({"images": "pull"}, common)
+    assert kind.logs_dir == tmp_path / "kind-logs" and kind.images == "pull"
+    assert kind.waits.propagation == 3.0 and kind.waits.ready == KIND.waits.ready

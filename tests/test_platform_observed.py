@@ -14,12 +14,12 @@ import pytest
 import yaml
 
 from clusters import protocol
-from clusters.backends import Waits
 from clusters.fake import FakeCluster
 from clusters.istio import recorded
 from clusters.kube import existing
+from clusters.kube.backend import ExistingOptions
 from clusters.kube.cluster import KubeCluster, KubeSettings
-from clusters.protocol import ClusterError, Injection
+from clusters.protocol import ClusterError, Injection, Waits
 from fixtures.journal import Journal
 from fixtures.page import find_units, shipped
 from fixtures.page.refs import BlockRef, split_ref
@@ -57,7 +57,8 @@ def test_the_platform_is_told_from_the_nodes(case: str) -> None:
 def test_an_existing_cluster_names_its_platform(monkeypatch: pytest.MonkeyPatch) -> None:
     nodes = [{"apiVersion": "v1", "kind": "Node", **node} for node in NODES["gke"]["nodes"]]
     monkeypatch.setattr(existing, "KubeApi", lambda *args: FakeKubeApi(nodes))
-    with existing.existing_cluster(worker="t", waits=Waits(5.0, 5.0, 5.0)) as cluster:
+    options = ExistingOptions(worker="t", waits=Waits(5.0, 5.0, 5.0))
+    with existing.start_existing(options) as cluster:
         facts = cluster.describe()
     assert facts["platform"] == "gke", facts
     assert "cloud.google.com/gke-nodepool=default-pool" in facts["platform_evidence"]

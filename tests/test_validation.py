@@ -168,10 +168,9 @@ def test_the_fake_accepts_what_is_not_recorded() -> None:
 
 @pytest.fixture(scope="module")
 def kind() -> Iterator[KubeCluster]:
-    from clusters.backends import BackendOptions
-    from clusters.kind.backend import kind_cluster
+    from clusters.kind.backend import BACKEND, KindOptions
 
-    with kind_cluster(BackendOptions()) as cluster:
+    with BACKEND.start(KindOptions()) as cluster:
         yield cluster
 
 
@@ -238,13 +237,12 @@ def record_kubectl() -> None:
     """Create a kind cluster with Istio (the kit, torn down at the end), run the kit's
     ``kubectl apply -f -`` of each KUBECTL_CASES manifest, and write what it printed on
     stderr and its exit code into the recording."""
-    from clusters.backends import BackendOptions
-    from clusters.kind.backend import kind_cluster
+    from clusters.kind.backend import BACKEND, KindOptions
 
     record = recording()
     cases = record["cases"]
     assert isinstance(cases, dict)
-    with kind_cluster(BackendOptions()) as cluster:
+    with BACKEND.start(KindOptions()) as cluster:
         env = {**os.environ, **cluster.shell_env()}
         version = json.loads(
             subprocess.run(

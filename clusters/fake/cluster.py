@@ -29,6 +29,7 @@ from clusters.istio import kubectl_documents as kubectl
 from clusters.istio import proxyconfig, recorded
 from clusters.istio.kubectl_documents import KindNames, load_documents
 from clusters.protocol import (
+    ClosedByContext,
     ClusterError,
     ExecResult,
     Injection,
@@ -59,7 +60,7 @@ class FakePod:
 Handler = Callable[["FakeCluster", tuple[str, ...]], ExecResult]
 
 
-class FakeCluster:
+class FakeCluster(ClosedByContext):
     name = "fake"
 
     def __init__(
@@ -230,6 +231,12 @@ class FakeCluster:
         return marker
 
     # Lifecycle -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Nothing outlives the object; what it held goes, as a torn-down cluster's does."""
+        self.resources_by_key.clear()
+        self.other_pods.clear()
+        self.pod = None
+
     def reset(self) -> None:
         self.resources_by_key.clear()
         self.mode = OutboundTrafficPolicy.ALLOW_ANY

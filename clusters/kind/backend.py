@@ -1,319 +1,90 @@
-"""``kind``: a kind cluster with Istio, built and run offline from the kit's images.
-
-Creation is an ordered list of actions, as kind's own cluster creation is; each one
-records what it created, and teardown undoes exactly those, in reverse order, whatever
-failed. Nothing the run did not create is touched: a daemon that already answered, a
-cluster reused with ``--reuse-cluster``, the host's iptables and sysctls (recorded
-first and restored at the end).
-
-``--images pull`` uses the official images from a registry instead of the kit, and
-``--external internet`` the real sites instead of the fake internet (nightly CI).
-"""
+"""``kind``: a kind cluster with Istio, made for the run from the kit's images, as a
+backend of the registry. The implementation (clusters/kind/cluster.py, Docker and the
+``kubernetes`` client) is imported when it starts."""
 
 from __future__ import annotations
 
-import secrets
-import shlex
-import shutil
-import subprocess
-import tempfile
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from clusters.backends import DEFAULT_WAITS, BackendOptions, Waits
-from clusters.kind import hoststate
-from clusters.kind.docker import DockerDaemon
-from clusters.kind.kit import config, fake_internet, istio_images, node, samples, tools
-from clusters.kube.api import KubeApi
-from clusters.kube.cluster import KubeCluster, KubeSettings
-from clusters.protocol import ClusterError, PrerequisiteMissing
-from clusters.shared import cache
-from clusters.shared.waiting import NotYet, wait_for
+from clusters.plugin import Backend, Common, Option
+from clusters.protocol import Cluster, Waits
 
 IMAGES = ("kit", "pull")
-OFFICIAL_NODE_IMAGE = "kindest/node"  # kind's published node images, tagged by version
 EXTERNAL = ("fake", "internet")
+# istio.io's own test of the page retries each check for up to 120 s on a real cluster;
+# a real cluster's pod needs its image loaded and its probes passed.
+WAITS = Waits(propagation=120.0, exec=60.0, ready=300.0)
 
 
-@dataclass
-class KindRun:
-    """What this run created, in the order it created it (teardown reverses it)."""
+@dataclass(frozen=True)
+class KindOptions:
+    """How to make (or reuse) the kind cluster."""
 
-    options: BackendOptions  # the kind fields: images, external, reuse_cluster...
-    name: str
-    directory: Path
-    host: hoststate.HostState | None = None
-    daemon: DockerDaemon | None = None
-    images: list[str] = field(default_factory=list)
-    node_image: str | None = None
-    created_cluster: bool = False
-    tools: Path | None = None  # kubectl, istioctl and helm for --literal's shell
-    started_sites: bool = False
-    cluster: KubeCluster | None = None
-    undo: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per creation action
-
-    @property
-    def waits(self) -> Waits:
-        return self.options.waits or DEFAULT_WAITS["kind"]
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.directory / "kubeconfig"
-
-    def kind(self, *args: str, timeout: float = 600.0) -> str:
-        """``kind ARGS`` against this run's daemon."""
-        assert self.daemon is not None
-        return cache.run(
-            [str(node.kind_binary(quiet=True)), *args],
-            what=f"kind {args[0]}",
-            env=self.daemon.env,
-            timeout=timeout,
-        )
-
-    # The actions -----------------------------------------------------------------
-    def record_host(self) -> None:
-        """The host's state before this cluster: kept by the project's daemon (recorded
-        before it first started, restored when its last user stops it, so a kept
-        cluster's kubelet settings are never taken for the host's), else here."""
-        assert self.daemon is not None
-        if not self.daemon.owned:
-            self.host = hoststate.HostState.record()
-
-    def start_daemon(self) -> None:
-        self.daemon = DockerDaemon.ensure()
-        if self.daemon.owned and not self.options.keep_cluster:
-            self.undo.append(("stop the project's Docker daemon", self._stop_daemon))
-
-    def build_images(self) -> None:
-        assert self.daemon is not None
-        if self.options.images == "pull":
-            return  # the nodes pull the official images themselves
-        built = node.ensure_node_image(self.daemon)
-        self.node_image = built.image
-        self.images = [
-            *istio_images.ensure_images(
-                self.daemon, istio_images.release(self.options.istio_version)
-            ),
-            *samples.ensure_images(self.daemon, self.options.istio_version),
-        ]
-
-    def build_tools(self) -> None:
-        """The programs the page's commands call, so that --literal runs them as written
-        (helm included: its refusal of ``-x`` is then what a reader would see)."""
-        self.tools = tools.tools_dir(tools.binaries(self._istioctl()))
-
-    def create_cluster(self) -> None:
-        assert self.daemon is not None
-        if self.options.reuse_cluster:
-            self.kind(
-                "export", "kubeconfig", "--name", self.name, "--kubeconfig", str(self.kubeconfig)
-            )
-            return
-        config.ensure_network(self.daemon)
-        version = node.programs.KUBERNETES_VERSION
-        config_file = config.write_cluster_config(
-            self.directory / "kind.yaml",
-            self.node_image or f"{OFFICIAL_NODE_IMAGE}:{version}",  # pull: kind's own
-            kubernetes_version=version,
-        )
-        self.created_cluster = True
-        if not self.options.keep_cluster:
-            self.undo.append((f"kind delete cluster {self.name}", self._delete_cluster))
-        try:
-            self.kind(
-                "create",
-                "cluster",
-                "--name",
-                self.name,
-                "--config",
-                str(config_file),
-                "--kubeconfig",
-                str(self.kubeconfig),
-                "--wait",
-                f"{int(self.waits.ready)}s",
-                timeout=self.waits.ready + 120,
-            )
-        except ClusterError:
-            self._export_logs()
-            raise
-
-    def load_images(self) -> None:
-        for image in self.images:
-            self.kind("load", "docker-image", image, "--name", self.name)
-
-    def start_sites(self) -> None:
-        assert self.daemon is not None
-        if self.options.external == "internet":
-            return
-        sites = fake_internet.start(self.daemon)
-        self.started_sites = True
-        if not self.options.keep_cluster:
-            self.undo.append(("remove the fake internet", self._stop_sites))
-        api = KubeApi(self.kubeconfig)
-        try:
-            corefile = api.get("v1", "ConfigMap", "coredns", "kube-system")
-            if corefile is None:
-                raise ClusterError('configmaps "coredns" not found in kube-system')
-            text = (corefile.get("data") or {}).get("Corefile", "")
-            # CoreDNS rolls out with the new Corefile in seconds (its reload takes 30-45 s)
-            api.apply(fake_internet.coredns_patches(text, sites), "kube-system")
-        finally:
-            api.close()
-
-    def _istioctl(self) -> Path:
-        """The kit's istioctl, or with ``--images pull`` the release's own on PATH."""
-        if self.options.images == "pull":
-            found = shutil.which("istioctl")
-            if found is None:
-                raise PrerequisiteMissing(
-                    "--images pull needs the release's istioctl on PATH "
-                    "(curl -L https://istio.io/downloadIstio | ISTIO_VERSION=X sh -)"
-                )
-            return Path(found)
-        return istio_images.istioctl(istio_images.release(self.options.istio_version))
-
-    def install_flags(self) -> list[str]:
-        """The flags of the backend's ``istioctl install``: what the page's "<the flags
-        you used to install Istio>" stands for on this cluster."""
-        if self.options.images == "pull":
-            return [
-                "-y",
-                "--set",
-                "profile=default",
-                "--set",
-                "meshConfig.accessLogFile=/dev/stdout",
-            ]
-        # the kit's flags set the access log with what stock Envoy needs, and its images
-        return ["-y", *istio_images.install_flags(istio_images.release(self.options.istio_version))]
-
-    def install_istio(self) -> None:
-        command = [str(self._istioctl()), "install", *self.install_flags()]
-        completed = subprocess.run(
-            [*command, "--kubeconfig", str(self.kubeconfig)],
-            capture_output=True,
-            text=True,
-            timeout=self.waits.ready * 2,
-            check=False,
-        )
-        if completed.returncode != 0:
-            lines = (completed.stderr or completed.stdout).strip().splitlines() or ["no output"]
-            raise ClusterError(f"istioctl install failed: {lines[-1]}")
-
-    def connect(self) -> None:
-        api = KubeApi(self.kubeconfig)
-
-        def serviceaccount() -> None:  # kube-controller-manager makes it shortly after create
-            if api.get("v1", "ServiceAccount", "default", "default") is None:
-                raise NotYet('serviceaccount "default"')
-
-        wait_for(serviceaccount, timeout=60, what='serviceaccount "default" did not appear')
-        settings = KubeSettings(
-            backend="kind",
-            platform="kind",
-            waits=self.waits,
-            istioctl=self._istioctl(),
-            tools=self.tools,
-            kubeconfig=self.kubeconfig,
-            extra_facts={
-                "kind_cluster": self.name,
-                "images": self.options.images,
-                "external": self.options.external,
-                "install_flags": shlex.join(self.install_flags()),
-            },
-        )
-        self.cluster = KubeCluster(api, settings)
-        self.cluster.reset()  # the page's starting point: sleep deployed, ALLOW_ANY
-
-    def actions(self) -> list[tuple[str, Callable[[], None]]]:
-        """Creation, in order (kind's own create is such a list)."""
-        steps: list[tuple[str, Callable[[], None]]] = [
-            ("start Docker", self.start_daemon),
-            ("record the host's state", self.record_host),
-            ("build the kit's images", self.build_images),
-            ("build the page's tools", self.build_tools),
-            ("create the kind cluster", self.create_cluster),
-        ]
-        if not self.options.reuse_cluster:
-            steps += [
-                ("load the images into the node", self.load_images),
-                ("start the fake internet", self.start_sites),
-                ("install Istio", self.install_istio),
-            ]
-        steps.append(("deploy the sleep sample", self.connect))
-        return steps
-
-    # Undo ------------------------------------------------------------------------
-    def _delete_cluster(self) -> None:
-        self.kind("delete", "cluster", "--name", self.name, timeout=300)
-
-    def _stop_sites(self) -> None:
-        assert self.daemon is not None
-        fake_internet.stop(self.daemon)
-
-    def _stop_daemon(self) -> None:
-        assert self.daemon is not None
-        self.daemon.stop()
-
-    def _export_logs(self) -> None:
-        target = self.options.logs_dir / self.name
-        try:
-            self.kind("export", "logs", str(target), "--name", self.name, timeout=300)
-            cache.say(f"kind's logs of the failed creation: {target}")
-        except ClusterError as error:
-            cache.say(f"kind export logs failed too: {error}")
-
-    def teardown(self) -> list[str]:
-        """Undo in reverse order; every step runs even if one fails. Returns problems."""
-        problems: list[str] = []
-        if self.cluster is not None:
-            try:
-                self.cluster.close()
-            except Exception as error:  # the cluster is going away anyway
-                problems.append(f"closing the cluster: {error}")
-        for what, undo in reversed(self.undo):
-            try:
-                undo()
-            except Exception as error:
-                problems.append(f"{what}: {error}")
-        if self.host is not None and not self.options.keep_cluster:
-            try:
-                for done in hoststate.restore(self.host):
-                    cache.say(f"host state: {done}")
-            except ClusterError as error:
-                problems.append(str(error))
-        return problems
+    waits: Waits = field(default_factory=lambda: WAITS)
+    istio_version: str | None = None  # a pinned Istio build for the kit's images
+    images: str = "kit"  # the kit's images built here (kit) or official ones (pull)
+    external: str = "fake"  # the kit's fake sites (fake) or the real internet
+    reuse_cluster: str | None = None  # use this kind cluster as it is
+    keep_cluster: bool = False  # leave the cluster up at the end
+    logs_dir: Path = Path("reports/kind-logs")  # kind's logs when creation fails
 
 
-@contextmanager
-def kind_cluster(options: BackendOptions | None = None) -> Iterator[KubeCluster]:
-    """A kind cluster with Istio and the page's sample for the ``with`` block."""
-    options = options or BackendOptions()
-    for value, allowed, flag in (
-        (options.images, IMAGES, "--images"),
-        (options.external, EXTERNAL, "--external"),
-    ):
-        if value not in allowed:
-            raise ClusterError(f"{flag} {value}: choose one of {', '.join(allowed)}")
-    name = options.reuse_cluster or f"egress-{secrets.token_hex(3)}"
-    directory = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=cache.cache_root()))
-    run = KindRun(options, name, directory)
-    try:
-        for what, action in run.actions():
-            started = time.monotonic()
-            cache.say(f"kind: {what} ...")
-            action()
-            run.timings[what] = time.monotonic() - started
-        cache.say(
-            "kind: ready in "
-            + ", ".join(f"{what} {seconds:.0f} s" for what, seconds in run.timings.items())
-        )
-        assert run.cluster is not None
-        yield run.cluster
-    finally:
-        problems = run.teardown()
-        if problems:
-            cache.say("teardown left problems: " + "; ".join(problems))
+def _build(values: Mapping[str, Any], common: Common) -> KindOptions:
+    return KindOptions(
+        waits=common.waits(WAITS),
+        istio_version=values["istio_version"],
+        images=values["images"],
+        external=values["external"],
+        reuse_cluster=values["reuse_cluster"],
+        keep_cluster=values["keep_cluster"],
+        logs_dir=common.report_dir / "kind-logs",
+    )
+
+
+def _start(options: KindOptions) -> Cluster:
+    from clusters.kind.cluster import start_kind
+
+    return start_kind(options)
+
+
+BACKEND = Backend(
+    name="kind",
+    description="a kind cluster with Istio, made for the run from the kit's offline images",
+    options_type=KindOptions,
+    waits=WAITS,
+    options=(
+        Option(
+            "--istio-version",
+            "local and kind backends: which pinned Istio build to run "
+            "(default: the project's pin; see clusters/local/istiod/versions)",
+            {"metavar": "NAME", "default": None},
+        ),
+        Option(
+            "--images",
+            "kind backend: kit (images built here from Debian, Go modules and PyPI; "
+            "offline) or pull (Istio's official images from a registry)",
+            {"choices": IMAGES, "default": "kit"},
+        ),
+        Option(
+            "--external",
+            "kind backend: the page's external sites as the kit's fake internet on the "
+            "kind network (fake), or the real ones (internet)",
+            {"choices": EXTERNAL, "default": "fake"},
+        ),
+        Option(
+            "--reuse-cluster",
+            "kind backend: run on this kind cluster as it is (Istio installed)",
+            {"metavar": "NAME", "default": None},
+        ),
+        Option(
+            "--keep-cluster",
+            "kind backend: leave the cluster (and the project's Docker daemon) up",
+            {"action": "store_true"},
+        ),
+    ),
+    build=_build,
+    start=_start,
+)

@@ -1,8 +1,10 @@
 """The Cluster protocol on a real Kubernetes cluster with Istio (kind, or one that
 someone else runs): everything goes through the API server, as kubectl would.
 
-The suite works in one namespace and remembers what it applied; ``reset()`` and
-``close()`` remove only that, and ``close()`` puts back the mode it found. The source
+The suite works in one namespace; what it creates or changes registers its closer on
+the cluster's cleanup stack (clusters/shared/cleanup.py): ``reset()`` closes what it
+applied, ``close()`` everything, down to the mode it found. A backend that made the
+cluster (kind) hands its own stack in, so one ``close()`` also removes the cluster. The source
 pod is Istio's sleep sample (clusters/istio/samples); a manual injection goes through
 ``istioctl kube-inject``, include ranges through the pod annotation
 ``traffic.sidecar.istio.io/includeOutboundIPRanges`` (what Istio offers since the
@@ -25,7 +27,6 @@ from typing import Any
 
 import yaml
 
-from clusters.backends import Waits
 from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl_documents as kubectl
 from clusters.istio import proxyconfig, syncz
@@ -34,6 +35,7 @@ from clusters.kube import istio
 from clusters.kube.api import KubeApi
 from clusters.kube.platform import Platform, detect_platform
 from clusters.protocol import (
+    ClosedByContext,
     ClusterError,
     ExecResult,
     Injection,
@@ -41,10 +43,12 @@ from clusters.protocol import (
     OutboundTrafficPolicy,
     PodStatus,
     ResourceRef,
+    Waits,
     complete_lines,
     lines_after,
 )
 from clusters.shared.barrier import curl_barrier
+from clusters.shared.cleanup import CleanupStack
 from clusters.shared.waiting import NotYet, wait_for
 
 ISTIO_API_VERSION = f"{kubectl.NETWORKING_GROUP}/v1"
@@ -55,6 +59,7 @@ INCLUDE_ANNOTATION = "traffic.sidecar.istio.io/includeOutboundIPRanges"
 SAMPLE_LABEL = "app=sleep"
 API_SERVER_LABEL = "component=kube-apiserver"  # kubeadm's static pod
 SERVICE_RANGE_FLAG = "--service-cluster-ip-range="
+APPLIED = "applied "  # the names of the closers of what the suite applied
 
 
 @dataclass
@@ -74,13 +79,17 @@ class KubeSettings:
     owns_namespace: bool = False  # existing: the namespace is the suite's, removed at close
 
 
-class KubeCluster:
+class KubeCluster(ClosedByContext):
     """One namespace of a cluster with Istio, driven through the API server."""
 
-    def __init__(self, api: KubeApi, settings: KubeSettings) -> None:
+    def __init__(
+        self, api: KubeApi, settings: KubeSettings, cleanup: CleanupStack | None = None
+    ) -> None:
         self.api = api
         self.settings = settings
         self.name = settings.backend
+        self.cleanup = cleanup if cleanup is not None else CleanupStack()
+        self.cleanup.push("the API client", api.close)
         install = istio.find_istio(api, settings.istio_namespace)
         if install is None:
             raise ClusterError(
@@ -90,9 +99,11 @@ class KubeCluster:
         self.install = install
         # The mesh config's mode as found (None: unset), put back at close.
         self.configured_mode = istio.configured_outbound_traffic_policy(api, install.namespace)
+        if settings.owns_namespace:  # created by the first deploy, removed (and awaited) last
+            self.cleanup.push(f"namespace {settings.namespace}", self._remove_namespace)
+        self.cleanup.push("the outbound traffic policy as found", self._restore_mode)
         # The mode a sidecar ran before the suite first changed it: see installed_mode().
         self._installed: tuple[str, str] | None = None  # (mode or "unknown", evidence)
-        self.applied: dict[tuple[str, str, str], str] = {}  # (kind, ns, name) -> apiVersion
         self._pending = -1  # the push the proxy must have ACKed
         self._changed_at = 0.0  # when the last change was made (time.monotonic)
         self._shell_kubeconfig: Path | None = None  # --literal's kubeconfig copy
@@ -263,9 +274,16 @@ class KubeCluster:
         for document in applied:
             metadata = document["metadata"]
             namespace = metadata.get("namespace") or self.settings.namespace
-            self.applied[(document["kind"], namespace, metadata["name"])] = document["apiVersion"]
+            self._register_applied(
+                document["apiVersion"], document["kind"], namespace, metadata["name"]
+            )
             refs.append(ResourceRef(document["kind"], metadata["name"], namespace))
         return refs
+
+    def _register_applied(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        key = f"{APPLIED}{kind} {namespace}/{name}"
+        if key not in self.cleanup:
+            self.cleanup.push(key, lambda: self.api.delete(api_version, kind, name, namespace))
 
     def _resource_version(self, document: Mapping[str, Any]) -> str | None:
         metadata = document.get("metadata") or {}
@@ -290,7 +308,7 @@ class KubeCluster:
         canonical = self._kind(kind)
         newest = self._newest_push()
         if self.api.delete(ISTIO_API_VERSION, canonical, name, self.settings.namespace):
-            self.applied.pop((canonical, self.settings.namespace, name), None)
+            self.cleanup.forget(f"{APPLIED}{canonical} {self.settings.namespace}/{name}")
             self._expect_push_after(newest)
             return True
         if ignore_not_found:
@@ -539,7 +557,8 @@ class KubeCluster:
             handle, name = tempfile.mkstemp(prefix="egress-literal-", suffix=".kubeconfig")
             with os.fdopen(handle, "w") as out:
                 yaml.safe_dump(config, out)
-            self._shell_kubeconfig = Path(name)
+            self._shell_kubeconfig = copy = Path(name)
+            self.cleanup.push("--literal's kubeconfig copy", lambda: copy.unlink(missing_ok=True))
         env = {"KUBECONFIG": str(self._shell_kubeconfig)}
         first = self.settings.tools or (self.settings.istioctl and self.settings.istioctl.parent)
         if first is not None:
@@ -548,11 +567,11 @@ class KubeCluster:
 
     # Lifecycle -----------------------------------------------------------------------
     def _remove_applied(self) -> bool:
-        """Delete what the suite applied; True if something was there to delete."""
+        """Delete what the suite applied, newest first; True if something was there."""
         removed = False
-        for (kind, namespace, name), api_version in list(self.applied.items()):
-            removed |= self.api.delete(api_version, kind, name, namespace)
-            del self.applied[(kind, namespace, name)]
+        for name in reversed(self.cleanup.names()):
+            if name.startswith(APPLIED):
+                removed |= bool(self.cleanup.close(name))
         return removed
 
     def reset(self) -> None:
@@ -583,24 +602,15 @@ class KubeCluster:
         self.wait_for_proxy_config(self.settings.waits.propagation)
 
     def close(self) -> None:
-        """Undo what the suite did: its resources, the mode it found, its own namespace
-        (waiting until it is gone); then the API client and --literal's kubeconfig copy."""
-        try:
-            self._remove_applied()
-            istio.set_outbound_traffic_policy(
-                self.api,
-                self.configured_mode,
-                self.install.namespace,
-                unset_runs=self._unset_runs(),
-            )
-        finally:
-            try:
-                if self.settings.owns_namespace:
-                    self._remove_namespace()
-            finally:
-                self.api.close()
-                if self._shell_kubeconfig is not None:
-                    self._shell_kubeconfig.unlink(missing_ok=True)
+        """Undo what the suite did, newest first: its resources, the mode it found, its
+        own namespace (waiting until it is gone), the API client; then whatever the
+        backend registered before (kind: the cluster itself)."""
+        self.cleanup.done()
+
+    def _restore_mode(self) -> None:
+        istio.set_outbound_traffic_policy(
+            self.api, self.configured_mode, self.install.namespace, unset_runs=self._unset_runs()
+        )
 
     def _remove_namespace(self) -> None:
         namespace = self.settings.namespace

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import secrets
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from clusters.backends import DEFAULT_WAITS, Waits
 from clusters.kube.api import KubeApi
+from clusters.kube.backend import ExistingOptions
 from clusters.kube.cluster import KubeCluster, KubeSettings
+from clusters.shared.cleanup import CleanupStack
 
 NAMESPACE_PREFIX = "egress-conformance-"
 
@@ -28,35 +27,24 @@ def own_namespace(worker: str) -> str:
     return f"{NAMESPACE_PREFIX}{safe}-{secrets.token_hex(3)}"
 
 
-@contextmanager
-def existing_cluster(
-    *,
-    kubeconfig: Path | None = None,
-    context: str | None = None,
-    worker: str = "main",
-    waits: Waits | None = None,
-    istioctl: Path | None = None,
-) -> Iterator[KubeCluster]:
-    api = KubeApi(kubeconfig, context)
-    namespace = own_namespace(worker)
-    waits = waits or DEFAULT_WAITS["existing"]
+def start_existing(options: ExistingOptions) -> KubeCluster:
+    """The cluster the kubeconfig names, in a namespace of the suite's own; closing it
+    removes that namespace and what the suite applied, and puts back the mode found."""
     found = shutil.which("istioctl")
     settings = KubeSettings(
         backend="existing",
         platform=None,  # told from the nodes
-        waits=waits,
-        namespace=namespace,
-        istioctl=istioctl or (Path(found) if found else None),
-        kubeconfig=kubeconfig,
-        context=context,
+        waits=options.waits,
+        namespace=own_namespace(options.worker),
+        istioctl=options.istioctl or (Path(found) if found else None),
+        kubeconfig=options.kubeconfig,
+        context=options.kube_context,
         owns_namespace=True,
     )
+    cleanup = CleanupStack()
     try:
-        cluster = KubeCluster(api, settings)  # says in one line when there is no Istio
+        # says in one line when there is no Istio
+        return KubeCluster(KubeApi(options.kubeconfig, options.kube_context), settings, cleanup)
     except BaseException:
-        api.close()
+        cleanup.done()  # the API client, if it was made
         raise
-    try:
-        yield cluster
-    finally:
-        cluster.close()  # its resources, the mode it found, its namespace

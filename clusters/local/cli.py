@@ -10,11 +10,13 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from clusters.istio.kubectl_documents import load_documents, read_manifest
 from clusters.local import runstate
+from clusters.local.backend import BACKEND
 from clusters.local.kubeargs import to_yaml
 from clusters.local.kubectl import deleted_line, kind_text, no_resources, operation_line
 from clusters.local.mesh import DEFAULT_NAMESPACE, READY_TIMEOUT_S, LocalCluster
@@ -134,12 +136,10 @@ def _up(args: argparse.Namespace) -> int:
             f"a mesh is already up in {running}: use it, `egress-mesh down` it, "
             "or `egress-mesh up --replace`"
         )
-    mesh = LocalCluster.up(
-        run_root=args.run_root,
-        sites_file=args.sites,
-        owner="cli",
-        istio_version=args.istio_version,
-    )
+    # The backend's options as pytest builds them, for the CLI's own run (kept until down).
+    options = BACKEND.options_from({"local_sites": args.sites, "istio_version": args.istio_version})
+    mesh = BACKEND.start(replace(options, run_root=args.run_root, owner="cli"))
+    assert isinstance(mesh, LocalCluster)
     pod = mesh.source_pod()
     facts = mesh.describe()
     print(f"mesh ready in {mesh.timings['ready_s']:.2f}s; source pod {pod.name}")

@@ -25,7 +25,7 @@ from clusters.istio import injection as istio_injection
 from clusters.istio.kubectl_documents import KindNames
 from clusters.istio.syncz import proxy_status, push_counter, sync_lag
 from clusters.local import iptables, kubeobjects
-from clusters.local.runstate import RunState
+from clusters.local.runstate import RunState, process_record
 from clusters.local.sidecar import Sidecar, Workload
 from clusters.protocol import (
     ClusterError,
@@ -67,7 +67,7 @@ class IstiodControlPlane:
             _, record = processes.spawn(
                 name, argv, stdout=logs / f"{name}.log", stderr=logs / f"{name}.err"
             )
-            state.processes.append(record)
+            state.cleanup.append(process_record(record))
             return record
 
         plane = cls(

@@ -2,9 +2,10 @@
 the :class:`~clusters.protocol.Cluster` protocol.
 
 Creation is an ordered list of actions, as in kind's cluster creation; each is timed.
-Everything the mesh creates is recorded in its run directory first (see runstate), so
-``down()`` — or the next run's sweep after a crash — removes all of it. The control
-plane is Istio's own (istiod_plane.IstiodControlPlane).
+Everything the mesh creates registers its closer on the run's cleanup stack, which
+records it in the run directory first (see runstate), so ``close()`` â or the next
+run's sweep after a crash â removes all of it. The control plane is Istio's own
+(istiod_plane.IstiodControlPlane).
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from clusters.backends import DEFAULT_WAITS
 from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl_documents as kubectl
 from clusters.istio import proxyconfig
 from clusters.istio.kubectl_documents import KindNames, load_documents
 from clusters.local import internet, iptables, network, runstate, sourcepod
+from clusters.local.backend import WAITS
 from clusters.local.istiod_plane import IstiodControlPlane
 from clusters.local.prerequisites import check_prerequisites
 from clusters.local.runstate import PodState, RunState
 from clusters.local.sidecar import Sidecar
 from clusters.protocol import (
+    ClosedByContext,
     ClusterError,
     ExecResult,
     Injection,
@@ -47,10 +49,11 @@ from clusters.protocol import (
 )
 from clusters.shared import processes
 from clusters.shared.barrier import curl_barrier
+from clusters.shared.cleanup import CleanupRecord
 from clusters.shared.envoy import EnvoyAdmin, envoy_command
 from clusters.shared.sites import load_sites
 
-READY_TIMEOUT_S = DEFAULT_WAITS["local"].ready  # the default; up(ready_timeout=...) sets it
+READY_TIMEOUT_S = WAITS.ready  # the default; up(ready_timeout=...) sets it
 DEFAULT_NAMESPACE = "default"  # where the page works, and kubectl's default
 POD_ENV = sourcepod.POD_ENV
 # The shell's programs (shell_env): the page's commands run them as written.
@@ -70,8 +73,9 @@ def make_control_plane(state: RunState, system_roots: Path | None = None) -> Ist
     )
 
 
-class LocalCluster:
-    """The ``local`` backend. Create with :meth:`up` or :meth:`attach`."""
+class LocalCluster(ClosedByContext):
+    """The ``local`` backend. Create with :meth:`up` or :meth:`attach`; a process that
+    attached leaves the mesh running, the one that closes it removes everything."""
 
     name = "local"
 
@@ -82,7 +86,9 @@ class LocalCluster:
             load_sites(Path(state.sites_file) if state.sites_file else None),
             state.directory / "internet",
         )
+        self.cleanup = runstate.cleanup_stack(state)
         self.plane = make_control_plane(state, system_roots=self.internet.ca_bundle)
+        self.cleanup.push("the control plane's client", self.plane.close)
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._admin: EnvoyAdmin | None = None
         self.timings: dict[str, float] = {}
@@ -111,8 +117,11 @@ class LocalCluster:
                 begun = time.perf_counter()
                 run()
                 mesh.timings[f"{action}_s"] = time.perf_counter() - begun
-        except BaseException:
-            mesh.down()
+        except BaseException as error:
+            try:
+                mesh.close()
+            except Exception as failed:  # the creation's error is the one to see
+                error.add_note(str(failed))
             raise
         mesh.timings["ready_s"] = time.perf_counter() - started
         return mesh
@@ -151,20 +160,22 @@ class LocalCluster:
                 "`egress-mesh down`, then `egress-mesh up`"
             ) from None
 
-    def down(self) -> None:
-        """Remove everything the run created; safe to call twice."""
+    def close(self) -> None:
+        """Remove everything the run created (its cleanup stack, last created first);
+        safe to call twice. Raises CleanupFailed naming what could not be removed."""
         self._follow_run()  # a pod another process made is the run's too
         if self._admin is not None:
             self._admin.close()
-        self.plane.close()
-        runstate.destroy(self.state)
-        for child in self._children.values():
-            child.poll()
+            self._admin = None
+        try:
+            self.cleanup.done()
+        finally:
+            for child in self._children.values():
+                child.poll()
 
     def _create_network(self) -> None:
         net = self.state.namespace("net")
-        self.state.namespaces = [net, self.state.namespace("pod")]
-        self.state.save()
+        self._record(runstate.namespace_record(net))
         self.internet.prepare()
         sourcepod.create_internet_namespace(net, self.internet.addresses)
 
@@ -199,9 +210,12 @@ class LocalCluster:
             owner_uid=owner_uid,
         )
         self._children[child.pid] = child
-        self.state.processes.append(record)
-        self.state.save()
+        self._record(runstate.process_record(record))
         return record
+
+    def _record(self, record: CleanupRecord, closer: Callable[[], None] | None = None) -> str:
+        """Register a closer on the run's stack; its record is in the state file at once."""
+        return self.cleanup.record(record.kind, record.name, record.data, closer)
 
     def _check_alive(self) -> None:
         """Fail fast, naming the process that died, how, and its last error line."""
@@ -275,9 +289,10 @@ class LocalCluster:
             return  # being written, or gone with the run: nothing to take over
         before = self.state.pod.name if self.state.pod else None
         after = on_disk.pod.name if on_disk.pod else None
-        if before == after and on_disk.processes == self.state.processes:
+        if before == after and on_disk.cleanup == self.state.cleanup:
             return
-        self.state.pod, self.state.processes = on_disk.pod, on_disk.processes
+        self.state.pod, self.state.cleanup = on_disk.pod, on_disk.cleanup
+        self.cleanup.follow(on_disk.cleanup)
         if before != after:
             if self._admin is not None:
                 self._admin.close()
@@ -332,6 +347,11 @@ class LocalCluster:
         self.state.pod = pod
         self.state.save()
         pod_dir = self._pod_dir()
+        pod_ns, net = self.state.namespace("pod"), self.state.namespace("net")
+        self._record(
+            runstate.namespace_record(pod_ns),
+            lambda: sourcepod.remove_pod_network(pod_ns, net, pod_dir),
+        )
         sourcepod.create_pod_network(
             self.state.namespace("pod"),
             self.state.namespace("net"),
@@ -358,18 +378,24 @@ class LocalCluster:
         self.wait_for_proxy_config(self.ready_timeout)
 
     def _remove_pod(self) -> None:
+        """The pod's proxy, then its network (namespace, veth, directory): closed now on
+        the run's stack, so the next pod starts clean."""
         self._follow_run()
-        proxies = [r for r in self.state.processes if r.name == "istio-proxy"]
-        processes.terminate(proxies)
-        self.state.processes = [r for r in self.state.processes if r not in proxies]
+        for record in self.cleanup.records():
+            if record.kind == runstate.PROCESS and record.data["name"] == "istio-proxy":
+                self.cleanup.close(record.name)
         if self._admin is not None:
             self._admin.close()
             self._admin = None
         if self.state.pod is not None:
             self.plane.remove_sidecar()
-            sourcepod.remove_pod_network(
-                self.state.namespace("pod"), self.state.namespace("net"), self._pod_dir()
-            )
+            pod_ns = runstate.namespace_record(self.state.namespace("pod")).name
+            if pod_ns in self.cleanup:
+                self.cleanup.close(pod_ns)
+            else:  # a pod whose network was never registered (its creation failed first)
+                sourcepod.remove_pod_network(
+                    self.state.namespace("pod"), self.state.namespace("net"), self._pod_dir()
+                )
         self.state.save()
 
     def _proxy_running(self) -> bool:
@@ -685,6 +711,7 @@ def _new_run(
             owner=None if cli else runstate.current_owner(),
             sites_file=str(Path(sites_file).resolve()) if sites_file else None,
             istio_version=istio_version,
+            cleanup=[runstate.directory_record(directory)],  # closed last
         )
         state.save()
     return state

@@ -1,9 +1,10 @@
 """One directory per run holding everything the run created, so anything can undo it.
 
-``state.json`` records the namespaces and processes *before* they are created, the
-applied Istio config and the pod. A later process (``egress-mesh apply`` after
-``egress-mesh up``) re-attaches to the run from it, and a run whose owner died is
-found and removed by the next run's sweep.
+``state.json`` holds the run's cleanup records (clusters/shared/cleanup.py: the run's
+directory, its namespaces before they are created, its processes), the applied Istio
+config and the pod. The mesh's cleanup stack writes the records; a later process
+(``egress-mesh apply`` after ``egress-mesh up``) re-attaches to the run from them, and a
+run whose owner died is found by the next run's sweep, which replays them.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from typing import Any
 
 from clusters.local import network
 from clusters.shared import processes
+from clusters.shared.cleanup import CleanupRecord, CleanupStack
 from clusters.shared.processes import ProcessRecord
 
 DEFAULT_RUN_ROOT = Path(os.environ.get("EGRESS_MESH_RUN_ROOT", "/run/egress-conformance"))
 NAMESPACE_PREFIX = "egc-"
 LOCK_FILE = ".lock"
+# The kinds of the run's cleanup records (see UNDO).
+PROCESS, NAMESPACE, DIRECTORY = "process", "namespace", "directory"
 
 
 @dataclass
@@ -48,13 +52,23 @@ class RunState:
     sites_file: str | None = None
     istio_version: str | None = None  # a pinned Istio build (clusters/shared/gobuild)
     installed_mode: str | None = None  # outboundTrafficPolicy.mode as the mesh came up
-    namespaces: list[str] = field(default_factory=list)
-    processes: list[ProcessRecord] = field(default_factory=list)
+    # What to undo, in the order it was created: the run's cleanup stack writes it.
+    cleanup: list[CleanupRecord] = field(default_factory=list)
     pod: PodState | None = None
 
     @property
     def state_file(self) -> Path:
         return self.directory / "state.json"
+
+    @property
+    def processes(self) -> list[ProcessRecord]:
+        """The run's processes, as its cleanup records hold them."""
+        return [ProcessRecord.from_json(r.data) for r in self.cleanup if r.kind == PROCESS]
+
+    @property
+    def namespaces(self) -> list[str]:
+        """The run's network namespaces, as its cleanup records hold them."""
+        return [str(r.data["name"]) for r in self.cleanup if r.kind == NAMESPACE]
 
     def namespace(self, role: str) -> str:
         return f"{namespace_prefix(self.directory.parent)}{self.run_id}-{role}"
@@ -62,7 +76,7 @@ class RunState:
     def save(self) -> None:
         data = asdict(self)
         data["directory"] = str(self.directory)
-        data["processes"] = [record.to_json() for record in self.processes]
+        data["cleanup"] = [record.to_json() for record in self.cleanup]
         temporary = self.state_file.with_suffix(".tmp")
         temporary.write_text(json.dumps(data, indent=1))
         os.replace(temporary, self.state_file)
@@ -71,7 +85,16 @@ class RunState:
     def load(cls, directory: Path) -> RunState:
         data: dict[str, Any] = json.loads((directory / "state.json").read_text())
         data["directory"] = Path(data["directory"])
-        data["processes"] = [ProcessRecord.from_json(item) for item in data["processes"]]
+        data.pop("control_plane", None)  # written before the model of istiod was retired
+        if "cleanup" not in data:  # written before the cleanup stack: its two lists
+            data["cleanup"] = [
+                *(namespace_record(name).to_json() for name in data.pop("namespaces")),
+                *(
+                    process_record(ProcessRecord.from_json(item)).to_json()
+                    for item in data.pop("processes")
+                ),
+            ]
+        data["cleanup"] = [CleanupRecord.from_json(item) for item in data["cleanup"]]
         if data.get("pod"):
             data["pod"] = PodState(**data["pod"])
         known = {f.name for f in fields(cls)}  # a run of an older checkout wrote more
@@ -101,12 +124,47 @@ def destroy_namespace(name: str) -> None:
     network.delete(name)
 
 
+def process_record(record: ProcessRecord) -> CleanupRecord:
+    return CleanupRecord(PROCESS, f"process {record.name} (pid {record.pid})", record.to_json())
+
+
+def namespace_record(name: str) -> CleanupRecord:
+    return CleanupRecord(NAMESPACE, f"network namespace {name}", {"name": name})
+
+
+def directory_record(directory: Path) -> CleanupRecord:
+    return CleanupRecord(DIRECTORY, f"run directory {directory}", {"path": str(directory)})
+
+
+# How each record is undone, by this run or by the sweep of a later one: a process by its
+# recorded PID and start time (never another that reuses the PID), a namespace with the
+# processes inside it, the run directory with its files.
+UNDO = {
+    PROCESS: lambda data: processes.terminate([ProcessRecord.from_json(data)]),
+    NAMESPACE: lambda data: destroy_namespace(str(data["name"])),
+    DIRECTORY: lambda data: shutil.rmtree(Path(data["path"]), ignore_errors=True),
+}
+
+
+def cleanup_stack(state: RunState) -> CleanupStack:
+    """The run's cleanup stack: its records are the state's, saved at every change (a
+    run directory another process removed is saved no more)."""
+
+    def save(records: list[CleanupRecord]) -> None:
+        state.cleanup = records
+        if state.directory.is_dir():
+            state.save()
+
+    return CleanupStack(replay=UNDO, on_record=save, records=state.cleanup)
+
+
 def destroy(state: RunState) -> None:
-    """Undo a run: its processes (by recorded PID and start time), namespaces, files."""
-    processes.terminate(state.processes)
-    for name in state.namespaces:
-        destroy_namespace(name)
-    shutil.rmtree(state.directory, ignore_errors=True)
+    """Undo a run by replaying its records, last first; the directory goes last (a run
+    whose record of it was lost too)."""
+    try:
+        cleanup_stack(state).done()
+    finally:
+        shutil.rmtree(state.directory, ignore_errors=True)
 
 
 def destroy_damaged(directory: Path) -> None:

@@ -1,22 +1,19 @@
-"""The Cluster protocol, stated once as tests, run on every backend.
+"""The Cluster protocol, stated once as tests, run on every registered backend.
 
 Each test is a promise a backend makes to the steps (clusters/protocol.py says the same
-in words). ``fake`` runs everywhere; ``local`` needs root; ``kind`` and ``existing`` run
-when EGRESS_CONTRACT_BACKENDS names them (``kind,existing``), since they need a cluster.
-``existing`` uses $KUBECONFIG's cluster, else a kind cluster the kit makes for it.
+in words). The backends are the registry's (clusters/backends.py): a new backend is one
+package and one registry line, and these tests run on it. Which ones run here, and on
+which clusters, is conftest.py's ``started_cluster``.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from clusters.backends import BackendOptions, start_backend
-from clusters.fake import FakeCluster
+from clusters import backends
 from clusters.istio import proxyconfig, recorded
 from clusters.protocol import (
     Cluster,
@@ -27,45 +24,13 @@ from clusters.protocol import (
     sidecar_log_before_barrier,
 )
 
-REQUESTED = set(filter(None, os.environ.get("EGRESS_CONTRACT_BACKENDS", "").split(",")))
 EXEC_TIMEOUT = 60.0
 PROPAGATION = 120.0
 
 
-def _skip_reason(name: str) -> str | None:
-    if name == "local" and os.geteuid() != 0:
-        return "the local backend needs root"
-    if name in ("kind", "existing") and name not in REQUESTED:
-        return f"set EGRESS_CONTRACT_BACKENDS={name} to run the contract on a real cluster"
-    return None
-
-
-@pytest.fixture(scope="module", params=["fake", "local", "kind", "existing"])
-def cluster(request: pytest.FixtureRequest, run_root: Path) -> Iterator[Cluster]:
-    name = request.param
-    if reason := _skip_reason(name):
-        pytest.skip(reason)
-    if name == "fake":
-        yield FakeCluster()
-        return
-    if name == "existing" and not os.environ.get("KUBECONFIG"):
-        # Someone else's cluster, as far as the backend can tell: a kind cluster from the
-        # kit, with Istio, that the existing backend only finds and uses.
-        from clusters.kind.backend import kind_cluster
-        from clusters.kube.existing import existing_cluster
-
-        with (
-            kind_cluster(BackendOptions()) as theirs,
-            existing_cluster(
-                kubeconfig=theirs.settings.kubeconfig,
-                worker="contract",
-                istioctl=theirs.settings.istioctl,
-            ) as backend,
-        ):
-            yield backend
-        return
-    with start_backend(name, BackendOptions(run_root=run_root, worker="contract")) as backend:
-        yield backend
+@pytest.fixture(scope="module", params=backends.names())
+def cluster(request: pytest.FixtureRequest, started_cluster: Callable[[str], Cluster]) -> Cluster:
+    return started_cluster(request.param)
 
 
 @pytest.fixture(autouse=True)

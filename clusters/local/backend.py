@@ -1,0 +1,74 @@
+"""``local``: the embedded mesh (network namespaces, real Envoy, Istio's own istiod), as
+a backend of the registry. The mesh itself is clusters/local/mesh.py, imported when it
+starts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clusters.local.prerequisites import check_prerequisites
+from clusters.plugin import Backend, Common, Option
+from clusters.protocol import Cluster, Waits
+from clusters.shared.gobuild import DEFAULT_ISTIO_VERSION
+
+# The embedded mesh applies a change within milliseconds: 30 s only bounds a broken run.
+WAITS = Waits(propagation=30.0, exec=60.0, ready=30.0)
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    """How to bring the embedded mesh up."""
+
+    waits: Waits = field(default_factory=lambda: WAITS)
+    run_root: Path | None = None  # where run directories live (None: runstate's default)
+    sites_file: Path | None = None  # the fake internet's sites (None: the mesh's own list)
+    istio_version: str | None = None  # a pinned Istio build (None: the default)
+    owner: str = "pytest:main"  # "cli": the egress-mesh CLI's run, kept until `down`
+
+
+def _build(values: Mapping[str, Any], common: Common) -> LocalOptions:
+    return LocalOptions(
+        waits=common.waits(WAITS),
+        sites_file=values["local_sites"],
+        istio_version=values["istio_version"],
+        owner=f"pytest:{common.worker}",
+    )
+
+
+def _start(options: LocalOptions) -> Cluster:
+    from clusters.local.mesh import LocalCluster
+
+    return LocalCluster.up(
+        run_root=options.run_root,
+        sites_file=options.sites_file,
+        owner=options.owner,
+        istio_version=options.istio_version,
+        ready_timeout=options.waits.ready,
+    )
+
+
+BACKEND = Backend(
+    name="local",
+    description="the embedded mesh: network namespaces, real Envoy, Istio's own istiod",
+    options_type=LocalOptions,
+    waits=WAITS,
+    options=(
+        Option(
+            "--local-sites",
+            "local backend: the fake internet's sites (default: the backend's own list)",
+            {"type": Path, "metavar": "FILE", "default": None},
+        ),
+        Option(
+            "--istio-version",
+            "local and kind backends: which pinned Istio build to run "
+            f"(default {DEFAULT_ISTIO_VERSION}; see clusters/local/istiod/versions)",
+            {"metavar": "NAME", "default": None},
+        ),
+    ),
+    build=_build,
+    start=_start,
+    check=check_prerequisites,
+)
