@@ -20,11 +20,10 @@ from clusters.istio import proxyconfig
 from clusters.istio.drift import declared, known_drift
 from clusters.protocol import Cluster, ClusterError, OutboundTrafficPolicy
 from clusters.waiting import NotYet, wait_for
-from fixtures import literal
 from fixtures.journal import Journal
 from fixtures.page import PageUnderTest
 from fixtures.page.refs import BlockRef
-from fixtures.records import DRIFT, OUTDATED
+from fixtures.records import DECLARED, DRIFT, MATCHED, NOT_RUN, OUTDATED
 from steps.from_page import bound, take
 
 
@@ -43,7 +42,7 @@ def page_command_as_written(
         raise ValueError("this step runs a block of the page: name it ([block ID])")
     try:
         shell = request.getfixturevalue("literal_shell")
-    except pytest.FixtureLookupError:  # a run without fixtures.literal
+    except pytest.FixtureLookupError:  # a run without fixtures.literal_plugin
         shell = None
     if shell is None:
         _declared_only(cluster, journal, page, block)
@@ -63,11 +62,11 @@ def _declared_only(
     for name in page.unit.drift.get(block.id, ()):
         drift = known_drift(name)
         if declared(drift, facts):
-            reason = f"{literal.DECLARED}: {drift.reason} (since {drift.since})"
+            reason = f"{DECLARED}: {drift.reason} (since {drift.since})"
             take(journal, page, block, not_executed=f"{DRIFT}: {drift.reason}")
             step = journal.current
             if step is not None:
-                step.literal = f"{literal.NOT_RUN}: the {backend} backend has no shell for it"
+                step.literal = f"{NOT_RUN}: the {backend} backend has no shell for it"
                 step.drift = reason
             journal.note(observed=f"not run on {backend}; {reason}")
             journal.skip(OUTDATED, reason)
@@ -96,7 +95,7 @@ def prints_what_the_page_shows(
     if ran is None:
         raise AssertionError("no command of the page was run as written before this step")
     journal.note(observed=ran.literal)
-    if ran.literal is None or not ran.literal.startswith(literal.MATCHED):
+    if ran.literal is None or not ran.literal.startswith(MATCHED):
         raise AssertionError(f"the page's command at line {ran.page_line}: {ran.literal}")
 
 
