@@ -50,7 +50,7 @@ istiod: go
 istiod-all: go
 	@$(PY) -m clusters.shared.gobuild all >/dev/null
 
-# The run itself writes every report, Allure's HTML included (fixtures/allure_report.py).
+# The run itself writes every report, Allure's HTML included (fixtures/reports/allure_results.py).
 conformance: setup allure
 	@$(PY) -m pytest features/ $(PARALLEL)
 
@@ -103,7 +103,7 @@ allure:
 
 # Allure's HTML again from the last run's results (a run writes it itself).
 allure-report: venv allure
-	@$(PY) -m fixtures.allure_report reports/allure-results
+	@$(PY) -m fixtures.reports.allure_results reports/allure-results
 
 # Playwright for Python drives Debian's chromium in the browser tests of the reports. It
 # lives in a tool venv of its own: it needs greenlet 3, httpbin (the fake internet's

@@ -14,17 +14,16 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 import pytest
+import stamina
 from pytest_bdd import parsers, then, when
 
 from clusters.istio import proxyconfig
 from clusters.istio.drift import declared, known_drift
 from clusters.protocol import Cluster, ClusterError, OutboundTrafficPolicy
-from clusters.shared.waiting import NotYet, wait_for
-from fixtures import literal
 from fixtures.journal import Journal
 from fixtures.page import PageUnderTest
 from fixtures.page.refs import BlockRef
-from fixtures.records import DRIFT, OUTDATED
+from fixtures.records import DECLARED, DRIFT, MATCHED, NOT_RUN, OUTDATED
 from steps.from_page import bound, take
 
 
@@ -43,7 +42,7 @@ def page_command_as_written(
         raise ValueError("this step runs a block of the page: name it ([block ID])")
     try:
         shell = request.getfixturevalue("literal_shell")
-    except pytest.FixtureLookupError:  # a run without fixtures.literal
+    except pytest.FixtureLookupError:  # a run without fixtures.literal_plugin
         shell = None
     if shell is None:
         _declared_only(cluster, journal, page, block)
@@ -63,11 +62,11 @@ def _declared_only(
     for name in page.unit.drift.get(block.id, ()):
         drift = known_drift(name)
         if declared(drift, facts):
-            reason = f"{literal.DECLARED}: {drift.reason} (since {drift.since})"
+            reason = f"{DECLARED}: {drift.reason} (since {drift.since})"
             take(journal, page, block, not_executed=f"{DRIFT}: {drift.reason}")
             step = journal.current
             if step is not None:
-                step.literal = f"{literal.NOT_RUN}: the {backend} backend has no shell for it"
+                step.literal = f"{NOT_RUN}: the {backend} backend has no shell for it"
                 step.drift = reason
             journal.note(observed=f"not run on {backend}; {reason}")
             journal.skip(OUTDATED, reason)
@@ -96,8 +95,12 @@ def prints_what_the_page_shows(
     if ran is None:
         raise AssertionError("no command of the page was run as written before this step")
     journal.note(observed=ran.literal)
-    if ran.literal is None or not ran.literal.startswith(literal.MATCHED):
+    if ran.literal is None or not ran.literal.startswith(MATCHED):
         raise AssertionError(f"the page's command at line {ran.page_line}: {ran.literal}")
+
+
+class _NotEnforced(Exception):
+    """The sidecar does not send unknown destinations where the mode says, yet."""
 
 
 @then(parsers.re(r'eventually the outbound traffic policy mode is "(?P<mode>[A-Z_]+)"$'))
@@ -111,28 +114,32 @@ def mode_eventually(
     expected = proxyconfig.CLUSTER_OF_MODE[wanted]
     seen: list[str] = []
 
-    def enforced() -> str:
+    def enforced() -> None:
         target = proxyconfig.unmatched_outbound_cluster(
             cluster.sidecar_config_dump(proxyconfig.LISTENERS)
         )
         seen.append(str(target))
         if target != expected:
-            raise NotYet(f"the sidecar sends unknown destinations to {target or 'nothing'}")
-        return str(target)
+            raise _NotEnforced(target)
 
     journal.note(
         ran=f"cluster.sidecar_config_dump({proxyconfig.LISTENERS!r}) until "
         f"{proxyconfig.VIRTUAL_OUTBOUND} sends to {expected} ({propagation_timeout:g} s)"
     )
+    # The steps' own retry library (as in steps/traffic.py): polling, not a backend's wait.
+    retries = stamina.retry_context(
+        on=_NotEnforced,
+        attempts=None,
+        timeout=propagation_timeout,
+        wait_initial=0.2,
+        wait_max=1.0,
+        wait_jitter=0,
+    )
     try:
-        wait_for(
-            enforced,
-            timeout=propagation_timeout,
-            what=f"the sidecar to enforce {mode}",
-            interval=0.2,
-            max_interval=1.0,
-        )
-    except ClusterError as error:
+        for attempt in retries:
+            with attempt:
+                enforced()
+    except (_NotEnforced, ClusterError) as error:
         journal.note(observed=seen[-1] if seen else str(error))
         raise AssertionError(
             f"the sidecar does not enforce {mode} after {propagation_timeout:g} s: it sends "

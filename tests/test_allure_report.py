@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import allure_report
+from fixtures.reports import allure_results
 
 
 def results_dir(tmp_path: Path) -> Path:
@@ -19,9 +19,9 @@ def results_dir(tmp_path: Path) -> Path:
 def test_without_nodejs_the_run_says_so_in_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(allure_report.shutil, "which", lambda name: None)
-    with pytest.raises(allure_report.AllureUnavailable) as missing:
-        allure_report.generate(results_dir(tmp_path))
+    monkeypatch.setattr(allure_results.shutil, "which", lambda name: None)
+    with pytest.raises(allure_results.AllureUnavailable) as missing:
+        allure_results.generate(results_dir(tmp_path))
     assert str(missing.value) == (
         "allure: Node.js is missing (apt-get install nodejs npm): no Allure report, "
         "the other reports are written"
@@ -31,21 +31,21 @@ def test_without_nodejs_the_run_says_so_in_one_line(
 def test_without_the_allure_package_the_line_names_make_allure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(allure_report, "ALLURE", tmp_path / "no" / "bin" / "allure")
-    monkeypatch.setattr(allure_report.shutil, "which", lambda name: "/usr/bin/node")
-    with pytest.raises(allure_report.AllureUnavailable, match=r"make allure installs it"):
-        allure_report.generate(results_dir(tmp_path))
+    monkeypatch.setattr(allure_results, "ALLURE", tmp_path / "no" / "bin" / "allure")
+    monkeypatch.setattr(allure_results.shutil, "which", lambda name: "/usr/bin/node")
+    with pytest.raises(allure_results.AllureUnavailable, match=r"make allure installs it"):
+        allure_results.generate(results_dir(tmp_path))
 
 
 def test_a_directory_that_is_not_a_report_is_never_emptied(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if not allure_report.ALLURE.exists():
+    if not allure_results.ALLURE.exists():
         pytest.fail("allure is missing: make allure installs it")
     output = tmp_path / "mine"
     output.mkdir()
     (output / "notes.txt").write_text("keep me")
-    code = allure_report.main([str(results_dir(tmp_path)), str(output)])
+    code = allure_results.main([str(results_dir(tmp_path)), str(output)])
     assert code == 1 and (output / "notes.txt").read_text() == "keep me"
     assert capsys.readouterr().err == (
         f"allure: {output} is not empty and holds no Allure report: "
@@ -54,7 +54,7 @@ def test_a_directory_that_is_not_a_report_is_never_emptied(
 
 
 def test_the_cli_names_missing_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert allure_report.main([str(tmp_path / "nothing")]) == 1
+    assert allure_results.main([str(tmp_path / "nothing")]) == 1
     assert capsys.readouterr().err == (
         f"allure: no results in {tmp_path / 'nothing'}: run the features first\n"
     )
@@ -63,12 +63,12 @@ def test_the_cli_names_missing_results(tmp_path: Path, capsys: pytest.CaptureFix
 def test_each_generation_adds_a_run_to_allures_history(tmp_path: Path) -> None:
     """Allure's Trend needs earlier runs: they are kept beside the results, which a run
     empties, and each report adds one line."""
-    if not allure_report.ALLURE.exists():
+    if not allure_results.ALLURE.exists():
         pytest.fail("allure is missing: make allure installs it")
     results = results_dir(tmp_path)
     for _ in range(2):
-        index = allure_report.generate(results)
+        index = allure_results.generate(results)
     assert index == tmp_path / "allure-report" / "index.html"
-    history = allure_report.history_file_for(results)
+    history = allure_results.history_file_for(results)
     assert history == tmp_path / "allure-history.jsonl"
     assert len(history.read_text().splitlines()) == 2

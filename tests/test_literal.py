@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from clusters.istio.drift import DRIFTS, Answer, known_drift
-from fixtures import literal
+from fixtures import literal, literal_plugin
 from fixtures.literal import (
     DIFFERED,
     FAILED,
@@ -294,4 +294,4 @@ def test_the_page_s_commands_run_by_default_on_a_real_cluster(
         def getoption(self, name: str, default: object = None) -> object:
             return {"literal": chosen, "cluster": cluster}.get(name, default)
 
-    assert literal.literal_enabled(Config()) is enabled  # type: ignore[arg-type]
+    assert literal_plugin.literal_enabled(Config()) is enabled  # type: ignore[arg-type]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from fixtures import patch_report
 from fixtures.page import find_units, read
 from fixtures.records import ScenarioRecord, StepRecord
+from fixtures.reports import page_patch
 from tests.seed_page import CHECKOUT_PAGE as PAGE_PATH
 from tests.seed_page import ROOT, seed_checkout
 
@@ -48,7 +48,7 @@ def test_the_patch_applies_from_the_checkout_top_and_proposes_each_part(tmp_path
         scenario(step(SED_LINE, 1, output="", command=istioctl)),  # on a fresh install: wins
         scenario(step(SED_LINE, 1, output=REPLACED)),
     ]
-    written = patch_report.write(tmp_path / "reports", page, records, tmp_path)
+    written = page_patch.write(tmp_path / "reports", page, records, tmp_path)
     assert written is not None
     diff = written.read_text()
     assert diff.startswith(f"diff --git a/{PAGE_PATH} b/{PAGE_PATH}\n")
@@ -65,9 +65,9 @@ def test_no_proposal_removes_an_earlier_patch(tmp_path: Path) -> None:
     page = read(find_units(ROOT / "features")[0], top / PAGE_PATH)
     reports = tmp_path / "reports"
     reports.mkdir()
-    (reports / patch_report.PATCH).write_text("an earlier run's\n")
-    assert patch_report.write(reports, page, [scenario()], tmp_path) is None
-    assert not (reports / patch_report.PATCH).exists()
+    (reports / page_patch.PATCH).write_text("an earlier run's\n")
+    assert page_patch.write(reports, page, [scenario()], tmp_path) is None
+    assert not (reports / page_patch.PATCH).exists()
 
 
 def test_the_shipped_page_has_no_markdown_to_patch(tmp_path: Path) -> None:
@@ -75,4 +75,4 @@ def test_the_shipped_page_has_no_markdown_to_patch(tmp_path: Path) -> None:
 
     page = shipped(find_units(ROOT / "features")[0])
     records = [scenario(step(SED_LINE, 1, output=REPLACED))]
-    assert patch_report.write(tmp_path, page, records, tmp_path) is None
+    assert page_patch.write(tmp_path, page, records, tmp_path) is None

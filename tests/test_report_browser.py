@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from fixtures.records import ScenarioRecord, StepRecord
-from fixtures.render import render_html
+from fixtures.reports.render import render_html
 from tests.small_run import FAILED_SCENARIO, FAILED_SECTION, FAILED_STEP, page_sections
 
 ROOT = Path(__file__).resolve().parent.parent

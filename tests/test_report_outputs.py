@@ -33,7 +33,7 @@ def test_xdist_workers_record_allure_results_without_wiping(tmp_path) -> None:
     records into reports/allure-results, and only the controller empties it first."""
     from types import SimpleNamespace
 
-    from fixtures import outputs
+    from fixtures.reports import allure_results
 
     def config(worker: bool) -> SimpleNamespace:
         fake = SimpleNamespace(
@@ -48,11 +48,11 @@ def test_xdist_workers_record_allure_results_without_wiping(tmp_path) -> None:
         return fake
 
     worker = config(worker=True)
-    outputs.pytest_configure(worker)  # type: ignore[arg-type]
+    allure_results.pytest_configure(worker)  # type: ignore[arg-type]
     assert worker.option.allure_report_dir == str(tmp_path / "reports" / "allure-results")
     assert worker.option.clean_alluredir is False
     controller = config(worker=False)
-    outputs.pytest_configure(controller)  # type: ignore[arg-type]
+    allure_results.pytest_configure(controller)  # type: ignore[arg-type]
     assert controller.option.clean_alluredir is True
 
 
@@ -60,7 +60,7 @@ def test_pytest_html_shows_a_skip_as_a_sentence() -> None:
     import html as html_module
     from types import SimpleNamespace
 
-    from fixtures.outputs import pytest_html_results_table_html
+    from fixtures.reports.html_extras import pytest_html_results_table_html
 
     longrepr = ("/work/steps/drift.py", 30, "Skipped: drift: Mixer was removed in Istio 1.8")
     report = SimpleNamespace(skipped=True, longrepr=longrepr)

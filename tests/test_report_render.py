@@ -10,20 +10,17 @@ from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 
 from fixtures.records import PLATFORM, ScenarioRecord, StepRecord
-from fixtures.render import (
-    CSS,
+from fixtures.reports import page_view, summary_json
+from fixtures.reports.outcome import RunOutcome
+from fixtures.reports.render import CSS, SCENARIO_CSS, render_html, render_markdown, scenario_html
+from fixtures.reports.view import (
     MARKS,
-    SCENARIO_CSS,
     anchor,
     build_sections,
     dollar_lines,
     page_text,
-    render_html,
-    render_markdown,
-    scenario_html,
     scenario_view,
 )
-from fixtures.report import PageReport
 
 GITHUB = "https://github.com/istio/istio.io/blob/abc123/content/egress/index.md"
 SECTION = "https://istio.io/v1.1/docs/egress/#envoy-passthrough"
@@ -575,7 +572,7 @@ def test_records_survive_serialisation():
 
 
 def test_page_report_writes_nothing_without_scenarios(tmp_path):
-    assert PageReport(tmp_path / "reports").write() == []
+    assert RunOutcome(tmp_path / "reports").finish() is None
     assert not (tmp_path / "reports").exists()
 
 
@@ -583,14 +580,16 @@ def test_page_report_keeps_the_last_record_of_a_scenario(tmp_path):
     class Report:
         nodeid = RECORDS[0].nodeid
 
-    report = PageReport(tmp_path)
+    outcome = RunOutcome(tmp_path)
     first, second = Report(), Report()
     first.egress_scenario = RECORDS[0].to_dict()
     second.egress_scenario = {**RECORDS[0].to_dict(), "outcome": "error", "reason": "teardown"}
     second.egress_environment = {"backend": "local"}
-    report.add(first)
-    report.add(second)
-    written = report.write(datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+    outcome.add(first)
+    outcome.add(second)
+    done = outcome.finish(datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+    assert done is not None
+    written = [*page_view.write(outcome, done), summary_json.write(outcome, done)]
     assert [p.name for p in written] == ["page.md", "page.html", "summary.json"]
     markdown = (tmp_path / "page.md").read_text()
     assert "Generated 2026-01-01 00:00:00 UTC." in markdown
@@ -598,24 +597,24 @@ def test_page_report_keeps_the_last_record_of_a_scenario(tmp_path):
 
 
 def test_an_incomplete_run_is_never_shown_as_a_plain_pass() -> None:
-    from fixtures.report import CRASHED, INTERRUPTED, RunState
+    from fixtures.reports.outcome import CRASHED, INTERRUPTED, RunCompletion
 
     missing = ["features/05_external_https_service.feature:50 A host stays blocked"]
     for state in (INTERRUPTED, CRASHED):
-        markdown = render_markdown([], {}, "now", RunState(state, missing))
+        markdown = render_markdown([], {}, "now", RunCompletion(state, missing))
         assert f"Run: {state.upper()}: 1 scenario(s) of the features never ran" in markdown
         assert f"- not run: {missing[0]}" in markdown
-        assert 'class="run-incomplete"' in render_html([], {}, "now", RunState(state, missing))
-    complete = render_markdown([], {}, "now", RunState())
+        assert 'class="run-incomplete"' in render_html([], {}, "now", RunCompletion(state, missing))
+    complete = render_markdown([], {}, "now", RunCompletion())
     assert "Run: complete; every scenario of the features ran." in complete
-    selection = render_markdown([], {}, "now", RunState(not_run=missing))
+    selection = render_markdown([], {}, "now", RunCompletion(not_run=missing))
     assert "Run: complete, but a selection: 1 scenario(s)" in selection
 
 
 def test_the_features_define_the_expected_scenarios() -> None:
     from pathlib import Path
 
-    from fixtures.report import scenarios_in
+    from fixtures.reports.outcome import scenarios_in
 
     expected = scenarios_in(Path(__file__).parent.parent / "features")
     assert len(expected) >= 30
