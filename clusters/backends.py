@@ -37,7 +37,7 @@ class BackendOptions:
     """Settings a user may pass on the command line (pytest options, egress-mesh flags)."""
 
     run_root: Path | None = None  # local: where run directories live
-    sites_file: Path | None = None  # local: the fake internet's sites
+    sites_file: Path | None = None  # local and kind: the fake internet's sites
     worker: str = "main"  # pytest-xdist worker id, so parallel meshes never collide
     control_plane: str = "istiod"  # local: istiod (Istio's own) or model (clusters/local/pilot)
     istio_version: str | None = None  # local: a pinned Istio build (None: the default)

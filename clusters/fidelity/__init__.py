@@ -1,12 +1,9 @@
-"""``make fidelity``: how far the model control plane (clusters/local/pilot) is from istiod.
+"""``make fidelity``: how far the local mesh is from a real cluster (kind), with the
+same Istio build on both.
 
-A corpus of Istio configs (``corpus/*.yaml``, one case per file) is sent through both
-control planes of the local mesh. For each case the Envoy config each one produces is
-normalised and compared, and so is what traffic observes. The model is thereby a
-measured approximation: ``model vs istiod: N/M identical``, with the remaining
-differences listed by case.
-
-Modules: ``corpus`` (loads cases), ``normalise`` (config dump to comparable data),
-``probes`` (curl in the pod plus its access-log line), ``runner`` (one case on one mesh),
-``compare`` (outcome diffs) and ``__main__`` (the run and its report).
+A corpus of Istio configs (``corpus/*.yaml``, one case per file) is applied on both
+through the Cluster protocol. For each case the Envoy config each sidecar runs is
+normalised and compared, and so is what traffic observes: ``local vs kind: N/M
+identical``, with the differences listed by case and grouped by what differs.
+README.md in this directory says how to run it and read it.
 """

@@ -1,8 +1,9 @@
 """The known differences (``known_differences.yaml``): measured, each with its reason.
 
 An entry names the cases it occurs in (``"*"`` for any), the aspect and the path of the
-difference (shell-style wildcards, as :mod:`fnmatch` reads them), and why the sides
-differ there. A difference no entry covers is new: the contract test fails on it.
+difference and, optionally, each side's value (``first``, ``second``): shell-style
+wildcards, as :mod:`fnmatch` reads them; and why the sides differ there. A difference no
+entry covers is new: the contract test fails on it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from clusters.fidelity.corpus import CorpusError
 
 KNOWN_FILE = Path(__file__).with_name("known_differences.yaml")
 KEYS = frozenset({"cases", "aspect", "path", "reason"})
+OPTIONAL = frozenset({"first", "second"})
 
 
 @dataclass(frozen=True)
@@ -28,12 +30,16 @@ class Known:
     aspect: str
     path: str
     reason: str
+    first: str = "*"
+    second: str = "*"
 
     def covers(self, case: str, difference: Difference) -> bool:
         return (
             ("*" in self.cases or case in self.cases)
             and difference.aspect == self.aspect
             and fnmatchcase(difference.path, self.path)
+            and fnmatchcase(difference.first, self.first)
+            and fnmatchcase(difference.second, self.second)
         )
 
 
@@ -45,12 +51,17 @@ def load_known(path: Path = KNOWN_FILE) -> list[Known]:
     out = []
     for index, item in enumerate(data):
         where = f"{path}[{index}]"
-        if not isinstance(item, dict) or set(item) != KEYS:
-            raise CorpusError(f"{where}: expected exactly the fields {sorted(KEYS)}")
+        if not isinstance(item, dict) or not KEYS <= set(item) <= KEYS | OPTIONAL:
+            raise CorpusError(
+                f"{where}: expected the fields {sorted(KEYS)} (and maybe {sorted(OPTIONAL)})"
+            )
         cases = item["cases"]
         if not isinstance(cases, list) or not cases or not str(item["reason"]).strip():
             raise CorpusError(f"{where}: needs a list of cases and a reason")
-        out.append(Known(tuple(map(str, cases)), item["aspect"], item["path"], item["reason"]))
+        values = {key: str(item[key]) for key in OPTIONAL if key in item}
+        out.append(
+            Known(tuple(map(str, cases)), item["aspect"], item["path"], item["reason"], **values)
+        )
     return out
 
 

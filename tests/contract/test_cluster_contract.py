@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from clusters.backends import BackendOptions, start_backend
 from clusters.fake import FakeCluster
 from clusters.istio import proxyconfig
+from clusters.kube.cluster import KubeCluster
 from clusters.protocol import (
     Cluster,
     ClusterError,
@@ -41,7 +41,9 @@ def _skip_reason(name: str) -> str | None:
 
 
 @pytest.fixture(scope="module", params=["fake", "local", "kind", "existing"])
-def cluster(request: pytest.FixtureRequest, run_root: Path) -> Iterator[Cluster]:
+def cluster(
+    request: pytest.FixtureRequest, started_cluster: Callable[[str], Cluster]
+) -> Iterator[Cluster]:
     name = request.param
     if reason := _skip_reason(name):
         pytest.skip(reason)
@@ -49,23 +51,25 @@ def cluster(request: pytest.FixtureRequest, run_root: Path) -> Iterator[Cluster]
         yield FakeCluster()
         return
     if name == "existing" and not os.environ.get("KUBECONFIG"):
-        # Someone else's cluster, as far as the backend can tell: a kind cluster from the
-        # kit, with Istio, that the existing backend only finds and uses.
-        from clusters.kind.backend import kind_cluster
+        # Someone else's cluster, as far as the backend can tell: the session's kind
+        # cluster from the kit, with Istio, that the existing backend only finds and uses
+        # (in a namespace of its own).
         from clusters.kube.existing import existing_cluster
 
-        with (
-            kind_cluster(BackendOptions()) as theirs,
-            existing_cluster(
-                kubeconfig=theirs.settings.kubeconfig,
-                worker="contract",
-                istioctl=theirs.settings.istioctl,
-            ) as backend,
-        ):
+        theirs = started_cluster("kind")
+        assert isinstance(theirs, KubeCluster)
+        with existing_cluster(
+            kubeconfig=theirs.settings.kubeconfig,
+            worker="contract",
+            istioctl=theirs.settings.istioctl,
+        ) as backend:
             yield backend
         return
-    with start_backend(name, BackendOptions(run_root=run_root, worker="contract")) as backend:
-        yield backend
+    if name == "existing":
+        with start_backend(name, BackendOptions(worker="contract")) as backend:
+            yield backend
+        return
+    yield started_cluster(name)
 
 
 @pytest.fixture(autouse=True)
