@@ -89,7 +89,7 @@ def _result(
     flaky: list[Difference],
     names: Sequence[str],
 ) -> dict[str, Any]:
-    errors = any(d.aspect == "error" for d in repeated)
+    errors = any(d.aspect == "error" for d in [*repeated, *flaky])  # in either run
     verdict = "error" if errors else "differs" if repeated else "flaky" if flaky else "identical"
     return {
         "name": case.name,
