@@ -75,14 +75,16 @@ conformance-kind: kit allure
 	  --self-contained-html --alluredir $(KIND_REPORTS)/allure-results --clean-alluredir \
 	  $(PYTEST_ARGS)
 
-# The cluster protocol's contract on real clusters: kind, and existing (a kind cluster
-# from the kit that the existing backend only finds and uses). Two clusters, one after
-# the other, each removed at the end.
 # The page patch end to end: a kind run on the seed writes reports/page.patch, git applies
 # it in a scratch checkout, and a second run on the patched page matches its blocks.
 page-patch-kind: kit allure
 	EGRESS_KIND_E2E=1 $(PY) -m pytest tests/test_page_patch_on_kind.py -p no:cacheprovider -q
 
+# The cluster protocol's contract on real clusters: kind, and existing (the same kind
+# cluster, which the existing backend only finds and uses, in a namespace of its own);
+# then the fidelity corpus on the local mesh and on that cluster (tests/contract/
+# test_fidelity_local_vs_kind.py): `local vs kind: N/M identical` in the summary,
+# details in reports/fidelity.json. One kind cluster, removed at the end.
 test-kind: kit
 	EGRESS_CONTRACT_BACKENDS=kind,existing $(PY) -m pytest tests/contract -k "kind or existing" \
 	  -p no:cacheprovider -q
@@ -163,10 +165,12 @@ conformance-versions: setup istiod-all allure
 bench: setup
 	$(PY) bench/run.py
 
-# The model control plane measured against istiod: the corpus (clusters/local/fidelity/corpus)
-# through both, normalised Envoy config and traffic compared; details in reports/fidelity.json.
-fidelity: setup
-	$(PY) -m clusters.local.fidelity
+# The local mesh against a kind cluster with the same Istio build: the corpus
+# (clusters/fidelity/corpus) on both, normalised Envoy config and traffic compared; prints
+# `local vs kind: N/M identical` and the differences, details in reports/fidelity.json.
+# FIDELITY_ARGS adds options: --reuse-cluster NAME (a running kind cluster), --case NAME.
+fidelity: kit
+	$(PY) -m clusters.fidelity $(FIDELITY_ARGS)
 
 clean: venv
 	$(VENV)/bin/egress-mesh down --all

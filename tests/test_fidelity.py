@@ -1,27 +1,34 @@
-"""The fidelity machinery (clusters/local/fidelity): the normaliser and diff on small
-config dumps, the corpus as data, and one run of three cases through both planes."""
+"""The fidelity machinery (clusters/fidelity): the normaliser on small synthetic dumps and
+on recorded ones from both sides, the diff and its grouping, the build check, the
+placeholders and the known-differences file. No cluster runs here; the comparison
+itself is tests/contract/test_fidelity_local_vs_kind.py."""
 
 from __future__ import annotations
 
 import copy
-import os
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from clusters.local.pilot.resources import parse_resources
 
-from clusters.istio.kubectl_documents import load_documents
-from clusters.local.fidelity.compare import compare_case, diff
-from clusters.local.fidelity.corpus import CorpusError, load_case, load_corpus
-from clusters.local.fidelity.normalise import normalise, without_system_services
-from clusters.protocol import InvalidResource
-from fixtures.page import manifests
+from clusters.fidelity.addresses import AddressBook, placeholders_in, service_vip
+from clusters.fidelity.builds import build_of, same_build
+from clusters.fidelity.compare import ABSENT, Difference, compare_case, diff, distinct
+from clusters.fidelity.known import Known, load_known, unknown
+from clusters.fidelity.normalise import Renames, normalise, without_system_services
+from clusters.protocol import ClusterError
 
 TYPE = "type.googleapis.com/envoy."
 HCM = "envoy.filters.network.http_connection_manager"
 TCP = "envoy.filters.network.tcp_proxy"
 DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+RECORDED = Path(__file__).with_name("golden") / "fidelity"
+# What each side's recorded dump (tests/golden/fidelity) was taken with: its ranges.
+RANGES = {
+    "local": ["198.51.100.0/25", "198.51.100.128/25"],
+    "kind": ["198.19.0.0/16", "198.18.128.0/20"],
+}
 
 
 def tcp_chain(cluster: str, **match: Any) -> dict[str, Any]:
@@ -63,9 +70,22 @@ def route(name: str, cluster: str, **action: Any) -> dict[str, Any]:
     }
 
 
-def small_dump() -> dict[str, Any]:
-    """A sidecar with the page's two ServiceEntries, a 3 s timeout, and one system Service."""
+def static_cluster(name: str, address: str, port: int) -> dict[str, Any]:
+    socket = {"address": {"socket_address": {"address": address, "port_value": port}}}
+    return {
+        "cluster": {
+            "name": name,
+            "type": "STATIC",
+            "load_assignment": {"endpoints": [{"lb_endpoints": [{"endpoint": socket}]}]},
+        }
+    }
+
+
+def small_dump(site: str = "203.0.113.10", vip: str = "198.51.100.140") -> dict[str, Any]:
+    """A sidecar with the page's two ServiceEntries, a 3 s timeout, a STATIC endpoint at
+    a site's address, and one system Service (istiod) at ``vip``."""
     retry = {"retry_on": DEFAULT_RETRY_ON, "num_retries": 2}
+    istiod = "outbound|15014||istiod.istio-system.svc.cluster.local"
     return {
         "configs": [
             {"@type": TYPE + "admin.v3.BootstrapConfigDump", "bootstrap": {}},
@@ -100,14 +120,10 @@ def small_dump() -> dict[str, Any]:
                             },
                         }
                     },
+                    static_cluster("outbound|9000||static.example", site, 9000),
                     {"cluster": {"name": "BlackHoleCluster", "type": "STATIC"}},
                     {"cluster": {"name": "inbound|80||", "type": "ORIGINAL_DST"}},
-                    {
-                        "cluster": {
-                            "name": "outbound|15014||istiod.istio-system.svc.cluster.local",
-                            "type": "EDS",
-                        }
-                    },
+                    {"cluster": {"name": istiod, "type": "EDS"}},
                 ],
             },
             {
@@ -135,7 +151,11 @@ def small_dump() -> dict[str, Any]:
                         [http_chain("15014")],
                         default_filter_chain=tcp_chain("BlackHoleCluster"),
                     ),
-                    listener("198.51.100.140_443", 443, [tcp_chain("outbound|443||istiod")]),
+                    listener(
+                        f"{vip}_443",
+                        443,
+                        [tcp_chain("outbound|443||istiod.istio-system.svc.cluster.local")],
+                    ),
                     listener("virtualInbound", 15006, [tcp_chain("InboundPassthroughCluster")]),
                 ],
             },
@@ -178,8 +198,8 @@ def small_dump() -> dict[str, Any]:
                             "virtual_hosts": [
                                 {
                                     "name": "istiod.istio-system.svc.cluster.local:15014",
-                                    "domains": ["istiod.istio-system.svc.cluster.local"],
-                                    "routes": [route("default", "outbound|15014||istiod")],
+                                    "domains": ["istiod.istio-system.svc.cluster.local", vip],
+                                    "routes": [route("default", istiod)],
                                 },
                                 {"name": "block_all", "domains": ["*"], "routes": []},
                             ],
@@ -234,7 +254,10 @@ def test_normaliser_keeps_what_routing_depends_on() -> None:
         "lb_policy": "LEAST_REQUEST",
         "endpoints": ["httpbin.org:80"],
     }
-    assert config["clusters"]["BlackHoleCluster"]["type"] == "EDS|STATIC"
+    assert config["clusters"]["outbound|9000||static.example"]["endpoints"] == ["203.0.113.10:9000"]
+    # an EDS cluster's endpoints are not in a dump without include_eds: none claimed
+    eds = config["clusters"]["outbound|15014||istiod.istio-system.svc.cluster.local"]
+    assert eds == {"type": "EDS", "lb_policy": "ROUND_ROBIN"}
     assert "inbound|80||" not in config["clusters"]
     assert "xds-grpc" not in config["clusters"]
 
@@ -259,88 +282,139 @@ def test_system_services_are_dropped_with_what_only_they_produce() -> None:
     assert "outbound|15014||istiod.istio-system.svc.cluster.local" not in config["clusters"]
 
 
-def test_diff_names_the_path_and_both_values() -> None:
-    istiod = normalise(small_dump())
-    model = copy.deepcopy(istiod)
-    action = model["routes"]["80"]["virtual_hosts"]["httpbin.org:80"]["routes"][0]["action"]
-    action["retry_policy"]["retriable_status_codes"] = [503]
-    del model["listeners"]["0.0.0.0_443"]
-    assert diff(istiod, model, "config") == [
-        'config["listeners"]["0.0.0.0_443"]: only istiod has it: '
-        '{"address":"0.0.0.0:443",'
-        '"chains":[{"server_names":["www.google.com"],"to":["tcp:outbound|443||www.google.com"]}],'
-        '"default_chain":{"to":["tcp:BlackHoleCluster"]},"listener_filters":[],'
-        '"use_original_dst":false}',
-        'config["routes"]["80"]["virtual_hosts"]["httpbin.org:80"]["routes"][0]["action"]'
-        '["retry_policy"]["retriable_status_codes"]: only the model has [503]',
+def test_each_sides_addresses_are_named_as_the_corpus_names_them() -> None:
+    local = Renames({"203.0.113.10": "${address:httpbin.org}"}, RANGES["local"])
+    kind = Renames({"198.18.0.50": "${address:httpbin.org}"}, RANGES["kind"])
+    on_local = normalise(small_dump(), local)
+    on_kind = normalise(small_dump(site="198.18.0.50", vip="198.18.140.168"), kind)
+    assert on_local == on_kind
+    assert on_local["clusters"]["outbound|9000||static.example"]["endpoints"] == [
+        "${address:httpbin.org}:9000"
     ]
+    assert "${vip:istiod}_443" in on_local["listeners"]  # a VIP, named by its Service
+    unnamed = normalise(small_dump(site="198.18.0.77"), kind)  # not filled in by a case
+    assert unnamed["clusters"]["outbound|9000||static.example"]["endpoints"] == ["198.18.0.77:9000"]
+
+
+def test_the_cluster_domain_is_written_cluster_local() -> None:
+    text = json.dumps(small_dump()).replace("svc.cluster.local", "svc.corp.example")
+    config = normalise(json.loads(text))
+    assert "outbound|15014||istiod.istio-system.svc.cluster.local" in config["clusters"]
+
+
+def test_recorded_dumps_of_both_sides_normalise_to_one_config() -> None:
+    """Recorded from the local mesh and a kind cluster at the page's start (the same
+    istiod build): they differ in every Service address and in kind's istiod revision
+    tag, and are one config once normalised."""
+    raw = {name: json.loads((RECORDED / f"{name}-sidecar.json").read_text()) for name in RANGES}
+    assert normalise(raw["local"]) != normalise(raw["kind"])
+    configs = {
+        name: without_system_services(normalise(raw[name], Renames(internal=RANGES[name])))
+        for name in RANGES
+    }
+    assert configs["local"] == configs["kind"]
+    sleep = configs["kind"]["routes"]["80"]["virtual_hosts"]["sleep.default.svc.cluster.local:80"]
+    assert "${vip:sleep}" in sleep["domains"]
+
+
+def test_diff_names_the_path_and_both_values() -> None:
+    local = normalise(small_dump())
+    kind = copy.deepcopy(local)
+    action = kind["routes"]["80"]["virtual_hosts"]["httpbin.org:80"]["routes"][0]["action"]
+    action["retry_policy"]["retriable_status_codes"] = [503]
+    del kind["listeners"]["0.0.0.0_443"]
+    (gone, codes) = diff(local, kind)
+    assert gone[0] == 'config["listeners"]["0.0.0.0_443"]' and gone[2] == ABSENT
+    assert gone[1].startswith('{"address":"0.0.0.0:443",')
+    assert codes == (
+        'config["routes"]["80"]["virtual_hosts"]["httpbin.org:80"]["routes"][0]["action"]'
+        '["retry_policy"]["retriable_status_codes"][only]',
+        "[]",
+        "[503]",
+    )
+
+
+def outcome(http_code: str = "200", refusal: str | None = None) -> dict[str, Any]:
+    probe = {"curl": "curl http://httpbin.org/", "record": ["http_code"], "http_code": http_code}
+    return {
+        "steps": [
+            {
+                "refusal": refusal,
+                "stage": "x" if refusal else None,
+                "config": {},
+                "probes": [{**probe, "elapsed_s": 1.0}],
+            }
+        ],
+        "error": None,
+    }
 
 
 def test_compare_case_counts_refusals_and_recorded_probe_fields_only() -> None:
-    probe = {"curl": "curl http://httpbin.org/", "record": ["http_code"], "http_code": "200"}
-    step = {"refusal": None, "stage": None, "config": {}, "probes": [probe]}
-    istiod = {"steps": [step]}
-    model = {"steps": [{**step, "probes": [{**probe, "elapsed_s": 9.9}]}]}
-    assert compare_case(istiod, model) == []  # elapsed_s is not recorded
-    refused = {**step, "refusal": "no", "stage": "model: not implemented"}
-    (difference,) = compare_case(istiod, {"steps": [refused]})
-    assert difference["aspect"] == "refusal"
+    same = outcome()
+    same["steps"][0]["probes"][0]["elapsed_s"] = 9.9  # not recorded
+    assert compare_case(outcome(), same) == []
+    (refused,) = compare_case(outcome(), outcome(refusal="no"))
+    assert refused.aspect == "refusal" and refused.second == "refused at x (no)"
+    (traffic,) = compare_case(outcome(), outcome("503"))
+    assert traffic.line() == 'step 1: `curl http://httpbin.org/` http_code: local "200"; kind "503"'
 
 
-def test_corpus_loads_with_the_pages_manifests_and_enough_cases_beyond() -> None:
-    cases = load_corpus()
-    assert len({case.name for case in cases}) == len(cases)
-    page = [case for case in cases if case.name.startswith("page-")]
-    assert len(cases) - len(page) >= 25
-    applied = [yaml.safe_load_all(s.apply) for case in page for s in case.steps if s.apply]
-    documents = [document for stream in applied for document in stream]
-    for manifest in (
-        manifests.httpbin_service_entry(),
-        manifests.google_service_entry(),
-        manifests.httpbin_timeout_virtual_service(),
-    ):
-        assert load_documents(manifest)[0] in documents
-    assert {case.mode.value for case in page} == {"ALLOW_ANY", "REGISTRY_ONLY"}
+def test_distinct_differences_name_the_cases_they_occur_in() -> None:
+    shared = Difference("step 1", "traffic", "`curl x` http_code", '"200"', '"503"')
+    other = Difference("step 2", "config", 'config["clusters"]', "{}", ABSENT)
+    grouped = distinct({"a": [shared, other], "b": [shared], "c": []})
+    assert [(item["path"], item["cases"]) for item in grouped] == [
+        ("`curl x` http_code", ["a", "b"]),
+        ('config["clusters"]', ["a"]),
+    ]
 
 
-def test_corpus_file_mistakes_are_one_line(tmp_path: Any) -> None:
-    path = tmp_path / "bad.yaml"
-    path.write_text("name: bad\nmode: REGISTRY_ONLY\nprobes: [{curl: wget http://x}]\n")
-    with pytest.raises(CorpusError, match=r"bad.yaml.probes\[0\].curl: expected a command"):
-        load_case(path)
+def test_the_build_is_the_commit_or_release_each_side_names() -> None:
+    local = "1.31-dev (istio.io/istio v0.0.0-20260827124520-eed52ebb66ad)"
+    assert build_of(local) == build_of("1.31-dev-eed52ebb66ad") == "eed52ebb66ad"
+    assert build_of("1.24 (istio.io/istio v1.24.0)") == build_of("1.24.0") == "1.24.0"
+    assert same_build({"local": {"istio": local}, "kind": {"istio": "1.31-dev-eed52ebb66ad"}})
+    with pytest.raises(ClusterError, match=r"not comparing different Istio builds: local 1\.31"):
+        same_build({"local": {"istio": local}, "kind": {"istio": "1.30-dev-0123456789ab"}})
 
 
-@pytest.mark.parametrize(
-    ("case", "field"),
-    [
-        ("vs-06-fault-abort", "spec.http[0].fault"),
-        ("vs-08-header-match", "spec.http[0].match[0].headers"),
-        ("vs-15-tcp-route", "spec.tcp"),
-    ],
-)
-def test_the_model_refuses_what_it_does_not_implement(case: str, field: str) -> None:
-    (loaded,) = load_corpus(names=[case])
-    with pytest.raises(InvalidResource) as refusal:
-        parse_resources(loaded.steps[0].apply or "")
-    message = str(refusal.value)
-    assert "\n" not in message
-    assert f"{field} is not implemented by the local mesh's model control plane" in message
+def test_placeholders_are_filled_and_named_back() -> None:
+    text = "endpoints: [{address: '${address:httpbin.org}'}]\naddresses: ['${cidr:x.org/28}']"
+    assert placeholders_in(text) == [("address", "httpbin.org"), ("cidr", "x.org/28")]
+    book = AddressBook({"${address:httpbin.org}": "198.18.0.50", "${cidr:x.org/28}": "1.2.3.0/28"})
+    assert book.fill(text) == "endpoints: [{address: '198.18.0.50'}]\naddresses: ['1.2.3.0/28']"
+    assert book.placeholders()["198.18.0.50"] == "${address:httpbin.org}"
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the local mesh needs root")
-def test_three_cases_through_both_control_planes() -> None:
-    from clusters.local.fidelity.measure import measure
+def test_a_service_vip_is_read_from_its_virtual_host() -> None:
+    routes = {
+        "configs": [
+            {
+                "route_config": {
+                    "virtual_hosts": [
+                        {
+                            "name": "sleep.default.svc.cluster.local:80",
+                            "domains": ["sleep", "10.96.4.2"],
+                        }
+                    ]
+                }
+            }
+        ]
+    }
+    assert service_vip(routes, "sleep") == "10.96.4.2"
+    with pytest.raises(ClusterError, match="no VIP for the Service httpbin"):
+        service_vip(routes, "httpbin")
 
-    names = ["page-02-registry-only", "page-03-httpbin-service-entry", "vs-06-fault-abort"]
-    report = measure(load_corpus(names=names))
-    results = {result["name"]: result for result in report["results"]}
-    assert report["cases"] == 3
-    page = results["page-03-httpbin-service-entry"]
-    assert page["identical"], page["differences"]
-    (probe, *_) = page["outcomes"]["model"]["steps"][0]["probes"]
-    assert (probe["http_code"], probe["upstream_cluster"]) == ("200", "outbound|80||httpbin.org")
-    fault = results["vs-06-fault-abort"]
-    assert fault["aspects"][0] == "config" and "refusal" in fault["aspects"]
-    assert fault["outcomes"]["model"]["steps"][0]["stage"] == "model: not implemented"
-    assert fault["outcomes"]["istiod"]["steps"][0]["refusal"] is None
-    assert report["summary"].startswith("model vs istiod: ")
+
+def test_known_differences_need_a_reason_and_cover_by_case_and_path(tmp_path: Path) -> None:
+    entries = load_known()
+    assert all(entry.reason.strip() for entry in entries)
+    known = [Known(("a",), "traffic", "`curl *` http_code", "why")]
+    covered = Difference("step 1", "traffic", "`curl x` http_code", "1", "2")
+    assert unknown({"a": [covered], "b": [covered]}, known) == {"b": [covered]}
+    by_value = [Known(("a",), "traffic", "*", "why", first="1", second="3")]
+    assert unknown({"a": [covered]}, by_value) == {"a": [covered]}  # kind said 2, not 3
+    bad = tmp_path / "known.yaml"
+    bad.write_text("- {cases: [a], aspect: traffic, path: x}\n")
+    with pytest.raises(ValueError, match=r"known.yaml\[0\]: expected the fields"):
+        load_known(bad)

@@ -25,6 +25,7 @@ class KindOptions:
 
     waits: Waits = field(default_factory=lambda: WAITS)
     istio_version: str | None = None  # a pinned Istio build for the kit's images
+    sites_file: Path | None = None  # the fake internet's sites (None: the shared list)
     images: str = "kit"  # the kit's images built here (kit) or official ones (pull)
     external: str = "fake"  # the kit's fake sites (fake) or the real internet
     reuse_cluster: str | None = None  # use this kind cluster as it is

@@ -152,7 +152,8 @@ class KindRun:
         assert self.daemon is not None
         if self.options.external == "internet":
             return
-        sites = fake_internet.start(self.daemon)
+        # the same sites file as the local mesh's (its default when None), at kind addresses
+        sites = fake_internet.start(self.daemon, fake_internet.kind_sites(self.options.sites_file))
         self.started_sites = True
         if not self.options.keep_cluster:
             self.cleanup.push("remove the fake internet", self._stop_sites)

@@ -6,6 +6,10 @@ asks ``started_cluster(name)`` share them.
 EGRESS_CONTRACT_BACKENDS names them (``kind,existing``), since they need a cluster.
 ``existing`` uses $KUBECONFIG's cluster, else the session's kind cluster, which it only
 finds and uses, as it would someone else's.
+
+The local mesh and kind both serve the fidelity corpus' fake internet
+(clusters/fidelity/sites.yaml: the page's sites and the few the corpus adds), so the
+fidelity comparison (local against kind) runs on these same clusters.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from typing import Any
 import pytest
 
 from clusters import backends
+from clusters.fidelity.corpus import SITES_FILE
 from clusters.plugin import Common
 from clusters.protocol import Cluster
 from clusters.shared.cleanup import CleanupStack
 
 REQUESTED = set(filter(None, os.environ.get("EGRESS_CONTRACT_BACKENDS", "").split(",")))
 WORKER = "contract"
+SUMMARY: list[str] = []  # lines a test leaves for the terminal summary, -s or not
 
 StartedCluster = Callable[[str], Cluster]
 
@@ -49,6 +55,8 @@ def started_cluster() -> Iterator[StartedCluster]:
 
         def options(name: str) -> Any:
             chosen = backends.backend(name).options_from({}, Common(worker=WORKER))
+            if name in ("local", "kind"):
+                chosen = dataclasses.replace(chosen, sites_file=SITES_FILE)
             if name == "local":  # a private run root, removed whole at the end
                 from clusters.local import runstate
 
@@ -81,3 +89,17 @@ def started_cluster() -> Iterator[StartedCluster]:
             return running[name]
 
         yield started
+
+
+@pytest.fixture(scope="session")
+def terminal_summary() -> list[str]:
+    """Lines for pytest's terminal summary (shown with or without ``-s``). A fixture, not
+    an import: pytest loads this file under a module name of its own."""
+    return SUMMARY
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if SUMMARY:
+        terminalreporter.section("fidelity: local vs kind")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from clusters.fidelity.corpus import Probe
 from clusters.istio.accesslog import parse_access_log
-from clusters.local.fidelity.corpus import Probe
 from clusters.protocol import ClusterError, ExecResult, sidecar_log_before_barrier
 
 LOG_BARRIER_S = 10.0  # how long the sidecar may take to log the barrier request

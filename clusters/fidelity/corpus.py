@@ -2,12 +2,15 @@
 
 A case is a sequence of steps run on a freshly reset mesh. The first step's fields sit at
 the top of the file (``mode``, ``apply``, ``probes``); ``then:`` lists later steps, which
-is how mode changes and deletions are expressed. Loading checks every field, so a typo
-in a case fails in one line instead of silently probing nothing.
+is how mode changes and deletions are expressed. Addresses that differ by backend are
+placeholders (``${address:httpbin.org}``, clusters/fidelity/addresses.py). Loading
+checks every field, so a typo in a case fails in one line instead of silently probing
+nothing.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from clusters.fidelity.addresses import PLACEHOLDER
 from clusters.protocol import OutboundTrafficPolicy
 
 CORPUS_DIR = Path(__file__).with_name("corpus")
@@ -80,6 +84,15 @@ class Case:
     def mode(self) -> OutboundTrafficPolicy:
         return self.steps[0].mode or OutboundTrafficPolicy.ALLOW_ANY
 
+    def texts(self) -> list[str]:
+        """Every manifest and probe command, where placeholders may be."""
+        return [
+            text
+            for step in self.steps
+            for text in (step.apply or "", *(probe.curl for probe in step.probes))
+            if text
+        ]
+
 
 def load_corpus(directory: Path = CORPUS_DIR, names: Sequence[str] | None = None) -> list[Case]:
     """Every case of the corpus, sorted by file name; only ``names`` when given."""
@@ -118,6 +131,14 @@ def load_case(path: Path) -> Case:
         steps.append(_step(item, at, first=False))
     if not any(step.probes for step in steps):
         raise CorpusError(f"{where}: a case needs at least one probe")
+    for step in steps:
+        for text in (step.apply or "", *(probe.curl for probe in step.probes)):
+            for unknown in re.findall(r"\$\{[^}]*\}", text):
+                if not PLACEHOLDER.fullmatch(unknown):
+                    raise CorpusError(
+                        f"{where}: {unknown} is not a placeholder "
+                        "(${address:HOST}, ${cidr:HOST/N}, ${vip:SERVICE})"
+                    )
     return Case(
         name=name,
         description=" ".join(str(data.get("description") or "").split()),

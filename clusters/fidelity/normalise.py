@@ -1,9 +1,9 @@
 """Envoy's ``/config_dump`` reduced to what decides where a sidecar sends traffic.
 
-Both control planes configure the same Envoy, so their config dumps can be compared,
-but not byte for byte: istiod adds Istio-only extensions and bookkeeping the model
-leaves out on purpose. This keeps what routing depends on, keyed by name so a diff reads
-as a path (``routes["80"].virtual_hosts["httpbin.org:80"].routes[0].action.timeout``):
+The two sides of ``make fidelity`` (the local mesh's Envoy and the kind sidecar's) get
+their config from the same istiod build, so their dumps can be compared, but not byte
+for byte. This keeps what routing depends on, keyed by name so a diff reads as a path
+(``routes["80"].virtual_hosts["httpbin.org:80"].routes[0].action.timeout``):
 
 - listeners: address; per filter chain its match (server names, destination port,
   transport and application protocols, prefix ranges) and where it leads (an RDS route
@@ -11,34 +11,47 @@ as a path (``routes["80"].virtual_hosts["httpbin.org:80"].routes[0].action.timeo
 - route configurations: virtual hosts with their sorted domains, and their routes in
   order: name, match (path, prefix, regex, headers), action (cluster, weighted clusters,
   direct_response status, redirect, timeout, retry policy, fault);
-- clusters: discovery type, lb policy, endpoints, upstream HTTP protocol, TLS origination.
+- clusters: discovery type, lb policy, static endpoints, upstream HTTP protocol, TLS
+  origination.
 
 Ignored, because Istio's order or value there does not change where traffic goes:
 the order of filter chains, virtual hosts, domains, clusters, weighted clusters and
 retry conditions (Envoy matches chains and domains by specificity, not order; route
 order is kept); chain and listener-filter configs; HTTP filter chains, access logs,
 tracing, stat prefixes, decorators, metadata, circuit breakers, connect and DNS
-timers, ``alt_stat_name``; the static bootstrap cluster (``xds-grpc``); the inbound side
-(``virtualInbound``, ``inbound|...`` clusters, static route configs), which egress never
-uses; EDS and STATIC discovery are one type (the model inlines the endpoints istiod
-serves by EDS, see pilot/clusters.py), compared by their endpoints. Whether a listener or
-cluster is still warming (a DNS cluster until its first answer) is a moment, not config:
-warming ones count as present. Route configurations no listener references are left
-out: Envoy keeps one in the dump while the listener that used it drains.
+timers, ``alt_stat_name``; the inbound side (``virtualInbound``, ``inbound|...``
+clusters), which egress never uses. Whether a listener or cluster is still warming (a
+DNS cluster until its first answer) is a moment, not config: warming ones count as
+present. Route configurations no listener references are left out: Envoy keeps one in
+the dump while the listener that used it drains. EDS clusters' endpoints are not in the
+dump the Cluster protocol reads (Envoy adds them only with ``include_eds``); where they
+lead shows in the traffic instead.
 
-The local istiod's cluster also holds Kubernetes' system Services (kubernetes, kube-dns,
-istiod, istio-ingressgateway; clusters/local/kubeobjects.py) that the model's world does
-not have; :func:`without_system_services` drops what they alone produce, on both sides.
+What differs between the sides by nature, and is therefore renamed or dropped:
+
+- versions, timestamps and pod names (``version_info``, ``last_updated``, the node) are
+  bookkeeping of one proxy's life: none of them is kept;
+- the fake sites' addresses (203.0.113.x locally, 198.18.0.x on kind's docker network):
+  each is named by the corpus placeholder it filled in (``${address:httpbin.org}``,
+  clusters/fidelity/addresses.py), see :class:`Renames`;
+- the cluster's own addresses (pod and Service ranges, ``Cluster.internal_ip_ranges``):
+  Kubernetes picks them; a Service VIP is named by its Service (``${vip:sleep}``, from the
+  virtual host that lists it), any other one ``${internal}``;
+- the cluster domain (``cluster.local`` on both today, a kubelet setting elsewhere):
+  Service names are written with ``cluster.local``;
+- the platform's own Services (``kubernetes``, and every Service in ``kube-system`` and
+  ``istio-system``: kube-dns, istiod, the ingress gateway, kind's istiod revision tag)
+  and what they alone produce (:func:`without_system_services`): they are the
+  installation's, with ports and counts that differ by installer, not the corpus'.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from collections.abc import Iterable, Mapping
-from functools import cache
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
-
-import yaml
 
 JSON = dict[str, Any]
 
@@ -52,11 +65,14 @@ DEFAULT_LB_POLICY = "ROUND_ROBIN"
 DEFAULT_NUM_RETRIES = 1
 DEFAULT_PERCENT = {"numerator": 0, "denominator": "HUNDRED"}
 INBOUND_LISTENERS = frozenset({"virtualInbound"})
+SYSTEM_NAMESPACES = frozenset({"kube-system", "istio-system"})
+CLUSTER_DOMAIN = "cluster.local"
 HEADER_MATCH_FLAGS = frozenset({"name", "invert_match", "treat_missing_header_as_empty"})
 
 
-def normalise(dump: Mapping[str, Any]) -> JSON:
-    """``{"listeners", "routes", "clusters"}`` of a ``/config_dump?include_eds`` body."""
+def normalise(dump: Mapping[str, Any], renames: Renames | None = None) -> JSON:
+    """``{"listeners", "routes", "clusters"}`` of a ``/config_dump`` body, with each
+    side's own addresses and cluster domain renamed (``renames``)."""
     sections = {item.get("@type", "").rsplit(".", 1)[-1]: item for item in dump.get("configs", ())}
     endpoints = _eds_endpoints(sections.get("EndpointsConfigDump", {}))
     listeners = {}
@@ -87,11 +103,12 @@ def normalise(dump: Mapping[str, Any]) -> JSON:
         name = cluster.get("name", "")
         if name and not name.startswith("inbound|"):
             clusters.setdefault(name, _cluster(cluster, endpoints.get(name)))
-    return {
+    config = {
         "listeners": dict(sorted(listeners.items())),
         "routes": dict(sorted(routes.items())),
         "clusters": dict(sorted(clusters.items())),
     }
+    return (renames or Renames()).apply(config)
 
 
 # Listeners ---------------------------------------------------------------------------
@@ -286,11 +303,12 @@ def _duration(text: str) -> str:
 def _cluster(cluster: Mapping[str, Any], eds: list[str] | None) -> JSON:
     kind = cluster.get("type") or (cluster.get("cluster_type") or {}).get("name", "STATIC")
     out: JSON = {
-        "type": "EDS|STATIC" if kind in ("EDS", "STATIC") else kind,
+        "type": kind,
         "lb_policy": cluster.get("lb_policy", DEFAULT_LB_POLICY),
     }
     if kind == "EDS":
-        out["endpoints"] = eds or []
+        if eds is not None:  # only in a dump with include_eds
+            out["endpoints"] = eds
     elif kind != "ORIGINAL_DST":
         out["endpoints"] = _endpoints(cluster.get("load_assignment") or {})
     if protocol := _upstream_protocol(cluster):
@@ -341,37 +359,25 @@ def _upstream_protocol(cluster: Mapping[str, Any]) -> str | None:
 # The world's difference ----------------------------------------------------------------
 
 
-@cache
-def system_services() -> tuple[frozenset[str], frozenset[str]]:
-    """Host names and VIPs of the Services only istiod's Kubernetes holds."""
-    from clusters.local import kubeobjects
-
-    hosts, vips = set(), set()
-    for item in yaml.safe_load_all(kubeobjects.cluster_objects()):
-        if item.get("kind") != "Service" or item["metadata"]["name"] == "sleep":
-            continue
-        metadata = item["metadata"]
-        hosts.add(f"{metadata['name']}.{metadata['namespace']}.svc.cluster.local")
-        vips.add(item["spec"]["clusterIP"])
-    return frozenset(hosts), frozenset(vips)
+def is_system_host(host: str) -> bool:
+    """A Service of the platform's (``NAME.NAMESPACE.svc.DOMAIN``, maybe with ``:PORT``)."""
+    labels = host.rsplit(":", 1)[0].split(".")
+    if len(labels) < 3 or labels[2] != "svc":
+        return False
+    return labels[1] in SYSTEM_NAMESPACES or labels[:2] == ["kubernetes", "default"]
 
 
 def without_system_services(config: JSON) -> JSON:
-    """The config without what only the Kubernetes system Services produce.
+    """The config without what only the platform's own Services produce.
 
-    Their clusters, their listeners (bound to their VIPs), their virtual hosts; then a
-    route configuration left with only the catch-all host, and the 0.0.0.0 listener that
-    only leads there, existed for them alone.
+    Their clusters, their virtual hosts and route configurations, the listeners bound to
+    their VIPs (every chain leads to them); then a route configuration left with only the
+    catch-all host, and the 0.0.0.0 listener that only leads there, existed for them alone.
     """
-    hosts, vips = system_services()
-
-    def is_system_host(name: str) -> bool:
-        return name.rsplit(":", 1)[0] in hosts
-
     clusters = {
         name: cluster
         for name, cluster in config["clusters"].items()
-        if name.rsplit("|", 1)[-1] not in hosts
+        if not is_system_host(name.rsplit("|", 1)[-1])
     }
     routes: JSON = {}
     emptied: set[str] = set()
@@ -387,9 +393,15 @@ def without_system_services(config: JSON) -> JSON:
     listeners = {
         name: listener
         for name, listener in config["listeners"].items()
-        if name.rsplit("_", 1)[0] not in vips and not _leads_only_to(listener, emptied)
+        if not _leads_only_to(listener, emptied) and not _only_system_targets(listener)
     }
     return {"listeners": listeners, "routes": routes, "clusters": clusters}
+
+
+def _only_system_targets(listener: Mapping[str, Any]) -> bool:
+    targets = [t for chain in _all_chains(listener) for t in chain["to"]]
+    hosts = [t.split(":", 1)[1].rsplit("|", 1)[-1] for t in targets if ":" in t]
+    return bool(hosts) and len(hosts) == len(targets) and all(map(is_system_host, hosts))
 
 
 def _leads_only_to(listener: Mapping[str, Any], emptied: set[str]) -> bool:
@@ -409,3 +421,72 @@ def _all_chains(listener: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
 
 def _sort_key(chain: Mapping[str, Any]) -> str:
     return repr(sorted(chain.items()))
+
+
+# Each side's own names ------------------------------------------------------------------
+
+_IPV4 = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?(?![\d.])")
+_SERVICE_DOMAIN = re.compile(r"\.svc\.([a-z0-9-]+(?:\.[a-z0-9-]+)*?)(?=$|[:|/\]\\\"])")
+
+
+@dataclass(frozen=True)
+class Renames:
+    """One side's names for what differs by nature (see the module's docstring).
+
+    ``addresses`` maps a value the side filled in for a corpus placeholder back to the
+    placeholder; ``internal`` are the cluster's pod and Service ranges.
+    """
+
+    addresses: Mapping[str, str] = field(default_factory=dict)
+    internal: Sequence[str] = ()
+
+    def apply(self, config: JSON) -> JSON:
+        networks = [ipaddress.ip_network(cidr, strict=False) for cidr in self.internal]
+        names = dict(self.addresses)
+        for vip, service in _service_vips(config).items():
+            if _inside(vip, networks):
+                names.setdefault(vip, f"${{vip:{service}}}")
+
+        def address(match: re.Match[str]) -> str:
+            text = match[0]
+            if text in names:
+                return names[text]
+            return "${internal}" if _inside(text.split("/")[0], networks) else text
+
+        def rename(text: str) -> str:
+            text = _IPV4.sub(address, text)
+            return _SERVICE_DOMAIN.sub(f".svc.{CLUSTER_DOMAIN}", text)
+
+        return _map_strings(config, rename)
+
+
+def _service_vips(config: JSON) -> dict[str, str]:
+    """Service VIP -> Service name, from the domains of the Services' virtual hosts."""
+    out = {}
+    for route in config["routes"].values():
+        for name, host in route["virtual_hosts"].items():
+            labels = name.rsplit(":", 1)[0].split(".")
+            if len(labels) > 2 and labels[2] == "svc":
+                for domain in host["domains"]:
+                    if _IPV4.fullmatch(domain.rsplit(":", 1)[0]):
+                        out[domain.rsplit(":", 1)[0]] = labels[0]
+    return out
+
+
+def _inside(address: str, networks: Sequence[Any]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def _map_strings(value: Any, rename: Any) -> Any:
+    """``value`` with ``rename`` applied to every string in it, keys included."""
+    if isinstance(value, str):
+        return rename(value)
+    if isinstance(value, Mapping):
+        return {rename(k): _map_strings(v, rename) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(item, rename) for item in value]
+    return value
