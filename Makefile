@@ -78,7 +78,7 @@ conformance-kind: kit allure
 # The page patch end to end: a kind run on the seed writes reports/page.patch, git applies
 # it in a scratch checkout, and a second run on the patched page matches its blocks.
 page-patch-kind: kit allure
-	EGRESS_KIND_E2E=1 $(PY) -m pytest tests/test_page_patch_on_kind.py -p no:cacheprovider -q
+	EGRESS_KIND_E2E=1 $(PY) -m pytest tests/kind/test_page_patch_on_kind.py -p no:cacheprovider -q
 
 # The cluster protocol's contract on real clusters: kind, and existing (the same kind
 # cluster, which the existing backend only finds and uses, in a namespace of its own);
@@ -133,8 +133,10 @@ browser:
 unit: setup
 	$(PY) -m pytest tests/
 
+# ruff, the import contracts of pyproject.toml ([tool.importlinter]), and go vet.
 lint: venv go
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	cd $(GO_SOURCE) && $(GO) vet ./...
 
 # The Go program's own tests (validation answers, the discovery server against a stock Envoy).

@@ -24,7 +24,7 @@ from typing import Any
 from pytest_bdd.parser import FeatureParser
 from pytest_bdd.scenario import make_python_name
 
-from clusters.local import runstate
+from clusters import local
 
 DELAY = re.compile(r"/delay/(\d+(?:\.\d+)?)")
 VS_TIMEOUT = re.compile(r"^\s*-?\s*timeout:\s*[\"']?(\d+(?:\.\d+)?)s[\"']?\s*$", re.MULTILINE)
@@ -141,7 +141,7 @@ def run_features(root: Path, features_dir: Path, run_root: Path) -> dict[str, An
                 returncode = child.wait(timeout=RUN_TIMEOUT_S)
             except BaseException:
                 _stop(child)
-                runstate.sweep(run_root)  # its owner is gone: the sweep removes its mesh
+                local.sweep(run_root)  # its owner is gone: the sweep removes its mesh
                 raise
             wall = time.perf_counter() - started
             log.seek(0)

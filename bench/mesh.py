@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.stats import summary
-from clusters.local import network, runstate
-from clusters.local.mesh import LocalCluster
+from clusters import local
+from clusters.local import LocalCluster
 from clusters.protocol import OutboundTrafficPolicy
 from clusters.shared import processes
 from clusters.shared.envoy import resident_memory_bytes
@@ -54,17 +54,8 @@ def run_root(label: str, leftovers: list[str]) -> Iterator[Path]:
     try:
         yield root
     finally:
-        namespaces = network.list_namespaces(runstate.namespace_prefix(root))
-        if namespaces:
-            leftovers.append(f"network namespaces left by {root}: {', '.join(namespaces)}")
-        remaining = (
-            sorted(p.name for p in root.iterdir() if p.name != runstate.LOCK_FILE)
-            if root.is_dir()
-            else []
-        )
-        if remaining:
-            leftovers.append(f"files left in run root {root}: {', '.join(remaining)}")
-        runstate.remove_private_root(root)  # the bench's own root: everything under it
+        leftovers.extend(local.leftovers(root))
+        local.remove_private_root(root)  # the bench's own root: everything under it
 
 
 def still_running(records: Sequence[ProcessRecord]) -> list[str]:
@@ -154,7 +145,7 @@ def httpbin_address(mesh: LocalCluster) -> str:
 
 def in_pod(mesh: LocalCluster, function: Callable[[], Any]) -> Any:
     """Run ``function`` on a thread inside the source pod's network namespace."""
-    return network.call_in(mesh.state.namespace("pod"), function)
+    return mesh.call_in_pod(function)
 
 
 def spawn_costs(mesh: LocalCluster, repetitions: int) -> dict[str, Any]:

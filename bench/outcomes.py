@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.mesh import BenchError
-from clusters.local.mesh import LocalCluster
+from clusters.local import LocalCluster
 from clusters.protocol import ExecResult, OutboundTrafficPolicy
 from fixtures.page.manifests import (
     google_service_entry,

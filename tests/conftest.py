@@ -1,7 +1,14 @@
-"""Fixtures the integration tests share."""
+"""What the project's tests share: the markers that say what a test needs, and the
+fixtures of the integration tests.
+
+The tests live in folders by what they test: unit/ (no mesh, no cluster), local/ (the
+embedded mesh), kind/ (the kit, kind and kube backends), reports/ (the report plugins)
+and contract/ (the Cluster protocol on every backend, and fidelity).
+"""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +17,22 @@ import pytest
 
 from clusters.local import runstate
 from tests import small_run as small_run_module
+
+KIT_ENV = "EGRESS_KIND_E2E"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``root`` and ``kit`` tests are skipped where what they need is missing, each with
+    the one line that says how to run them."""
+    not_root = pytest.mark.skip(reason="needs root (the local backend): run as root")
+    no_kit = pytest.mark.skip(
+        reason=f"needs the kind kit: set {KIT_ENV}=1 (make test-kind, make page-patch-kind)"
+    )
+    for item in items:
+        if item.get_closest_marker("root") and os.geteuid() != 0:
+            item.add_marker(not_root)
+        if item.get_closest_marker("kit") and os.environ.get(KIT_ENV) != "1":
+            item.add_marker(no_kit)
 
 
 @pytest.fixture(scope="module")

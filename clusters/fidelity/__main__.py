@@ -19,14 +19,11 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from clusters import backends
 from clusters.fidelity.corpus import CORPUS_DIR, SITES_FILE, CorpusError, load_corpus
 from clusters.fidelity.known import KNOWN_FILE, load_known
 from clusters.fidelity.measure import measure
 from clusters.fidelity.report import render
-from clusters.kind.backend import BACKEND as KIND
-from clusters.kind.backend import KindOptions
-from clusters.local.backend import BACKEND as LOCAL
-from clusters.local.backend import LocalOptions
 from clusters.protocol import Cluster, ClusterError, PrerequisiteMissing
 
 DEFAULT_REPORT = Path("reports/fidelity.json")
@@ -38,17 +35,20 @@ def started_sides(
     reuse_cluster: str | None = None, istio_version: str | None = None
 ) -> Iterator[dict[str, Cluster]]:
     """The local mesh and a kind cluster, both with the corpus' sites, for the block."""
+    kind_backend, local_backend = backends.backend("kind"), backends.backend("local")
     with ExitStack() as stack:
         kind = stack.enter_context(
-            KIND.start(
-                KindOptions(
+            kind_backend.start(
+                kind_backend.options_type(
                     sites_file=SITES_FILE, reuse_cluster=reuse_cluster, istio_version=istio_version
                 )
             )
         )
         local = stack.enter_context(
-            LOCAL.start(
-                LocalOptions(sites_file=SITES_FILE, istio_version=istio_version, owner="fidelity")
+            local_backend.start(
+                local_backend.options_type(
+                    sites_file=SITES_FILE, istio_version=istio_version, owner="fidelity"
+                )
             )
         )
         yield {"local": local, "kind": kind}

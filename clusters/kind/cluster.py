@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clusters.kind import hoststate
-from clusters.kind.backend import EXTERNAL, IMAGES, KindOptions
 from clusters.kind.docker import DockerDaemon
 from clusters.kind.kit import config, fake_internet, istio_images, node, samples, tools
+from clusters.kind.options import EXTERNAL, IMAGES, KindOptions
 from clusters.kube.api import KubeApi
 from clusters.kube.cluster import KubeCluster, KubeSettings
 from clusters.protocol import ClusterError, PrerequisiteMissing, Waits

@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 
 from clusters.kube.api import KubeApi
-from clusters.kube.backend import ExistingOptions
 from clusters.kube.cluster import KubeCluster, KubeSettings
+from clusters.kube.options import ExistingOptions
 from clusters.shared.cleanup import CleanupStack
 
 NAMESPACE_PREFIX = "egress-conformance-"

@@ -5,28 +5,16 @@ starts."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clusters.local.options import WAITS, LocalOptions
 from clusters.local.prerequisites import check_prerequisites
 from clusters.plugin import Backend, Common, Option
-from clusters.protocol import Cluster, Waits
+from clusters.protocol import Cluster
 from clusters.shared.gobuild import DEFAULT_ISTIO_VERSION
 
-# The embedded mesh applies a change within milliseconds: 30 s only bounds a broken run.
-WAITS = Waits(propagation=30.0, exec=60.0, ready=30.0)
-
-
-@dataclass(frozen=True)
-class LocalOptions:
-    """How to bring the embedded mesh up."""
-
-    waits: Waits = field(default_factory=lambda: WAITS)
-    run_root: Path | None = None  # where run directories live (None: runstate's default)
-    sites_file: Path | None = None  # the fake internet's sites (None: the mesh's own list)
-    istio_version: str | None = None  # a pinned Istio build (None: the default)
-    owner: str = "pytest:main"  # "cli": the egress-mesh CLI's run, kept until `down`
+__all__ = ["BACKEND", "WAITS", "LocalOptions"]
 
 
 def _build(values: Mapping[str, Any], common: Common) -> LocalOptions:

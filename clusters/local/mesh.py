@@ -20,15 +20,15 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl_documents as kubectl
 from clusters.istio import proxyconfig
 from clusters.istio.kubectl_documents import KindNames, load_documents
 from clusters.local import internet, iptables, network, runstate, sourcepod
-from clusters.local.backend import WAITS
 from clusters.local.istiod_plane import IstiodControlPlane
+from clusters.local.options import WAITS
 from clusters.local.prerequisites import check_prerequisites
 from clusters.local.runstate import PodState, RunState
 from clusters.local.sidecar import Sidecar
@@ -59,6 +59,9 @@ POD_ENV = sourcepod.POD_ENV
 # The shell's programs (shell_env): the page's commands run them as written.
 SHELL_PROGRAMS = {"kubectl": "clusters.local.kubectl", "istioctl": "clusters.local.istioctl"}
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+T = TypeVar("T")
 
 
 def make_control_plane(state: RunState, system_roots: Path | None = None) -> IstiodControlPlane:
@@ -542,6 +545,11 @@ class LocalCluster(ClosedByContext):
             labels = sourcepod.labels(pod) if pod is not None else sample
         name = pod.name if pod is not None else f"(the pod of network namespace {pod_ns})"
         return [name] if selector_matches(selector, labels) else []
+
+    def call_in_pod(self, function: Callable[[], T]) -> T:
+        """Run ``function`` on a thread inside the source pod's network namespace (what
+        the bench measures from where the page's curl runs)."""
+        return network.call_in(self.state.namespace("pod"), function)
 
     def exec_in_source_pod(self, argv: Sequence[str], timeout: float) -> ExecResult:
         self._pod()

@@ -222,6 +222,19 @@ def sweep_locked(root: Path, *, include_cli: bool = False) -> list[str]:
     return removed
 
 
+def leftovers(root: Path) -> list[str]:
+    """What the runs under ``root`` failed to remove: its network namespaces and files, one
+    line each (a teardown bug is then reported, not hidden by removing the root)."""
+    found = []
+    namespaces = network.list_namespaces(namespace_prefix(root))
+    if namespaces:
+        found.append(f"network namespaces left by {root}: {', '.join(namespaces)}")
+    files = sorted(p.name for p in root.iterdir() if p.name != LOCK_FILE) if root.is_dir() else []
+    if files:
+        found.append(f"files left in run root {root}: {', '.join(files)}")
+    return found
+
+
 def remove_private_root(root: Path) -> None:
     """Remove a run root that its caller created for itself (a test, the bench), with every
     run under it, live or not, and every namespace carrying its prefix: the prefix

@@ -1,6 +1,6 @@
 """What a docs reviewer sees in a report, read by Playwright in Debian's headless Chromium.
 
-Run by tests/test_report_browser.py with the Python of the tool venv .tools/playwright
+Run by tests/reports/test_report_browser.py with the Python of the tool venv .tools/playwright
 (``make playwright``): Playwright needs greenlet 3, httpbin in the suite's venv pins
 greenlet below 3, so the two cannot share a venv. This script imports nothing of the
 suite. It prints one JSON object of findings and leaves the assertions to the test.

@@ -5,12 +5,12 @@ The in-memory fake backend answers with these instead of imitating Istio:
 - ``validation.json``: the kinds Istio's CRDs serve (with kubectl's names for them), and
   for each manifest of the validation cases what Istio answered (the API server's CRD
   schema and CEL rules, then Istio's validating webhook, through egress-istiod) or what
-  kubectl printed against a kind cluster. ``python tests/test_validation.py`` records it;
-  tests/test_validation.py fails when the pinned build answers otherwise.
+  kubectl printed against a kind cluster. ``python tests/unit/test_validation.py`` records it;
+  tests/unit/test_validation.py fails when the pinned build answers otherwise.
 - ``injection.json``: the sleep sample's Deployment and pod as Istio's injector left them
   (automatic and manual, every destination or the fake's internal ranges), and the nat
   table Istio's istio-iptables builds from that pod's istio-init arguments.
-  ``python tests/test_recorded_injection.py`` records it, and checks it.
+  ``python tests/unit/test_recorded_injection.py`` records it, and checks it.
 
 A manifest that is not recorded has no answer here: the fake accepts it.
 """

@@ -42,7 +42,7 @@ def test_a_missing_prerequisite_stops_a_feature_run_in_one_line(
         "egress-conformance: local backend: the local backend needs root (network namespaces "
         "and iptables): run it as root (sudo make conformance)"
     )
-    unit_tests = SimpleNamespace(**{**vars(features), "args": ["tests/test_options.py"]})
+    unit_tests = SimpleNamespace(**{**vars(features), "args": ["tests/unit/test_options.py"]})
     options.pytest_configure(unit_tests)  # type: ignore[arg-type]  # unit tests still run
 
 

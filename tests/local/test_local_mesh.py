@@ -28,7 +28,7 @@ from clusters.shared.sites import DEFAULT_SITES_FILE, load_sites
 from fixtures.page.manifests import httpbin_service_entry
 from steps.logwatch import watch_for
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
+pytestmark = pytest.mark.root
 
 HTTPBIN_SE = httpbin_service_entry()
 
@@ -281,7 +281,7 @@ def test_a_killed_run_is_cleaned_up_by_the_next(run_root: Path) -> None:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).parent.parent,
+        cwd=Path(__file__).parents[2],
     )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "up"
@@ -399,7 +399,7 @@ def test_cli_round_trip(run_root: Path) -> None:
     """egress-mesh: up, status, mode, exec, apply, get, delete, logs and down."""
     cli_root = run_root / "cli-root"
     cli = [sys.executable, "-m", "clusters.local.cli", "--run-root", str(cli_root)]
-    cwd = Path(__file__).parent.parent
+    cwd = Path(__file__).parents[2]
 
     def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -469,7 +469,7 @@ def test_cli_takes_relative_paths_and_closed_pipes(run_root: Path, tmp_path: Pat
     resolved at up), and `status | head -1` ends quietly, without a traceback."""
     cli_root = run_root / "cli-root-paths"
     cli = [sys.executable, "-m", "clusters.local.cli", "--run-root", str(cli_root)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     shutil.copy(DEFAULT_SITES_FILE, tmp_path / "sites.yaml")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

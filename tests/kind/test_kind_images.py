@@ -450,10 +450,6 @@ def test_ca_is_made_once_and_signs_the_sites(kit_cache: Path, tmp_path: Path) ->
 
 # --- the images running (EGRESS_KIND_E2E=1) -----------------------------------------
 
-kind_e2e = pytest.mark.skipif(
-    os.environ.get("EGRESS_KIND_E2E") != "1", reason="set EGRESS_KIND_E2E=1 to build and run"
-)
-
 
 @pytest.fixture(scope="module")
 def daemon() -> Iterator[DockerDaemon]:
@@ -469,8 +465,7 @@ def _run(daemon: DockerDaemon, *args: str, timeout: float = 120) -> str:
     return daemon.docker("run", "--rm", "--network", "none", *args, timeout=timeout)
 
 
-@pytest.mark.kind
-@kind_e2e
+@pytest.mark.kit
 def test_istio_images_run(daemon: DockerDaemon) -> None:
     istio = istio_images.release()
     pilot, proxyv2 = istio_images.ensure_images(daemon)
@@ -492,8 +487,7 @@ def test_istio_images_run(daemon: DockerDaemon) -> None:
     )
 
 
-@pytest.mark.kind
-@kind_e2e
+@pytest.mark.kit
 def test_sample_images_run(daemon: DockerDaemon) -> None:
     curl, httpbin = samples.ensure_images(daemon)
     assert "curl" in _run(daemon, curl, "--version")
@@ -509,8 +503,7 @@ def test_sample_images_run(daemon: DockerDaemon) -> None:
     assert out.strip().endswith("200")
 
 
-@pytest.mark.kind
-@kind_e2e
+@pytest.mark.kit
 def test_fake_internet_serves_the_sites(daemon: DockerDaemon) -> None:
     """The sites answer from the kind network, over TLS trusted by the curl image."""
     created = config.ensure_network(daemon)
@@ -542,8 +535,7 @@ def test_fake_internet_serves_the_sites(daemon: DockerDaemon) -> None:
             daemon.docker("network", "rm", config.NETWORK_NAME)
 
 
-@pytest.mark.kind
-@kind_e2e
+@pytest.mark.kit
 def test_sleep_reaches_the_fake_internet_through_its_sidecar(
     daemon: DockerDaemon, tmp_path: Path
 ) -> None:

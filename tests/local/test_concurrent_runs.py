@@ -20,8 +20,8 @@ import pytest
 
 from clusters.local import network, runstate
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.root
+ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = "doc-envoy-passthrough or doc-blocking-by-default or doc-http-service-entry"
 
 

@@ -24,8 +24,6 @@ from clusters.local.mesh import LocalCluster
 from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy
 from fixtures.page.manifests import httpbin_service_entry
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
-
 # The page's commands (egress-control.zh.md), as written.
 GET_MODE = 'kubectl get configmap istio -n istio-system -o yaml | grep -o "mode: {mode}"'
 SED_REPLACE = (
@@ -328,7 +326,7 @@ class Shell:
         )
 
 
-@needs_root
+@pytest.mark.root
 def test_shell_env_names_this_run(mesh: LocalCluster) -> None:
     env = mesh.shell_env()
     assert env["EGRESS_MESH_RUN_ROOT"] == str(mesh.state.directory.parent)
@@ -337,7 +335,7 @@ def test_shell_env_names_this_run(mesh: LocalCluster) -> None:
     assert first.is_relative_to(mesh.state.directory) and os.access(first / "kubectl", os.X_OK)
 
 
-@needs_root
+@pytest.mark.root
 def test_the_configmap_has_no_mode_until_one_is_set_and_the_pages_sed_switches_it(
     page: Shell,
 ) -> None:
@@ -372,7 +370,7 @@ def test_the_configmap_has_no_mode_until_one_is_set_and_the_pages_sed_switches_i
     assert allowed.stderr.startswith(TTY_WARNING + "\n")  # then curl's progress meter
 
 
-@needs_root
+@pytest.mark.root
 def test_a_replace_the_mesh_cannot_take_is_refused(page: Shell) -> None:
     changed = page.run(
         "kubectl get configmap istio -n istio-system -o yaml | "
@@ -394,7 +392,7 @@ def test_a_replace_the_mesh_cannot_take_is_refused(page: Shell) -> None:
     ), stale.stderr
 
 
-@needs_root
+@pytest.mark.root
 def test_mixers_logs_are_no_resources(page: Shell) -> None:
     done = page.run(MIXER_LOGS)
     assert (done.returncode, done.stdout, done.stderr) == (
@@ -404,7 +402,7 @@ def test_mixers_logs_are_no_resources(page: Shell) -> None:
     )
 
 
-@needs_root
+@pytest.mark.root
 def test_get_pod_by_label(page: Shell) -> None:
     name = page.mesh.source_pod().name
     assert page.run(SOURCE_POD).stdout == name
@@ -420,7 +418,7 @@ def test_get_pod_by_label(page: Shell) -> None:
     )
 
 
-@needs_root
+@pytest.mark.root
 def test_exec_passes_the_exit_code_and_stdin_through(page: Shell) -> None:
     failed = page.run(
         "kubectl exec $SOURCE_POD -c sleep -- sh -c 'echo out; echo err >&2; exit 35'"
@@ -433,7 +431,7 @@ def test_exec_passes_the_exit_code_and_stdin_through(page: Shell) -> None:
     assert (old_form.returncode, old_form.stdout, old_form.stderr) == (1, "", NO_DASHES)
 
 
-@needs_root
+@pytest.mark.root
 def test_delete_names_what_is_missing(page: Shell) -> None:
     none = page.run(DELETE_SE)
     assert (none.returncode, none.stdout) == (1, "")
@@ -457,14 +455,14 @@ def test_delete_names_what_is_missing(page: Shell) -> None:
     assert (ignored.returncode, ignored.stderr) == (0, "")
 
 
-@needs_root
+@pytest.mark.root
 def test_describe_kube_apiserver_is_not_found(page: Shell) -> None:
     done = page.run(DESCRIBE_APISERVER)
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == 'Error from server (NotFound): pods "kube-apiserver" not found\n'
 
 
-@needs_root
+@pytest.mark.root
 def test_apply_runs_admission_and_a_dry_run_changes_nothing(page: Shell) -> None:
     manifest = httpbin_service_entry()
     dry = page.run("kubectl apply --dry-run=server -f -", stdin=manifest)
@@ -496,7 +494,7 @@ def test_apply_runs_admission_and_a_dry_run_changes_nothing(page: Shell) -> None
     ), refused.stderr
 
 
-@needs_root
+@pytest.mark.root
 def test_the_sample_deleted_and_applied_by_kubectl_is_the_meshs_pod(page: Shell) -> None:
     """``kubectl delete -f samples/sleep/sleep.yaml`` in another process: the mesh in
     this one sees the pod gone, then the new one ``kubectl apply`` made."""
@@ -528,7 +526,7 @@ def test_the_sample_deleted_and_applied_by_kubectl_is_the_meshs_pod(page: Shell)
     assert page.mesh.exec_in_source_pod(["true"], timeout=10).exit_code == 0
 
 
-@needs_root
+@pytest.mark.root
 def test_the_pages_manual_injection_is_istioctls(page: Shell) -> None:
     """``kubectl apply -f <(istioctl kube-inject -f samples/sleep/sleep.yaml)``: Istio's
     kube-inject, then a pod whose sidecar is in its Deployment (manual injection)."""
@@ -546,7 +544,7 @@ def test_the_pages_manual_injection_is_istioctls(page: Shell) -> None:
     assert page.run(command).stdout.splitlines()[-1] == "deployment.apps/sleep unchanged"
 
 
-@needs_root
+@pytest.mark.root
 def test_istioctl_proxy_config_shows_the_mode_the_sidecar_enforces(page: Shell) -> None:
     """Today's form of the page's configmap check (the drift record's): where
     virtualOutbound sends what no other listener takes."""

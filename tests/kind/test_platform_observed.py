@@ -29,7 +29,7 @@ from steps.state import ScenarioState
 from tests.kube_api_fake import FakeKubeApi
 from tests.step_calls import call_step
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NODES = json.loads((ROOT / "tests" / "golden" / "nodes.json").read_text())
 PAGE = shipped(find_units(ROOT / "features")[0])
 MINIKUBE_BLOCK = "minikube-docker-for-desktop-bare-metal.1"

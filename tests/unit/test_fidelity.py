@@ -23,7 +23,7 @@ TYPE = "type.googleapis.com/envoy."
 HCM = "envoy.filters.network.http_connection_manager"
 TCP = "envoy.filters.network.tcp_proxy"
 DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
-RECORDED = Path(__file__).with_name("golden") / "fidelity"
+RECORDED = Path(__file__).parents[1] / "golden" / "fidelity"
 # What each side's recorded dump (tests/golden/fidelity) was taken with: its ranges.
 RANGES = {
     "local": ["198.51.100.0/25", "198.51.100.128/25"],

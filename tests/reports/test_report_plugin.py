@@ -132,7 +132,7 @@ def test_the_page_report_tells_each_scenarios_story(pytester):
     # Istio's refusal of bad YAML is the failure, in its own words
     assert '❌ failed: spec.resolution: Unsupported value: "DSN"' in markdown
     # what the suite did and saw; no page unit here, so no step shows a page's command
-    # (tests/test_page_revisions.py runs the page's own)
+    # (tests/local/test_page_revisions.py runs the page's own)
     assert "ran: `cluster.outbound_traffic_policy()`" in markdown
     assert "- page: `" not in markdown
     # a failing step names the failure; the steps after it are listed as not run

@@ -10,7 +10,6 @@ the scenario bound to it.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -56,7 +55,7 @@ EDITS = [
     Edit("removed", lambda page: remove_lines(page, 166, 170), "logs_the_request_to_httpbinorg"),
 ]
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
+pytestmark = pytest.mark.root
 
 
 @dataclass(frozen=True)

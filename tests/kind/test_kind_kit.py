@@ -1,5 +1,5 @@
 """The offline kind kit (clusters/kind/): fast checks without docker, and one slow
-end-to-end run (``kind`` marker, only with EGRESS_KIND_E2E=1) that builds the node image,
+end-to-end run (``kit`` marker, only with EGRESS_KIND_E2E=1) that builds the node image,
 creates a cluster, and checks that the host ends as it began."""
 
 from __future__ import annotations
@@ -314,7 +314,6 @@ def _built_helm() -> Path:
     return directory / "helm"
 
 
-@pytest.mark.kind
 def test_the_kits_helm_refuses_the_pages_x_flag(tmp_path: Path) -> None:
     """``helm template -x`` (the page's, helm v2's) is refused by flag parsing, before
     helm looks for the chart: what --literal reports for the page's command."""
@@ -340,8 +339,7 @@ PAGE_HELM = (
 )
 
 
-@pytest.mark.kind
-@pytest.mark.skipif(os.environ.get("EGRESS_KIND_E2E") != "1", reason="set EGRESS_KIND_E2E=1")
+@pytest.mark.kit
 @pytest.mark.timeout(1800)
 def test_the_pages_helm_command_runs_as_written_on_kind(tmp_path: Path) -> None:
     """On kind, --literal's shell finds the kit's kubectl, istioctl and helm, so the page's
@@ -579,8 +577,7 @@ def test_control_plane_images_take_kubeadms_names(tmp_path: Path) -> None:
 # --- end to end ---------------------------------------------------------------------
 
 
-@pytest.mark.kind
-@pytest.mark.skipif(os.environ.get("EGRESS_KIND_E2E") != "1", reason="set EGRESS_KIND_E2E=1")
+@pytest.mark.kit
 @pytest.mark.timeout(3600)
 def test_kind_cluster_from_the_kit_leaves_the_host_as_it_was() -> None:
     from clusters.kind.kit import node, smoke

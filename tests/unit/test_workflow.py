@@ -18,7 +18,7 @@ import yaml
 
 from clusters.shared.gobuild import pinned_versions
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "conformance.yml"
 MINOR = re.compile(r"^1\.(\d+)$")
 # A version tag (v6, v4.2.1) or a full commit SHA.

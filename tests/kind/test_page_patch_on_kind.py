@@ -9,7 +9,6 @@ seed, committed at test time into a scratch checkout laid out as istio.io's."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,13 +17,7 @@ import pytest
 
 from tests.seed_page import CHECKOUT_PAGE, ROOT, seed_checkout
 
-pytestmark = [
-    pytest.mark.kind,
-    pytest.mark.skipif(
-        os.environ.get("EGRESS_KIND_E2E") != "1",
-        reason="two kind runs: make page-patch-kind (EGRESS_KIND_E2E=1)",
-    ),
-]
+pytestmark = pytest.mark.kit
 
 RUN_TIMEOUT_S = 40 * 60
 

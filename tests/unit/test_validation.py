@@ -5,11 +5,11 @@ its manifest and what the pinned Istio answers (the API server's CRD schema and 
 then Istio's validating webhook, through egress-istiod), and the kinds Istio's CRDs serve.
 The in-memory fake backend refuses with these answers. ``test_istiod_answers_as_recorded``
 fails when the Istio build answers otherwise; regenerate with
-``python tests/test_validation.py`` after a deliberate Istio upgrade, and read the diff.
+``python tests/unit/test_validation.py`` after a deliberate Istio upgrade, and read the diff.
 
 Refusals that kubectl makes before a request reaches the API server (KUBECTL_CASES) are
 not Istio's to record: their entries hold what the kit's kubectl printed against a real
-kind cluster (``python tests/test_validation.py kind`` records them), so the local mesh
+kind cluster (``python tests/unit/test_validation.py kind`` records them), so the local mesh
 and, with EGRESS_KIND_E2E=1, the kind backend are measured against kubectl itself.
 "not-an-istio-resource" is the local mesh's own refusal; its entry says so.
 """
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from validation_cases import CASES
 
@@ -110,7 +110,7 @@ def test_recording_is_for_the_running_istio(istiod: IstiodControlPlane) -> None:
     recorded_with = recording()["istio"]
     assert recorded_with == istiod.versions()["istio"], (
         f"{RECORDING} was recorded with istio.io/istio {recorded_with}; "
-        "regenerate it with `python tests/test_validation.py` and review the diff"
+        "regenerate it with `python tests/unit/test_validation.py` and review the diff"
     )
 
 
@@ -184,8 +184,7 @@ def kubectl_apply(cluster: KubeCluster, manifest: str) -> subprocess.CompletedPr
     )  # fmt: skip
 
 
-@pytest.mark.kind
-@pytest.mark.skipif(os.environ.get("EGRESS_KIND_E2E") != "1", reason="set EGRESS_KIND_E2E=1")
+@pytest.mark.kit
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("case", KUBECTL_CASES)
 def test_kind_answers_as_kubectl_recorded(kind: KubeCluster, case: str) -> None:
@@ -255,7 +254,7 @@ def record_kubectl() -> None:
             f"kubectl {client['gitVersion']} (the kit's) `kubectl apply -f -` against a kind "
             f"cluster of Kubernetes {server['gitVersion']} with Istio "
             f"{cluster.describe()['istio']}'s CRDs, recorded by "
-            f"`python tests/test_validation.py kind` on {datetime.date.today().isoformat()}"
+            f"`python tests/unit/test_validation.py kind` on {datetime.date.today().isoformat()}"
         )
         for case in KUBECTL_CASES:
             printed = kubectl_apply(cluster, CASES[case])

@@ -1,7 +1,7 @@
 """A deliberately failing scenario of a small run (tests/small_run.py) shows as failed,
 with its diagnostics, in every report: the page view, page.md, pytest-html, JUnit,
 summary.json, and Allure's results and HTML report. The browser's view of the page view
-and of Allure is in tests/test_report_browser.py."""
+and of Allure is in tests/reports/test_report_browser.py."""
 
 from __future__ import annotations
 

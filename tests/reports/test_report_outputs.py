@@ -17,7 +17,7 @@ ROOT = Path("/repo")
         (["features/01_before_you_begin.feature"], ROOT, True),
         (["features/test_egress_control.py::test_x"], ROOT, True),
         (["tests/"], ROOT, False),
-        (["tests/test_steps_curl.py"], ROOT, False),
+        (["tests/unit/test_steps_curl.py"], ROOT, False),
         (["tests/", "features/"], ROOT, True),
         (["."], ROOT / "features", True),
         (["../tests"], ROOT / "features", False),

@@ -26,7 +26,7 @@ from fixtures.records import ScenarioRecord, StepRecord
 from fixtures.reports.render import render_html
 from tests.small_run import FAILED_SCENARIO, FAILED_SECTION, FAILED_STEP, page_sections
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PLAYWRIGHT_PYTHON = ROOT / ".tools" / "playwright" / "bin" / "python"
 REVIEWER = ROOT / "tests" / "browser" / "reviewer.py"
 SHOTS = ROOT / "reports" / "screenshots"

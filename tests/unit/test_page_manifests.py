@@ -14,7 +14,7 @@ from fixtures.page import find_units, parts, shipped
 from fixtures.page.manifests import page_manifest
 from fixtures.page.refs import split_ref
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UNIT = find_units(ROOT / "features")[0]
 PAGE = shipped(UNIT)
 

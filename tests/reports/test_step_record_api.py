@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOT_LOADED = ("allure", "allure_commons", "pytest_html", "fixtures.reports", "fixtures.literal")
 
 

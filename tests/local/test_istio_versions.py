@@ -6,7 +6,6 @@ keeps each of them buildable and working, not just listed.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from clusters.protocol import OutboundTrafficPolicy
 from clusters.shared import gobuild
 from fixtures.page.manifests import httpbin_service_entry
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
+pytestmark = pytest.mark.root
 
 
 def test_at_least_two_istio_builds_are_pinned() -> None:

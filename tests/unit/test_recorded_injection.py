@@ -4,7 +4,7 @@ Each recorded workload is the sleep sample's Deployment and pod as Istio's injec
 egress-istiod) left them, and ``nat`` is what Istio's istio-iptables hands
 iptables-restore for that pod's istio-init arguments (``--dry-run``: nothing is applied,
 no root needed). The tests fail when the pinned build injects otherwise; after a
-deliberate Istio upgrade regenerate with ``python tests/test_recorded_injection.py``.
+deliberate Istio upgrade regenerate with ``python tests/unit/test_recorded_injection.py``.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def workload(plane: IstiodControlPlane, injection: Injection, ranges: list[str] 
 
 def test_recording_is_for_the_running_istio(istiod: IstiodControlPlane) -> None:
     assert recording()["istio"] == istiod.versions()["istio"], (
-        f"{RECORDING} is for another Istio build: `python tests/test_recorded_injection.py`"
+        f"{RECORDING} is for another Istio build: `python tests/unit/test_recorded_injection.py`"
     )
 
 

@@ -616,7 +616,7 @@ def test_the_features_define_the_expected_scenarios() -> None:
 
     from fixtures.reports.outcome import scenarios_in
 
-    expected = scenarios_in(Path(__file__).parent.parent / "features")
+    expected = scenarios_in(Path(__file__).parents[2] / "features")
     assert len(expected) >= 30
     files = {scenario.file for scenario in expected}
     assert expected[0].feature == "Before you begin" and expected[0].line > 1

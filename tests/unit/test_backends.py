@@ -14,7 +14,7 @@ from clusters import backends
 from clusters.plugin import Backend
 from clusters.protocol import ClusterError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_registry_has_one_line_per_backend() -> None:

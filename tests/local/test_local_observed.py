@@ -4,7 +4,6 @@ installed is what the first sidecar ran. Needs root, like the backend."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from clusters.local.mesh import LocalCluster
 from clusters.protocol import OutboundTrafficPolicy
 from clusters.shared import processes
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the local backend needs root")
+pytestmark = pytest.mark.root
 
 
 @pytest.fixture(scope="module")
