@@ -103,7 +103,8 @@ def run_features(root: Path, features_dir: Path, run_root: Path) -> dict[str, An
     """``pytest features/`` in a subprocess, its reports and meshes kept out of the way.
 
     Reports go to a temporary directory (--junitxml, --html, --alluredir and the page
-    report's --page-report-dir all override the reports/ defaults of fixtures/outputs.py),
+    report's --page-report-dir all override the reports/ defaults of the report plugins,
+    fixtures/reports/),
     and EGRESS_MESH_RUN_ROOT puts its mesh under the bench's own run root.
     """
     waits = page_waits(features_dir)

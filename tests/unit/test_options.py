@@ -10,6 +10,7 @@ from clusters import backends
 from clusters.plugin import Common
 from fixtures import options
 from fixtures.options import seconds
+from fixtures.reports import outcome
 
 
 def test_seconds_accepts_a_positive_number():
@@ -59,17 +60,18 @@ FLAGS = {  # every flag the suite had before backends declared their own, with i
     "external": "fake",
     "reuse_cluster": None,
     "keep_cluster": False,
-    "previous_summary": None,
-    "page_report_dir": None,
 }
+REPORT_FLAGS = {"previous_summary": None, "page_report_dir": None}  # fixtures/reports/outcome
 
 
 def test_every_flag_keeps_its_name_and_default() -> None:
     """Parsed afresh (this run's own options may be set), each flag as it always was."""
     parser = pytest.Parser(_ispytest=True)
     options.pytest_addoption(parser)
+    outcome.pytest_addoption(parser)
     parsed = parser.parse([])
     assert {name: getattr(parsed, name) for name in FLAGS} == FLAGS
+    assert {name: getattr(parsed, name) for name in REPORT_FLAGS} == REPORT_FLAGS
     assert not hasattr(parsed, "control_plane")  # the model of istiod is retired
 
 
@@ -88,9 +90,10 @@ def test_suite_options_hold_the_chosen_backends_own(name: str, tmp_path: Path) -
     """The chosen backend's dataclass, with the user's bounds put into its waits."""
     parser = pytest.Parser(_ispytest=True)
     options.pytest_addoption(parser)
+    outcome.pytest_addoption(parser)
     parsed = parser.parse(["--cluster", name, "--exec-timeout", "7"])
     config = SimpleNamespace(
-        getoption=lambda dest: getattr(parsed, dest),
+        getoption=lambda dest, default=None: getattr(parsed, dest, default),
         rootpath=tmp_path,
         workerinput={"workerid": "gw3"},
     )
