@@ -35,7 +35,8 @@ def _start(options: FakeOptions) -> Cluster:
 
 BACKEND = Backend(
     name="fake",
-    description="in memory, for the suite's own tests: commands answered by a handler",
+    description="in memory, for the suite's own tests: it refuses a manifest with Istio's "
+    "recorded answer (clusters/istio/recorded) and accepts any manifest not recorded",
     options_type=FakeOptions,
     waits=WAITS,
     options=(),
