@@ -13,7 +13,8 @@ Several runs may use the project's daemon at once (two pytest sessions, a build 
 run). Each takes a lease, a file named by its PID and start time under
 ``/run/egress-conformance-docker/leases``; ``stop()`` gives the lease back and ends the
 daemon only when no live run holds one, so a run never stops a daemon under another.
-``daemon-up`` takes a lease of its own that only ``daemon-down`` gives back.
+``daemon-up`` takes a lease of its own that only ``daemon-down`` gives back, or the
+next start of a daemon, when the one it was taken for no longer runs.
 
 The data root is ``~/.cache/egress-conformance/kind/docker``: its images are the kit's
 cache and survive between runs. The socket, pid file and host record live under
@@ -145,6 +146,7 @@ class DockerDaemon:
             lease = take_lease()
             if answers(f"unix://{SOCKET}"):
                 return cls(f"unix://{SOCKET}", owned=True, pid=_read_pid(), lease=lease)
+            drop_stale_manual_lease()
             try:
                 daemon = _start()
             except BaseException:
@@ -312,6 +314,16 @@ def take_lease(name: str | None = None) -> Path:
     lease = LEASES / (name or _lease_name(os.getpid()) or str(os.getpid()))
     lease.touch()
     return lease
+
+
+def drop_stale_manual_lease() -> None:
+    """A daemon-up lease belongs to the daemon it started; when that daemon no longer
+    runs (killed, or the machine restarted), the lease would keep the next run's daemon
+    up for good, so it goes before a new daemon starts."""
+    manual = LEASES / MANUAL_LEASE
+    if manual.exists():
+        manual.unlink()
+        cache.say("dropped the daemon-up lease of a Docker daemon that no longer runs")
 
 
 def live_leases() -> list[str]:

@@ -40,3 +40,16 @@ def test_stop_leaves_a_daemon_another_run_uses(
     again = docker.DockerDaemon("unix:///x", owned=True, pid=1, lease=docker.take_lease())
     again.stop()
     assert stopped == [True]
+
+
+def test_a_daemon_up_lease_goes_with_its_daemon(
+    leases: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon-up lease whose daemon is gone does not keep the next daemon up."""
+    docker.take_lease(docker.MANUAL_LEASE)
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setattr(docker, "answers", lambda host: False)
+    started = docker.DockerDaemon("unix:///x", owned=True, pid=1)
+    monkeypatch.setattr(docker, "_start", lambda: started)
+    assert docker.DockerDaemon.ensure() is started
+    assert docker.live_leases() == [f"pid {os.getpid()}"]
