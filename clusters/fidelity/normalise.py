@@ -39,10 +39,14 @@ What differs between the sides by nature, and is therefore renamed or dropped:
   virtual host that lists it), any other one ``${internal}``;
 - the cluster domain (``cluster.local`` on both today, a kubelet setting elsewhere):
   Service names are written with ``cluster.local``;
-- the platform's own Services (``kubernetes``, and every Service in ``kube-system`` and
-  ``istio-system``: kube-dns, istiod, the ingress gateway, kind's istiod revision tag)
-  and what they alone produce (:func:`without_system_services`): they are the
-  installation's, with ports and counts that differ by installer, not the corpus'.
+- every Service that is not the corpus' and what it alone produces
+  (:func:`without_others_services`). The corpus' Services are those of the pod's
+  namespace (``default``), ``kubernetes`` aside. The platform's (``kubernetes``, and every
+  Service in ``kube-system`` and ``istio-system``: kube-dns, istiod, the ingress gateway,
+  kind's istiod revision tag) are the installation's, with ports and counts that differ by
+  installer. Those of any other namespace belong to whoever else uses the cluster: on
+  kind, the ``existing`` backend's run in its own namespace, when the contract session
+  shares the cluster with it; every sidecar sees them, and the local mesh has none.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ DEFAULT_LB_POLICY = "ROUND_ROBIN"
 DEFAULT_NUM_RETRIES = 1
 DEFAULT_PERCENT = {"numerator": 0, "denominator": "HUNDRED"}
 INBOUND_LISTENERS = frozenset({"virtualInbound"})
-SYSTEM_NAMESPACES = frozenset({"kube-system", "istio-system"})
+CORPUS_NAMESPACE = "default"  # the sleep pod's, where the corpus applies its objects
 CLUSTER_DOMAIN = "cluster.local"
 HEADER_MATCH_FLAGS = frozenset({"name", "invert_match", "treat_missing_header_as_empty"})
 
@@ -359,16 +363,17 @@ def _upstream_protocol(cluster: Mapping[str, Any]) -> str | None:
 # The world's difference ----------------------------------------------------------------
 
 
-def is_system_host(host: str) -> bool:
-    """A Service of the platform's (``NAME.NAMESPACE.svc.DOMAIN``, maybe with ``:PORT``)."""
+def is_others_host(host: str) -> bool:
+    """A Service that is not the corpus' (``NAME.NAMESPACE.svc.DOMAIN``, maybe with
+    ``:PORT``): the platform's, or one of a namespace other than the pod's."""
     labels = host.rsplit(":", 1)[0].split(".")
     if len(labels) < 3 or labels[2] != "svc":
         return False
-    return labels[1] in SYSTEM_NAMESPACES or labels[:2] == ["kubernetes", "default"]
+    return labels[1] != CORPUS_NAMESPACE or labels[0] == "kubernetes"
 
 
-def without_system_services(config: JSON) -> JSON:
-    """The config without what only the platform's own Services produce.
+def without_others_services(config: JSON) -> JSON:
+    """The config without what only Services that are not the corpus' produce.
 
     Their clusters, their virtual hosts and route configurations, the listeners bound to
     their VIPs (every chain leads to them); then a route configuration left with only the
@@ -377,15 +382,15 @@ def without_system_services(config: JSON) -> JSON:
     clusters = {
         name: cluster
         for name, cluster in config["clusters"].items()
-        if not is_system_host(name.rsplit("|", 1)[-1])
+        if not is_others_host(name.rsplit("|", 1)[-1])
     }
     routes: JSON = {}
     emptied: set[str] = set()
     for name, route in config["routes"].items():
-        if is_system_host(name):
+        if is_others_host(name):
             emptied.add(name)
             continue
-        kept = {h: v for h, v in route["virtual_hosts"].items() if not is_system_host(h)}
+        kept = {h: v for h, v in route["virtual_hosts"].items() if not is_others_host(h)}
         if len(kept) < len(route["virtual_hosts"]) and set(kept) <= CATCH_ALL_HOSTS:
             emptied.add(name)
             continue
@@ -401,7 +406,7 @@ def without_system_services(config: JSON) -> JSON:
 def _only_system_targets(listener: Mapping[str, Any]) -> bool:
     targets = [t for chain in _all_chains(listener) for t in chain["to"]]
     hosts = [t.split(":", 1)[1].rsplit("|", 1)[-1] for t in targets if ":" in t]
-    return bool(hosts) and len(hosts) == len(targets) and all(map(is_system_host, hosts))
+    return bool(hosts) and len(hosts) == len(targets) and all(map(is_others_host, hosts))
 
 
 def _leads_only_to(listener: Mapping[str, Any], emptied: set[str]) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 from clusters.fidelity.addresses import AddressBook, resolve
 from clusters.fidelity.corpus import Case, Step
-from clusters.fidelity.normalise import Renames, normalise, without_system_services
+from clusters.fidelity.normalise import Renames, normalise, without_others_services
 from clusters.fidelity.probes import run_probe
 from clusters.protocol import Cluster, ClusterError, InvalidResource
 
@@ -114,7 +114,7 @@ def _items(dump: Mapping[str, Any]) -> list[Any]:
 
 
 def config_of(cluster: Cluster, book: AddressBook) -> dict[str, Any]:
-    """The sidecar's config, normalised, without the platform's own Services, with each
+    """The sidecar's config, normalised, without the Services that are not the corpus', with each
     side's addresses named as the corpus names them."""
     renames = Renames(addresses=book.placeholders(), internal=cluster.internal_ip_ranges())
-    return without_system_services(normalise(config_dump(cluster), renames))
+    return without_others_services(normalise(config_dump(cluster), renames))

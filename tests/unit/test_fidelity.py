@@ -16,7 +16,7 @@ from clusters.fidelity.addresses import AddressBook, placeholders_in, service_vi
 from clusters.fidelity.builds import build_of, same_build
 from clusters.fidelity.compare import ABSENT, Difference, compare_case, diff, distinct
 from clusters.fidelity.known import Known, load_known, unknown
-from clusters.fidelity.normalise import Renames, normalise, without_system_services
+from clusters.fidelity.normalise import Renames, normalise, without_others_services
 from clusters.protocol import ClusterError
 
 TYPE = "type.googleapis.com/envoy."
@@ -275,11 +275,32 @@ def test_normaliser_ignores_the_order_istio_does_not_mean() -> None:
     assert normalise(shuffled) == normalise(dump)
 
 
-def test_system_services_are_dropped_with_what_only_they_produce() -> None:
-    config = without_system_services(normalise(small_dump()))
+def test_the_platforms_services_are_dropped_with_what_only_they_produce() -> None:
+    config = without_others_services(normalise(small_dump()))
     assert sorted(config["listeners"]) == ["0.0.0.0_443", "0.0.0.0_80"]
     assert sorted(config["routes"]) == ["80"]
     assert "outbound|15014||istiod.istio-system.svc.cluster.local" not in config["clusters"]
+
+
+def test_another_namespaces_services_are_dropped_and_the_pods_namespaces_kept() -> None:
+    """A Service of another namespace (the ``existing`` run sharing kind) is not the
+    corpus'; the sleep Service of the pod's own namespace is."""
+    dump = small_dump()
+    clusters, _listeners, routes = (dump["configs"][i] for i in (1, 2, 3))
+    for namespace in ("default", "egress-conformance-contract-a21a29"):
+        host = f"sleep.{namespace}.svc.cluster.local"
+        clusters["dynamic_active_clusters"].append(
+            {"cluster": {"name": f"outbound|80||{host}", "type": "EDS"}}
+        )
+        routes["dynamic_route_configs"][0]["route_config"]["virtual_hosts"].append(
+            {"name": f"{host}:80", "domains": [host], "routes": [route("", f"outbound|80||{host}")]}
+        )
+    config = without_others_services(normalise(dump))
+    assert "outbound|80||sleep.default.svc.cluster.local" in config["clusters"]
+    assert not [name for name in config["clusters"] if "egress-conformance" in name]
+    hosts = config["routes"]["80"]["virtual_hosts"]
+    assert "sleep.default.svc.cluster.local:80" in hosts
+    assert not [name for name in hosts if "egress-conformance" in name]
 
 
 def test_each_sides_addresses_are_named_as_the_corpus_names_them() -> None:
@@ -309,7 +330,7 @@ def test_recorded_dumps_of_both_sides_normalise_to_one_config() -> None:
     raw = {name: json.loads((RECORDED / f"{name}-sidecar.json").read_text()) for name in RANGES}
     assert normalise(raw["local"]) != normalise(raw["kind"])
     configs = {
-        name: without_system_services(normalise(raw[name], Renames(internal=RANGES[name])))
+        name: without_others_services(normalise(raw[name], Renames(internal=RANGES[name])))
         for name in RANGES
     }
     assert configs["local"] == configs["kind"]
