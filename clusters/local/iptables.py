@@ -38,7 +38,7 @@ def validate_cidrs(ranges: Sequence[str]) -> tuple[str, ...]:
 
 
 def run_istio_iptables(namespace: str, args: Sequence[str], binary: str) -> None:
-    """Run Istio's own istio-iptables (built into egress-istiod) in the pod's namespace
+    """Run Istio's own istio-iptables (built beside egress-istiod) in the pod's namespace
     with istio-init's arguments (``istio-iptables -p 15001 ...``), as the container does."""
     completed = subprocess.run(
         ["ip", "netns", "exec", namespace, binary, *args],

@@ -103,12 +103,18 @@ class IstiodControlPlane:
         self._kinds_raw: list[dict[str, Any]] | None = None
         self._sidecar: Sidecar | None = None
         self._pending = -1  # the push counter the proxy must have ACKed
+        self.start_phases: dict[str, float] = {}  # istiod's own account of its start
 
     # The process -----------------------------------------------------------------------
     @functools.cached_property
     def binary(self) -> Path:
         """egress-istiod for the run's Istio build (built first if the cache lacks it)."""
         return gobuild.ensure_built(gobuild.istio_build(self.state.istio_version))
+
+    @property
+    def iptables_binary(self) -> Path:
+        """Istio's istio-init command (istio-iptables) of the same build."""
+        return gobuild.iptables_path(self.binary)
 
     def start(self, spawn: Spawn) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -127,8 +133,10 @@ class IstiodControlPlane:
         ]
         if self.system_roots is not None:
             argv += ["--system-roots", str(self.system_roots)]
+        # Chart renders are the same for every process of a build: kept beside the binary.
+        argv += ["--render-cache", str(self.binary.parent / "renders")]
         spawn(PROCESS_NAME, argv, self.directory)
-        self._wait_ready()
+        self.start_phases = self._wait_ready()
         # What istiod's mesh config says before anyone changed it: Istio's default.
         self.state.installed_mode = self.outbound_traffic_policy().value
         self.state.save()
@@ -146,19 +154,21 @@ class IstiodControlPlane:
         """pilot-agent's SDS socket path, relative to the process's directory."""
         return self.directory / "var" / "run" / "secrets" / "workload-spiffe-uds" / "socket"
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self) -> dict[str, float]:
+        """Wait for istiod's ready line; it says how long each part of its start took."""
         log = self.directory / f"{PROCESS_NAME}.log"
 
-        def ready() -> None:
+        def ready() -> dict[str, float]:
             self._check_alive()
             try:
-                if '"ready":true' in log.read_text():
-                    return
-            except OSError:
+                for line in log.read_text().splitlines():
+                    if '"ready":true' in line:
+                        return dict(json.loads(line).get("start") or {})
+            except (OSError, ValueError):
                 pass
             raise NotYet(f"its ready line ({self._last_words()})")
 
-        wait_for(ready, timeout=READY_TIMEOUT_S, what="istiod was not ready")
+        return wait_for(ready, timeout=READY_TIMEOUT_S, what="istiod was not ready")
 
     def _check_alive(self) -> None:
         from clusters.shared import processes  # the run's records say which PID is ours
@@ -271,7 +281,7 @@ class IstiodControlPlane:
         return Workload(deployment=body["deployment"], pod=body["pod"])
 
     def install_interception(self, namespace: str, pod: Mapping[str, Any]) -> None:
-        """Istio's own istio-iptables (built into egress-istiod), with the arguments the
+        """Istio's own istio-iptables (built beside egress-istiod), with the arguments the
         injector gave the pod's istio-init."""
         args = istio_injection.init_args(pod)
         if not args:
@@ -279,7 +289,7 @@ class IstiodControlPlane:
                 f"the pod {pod['metadata']['name']} has no istio-init container: the injector "
                 "did not inject it"
             )
-        iptables.run_istio_iptables(namespace, args, str(self.binary))
+        iptables.run_istio_iptables(namespace, args, str(self.iptables_binary))
 
     def bootstrap(self, sidecar: Sidecar) -> dict[str, Any]:
         """ADS over the xds socket, as pilot-agent's bootstrap points Envoy at istiod."""

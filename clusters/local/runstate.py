@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -27,6 +28,7 @@ from clusters.shared.processes import ProcessRecord
 
 DEFAULT_RUN_ROOT = Path(os.environ.get("EGRESS_MESH_RUN_ROOT", "/run/egress-conformance"))
 NAMESPACE_PREFIX = "egc-"
+_SAVING = threading.Lock()  # one writer of a state file at a time, in this process
 LOCK_FILE = ".lock"
 # The kinds of the run's cleanup records (see UNDO).
 PROCESS, NAMESPACE, DIRECTORY = "process", "namespace", "directory"
@@ -74,12 +76,13 @@ class RunState:
         return f"{namespace_prefix(self.directory.parent)}{self.run_id}-{role}"
 
     def save(self) -> None:
-        data = asdict(self)
-        data["directory"] = str(self.directory)
-        data["cleanup"] = [record.to_json() for record in self.cleanup]
-        temporary = self.state_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(data, indent=1))
-        os.replace(temporary, self.state_file)
+        with _SAVING:  # creation steps that run together save from their threads
+            data = asdict(self)
+            data["directory"] = str(self.directory)
+            data["cleanup"] = [record.to_json() for record in self.cleanup]
+            temporary = self.state_file.with_suffix(".tmp")
+            temporary.write_text(json.dumps(data, indent=1))
+            os.replace(temporary, self.state_file)
 
     @classmethod
     def load(cls, directory: Path) -> RunState:

@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,11 +79,9 @@ def create_pod_network(
     pod_dir: Path,
     *,
     ca_bundle: bytes,
-    interception: Callable[[str, Mapping[str, Any]], None],
 ) -> None:
-    """The pod's namespace with the page's DNS and CA, its veth, then istio-init's rules
-    (``interception``: Istio's own istio-iptables with the pod's istio-init arguments,
-    or the model's transcription)."""
+    """The pod's namespace with the page's DNS and CA, and its veth. istio-init's rules
+    are the caller's to install (the control plane's istio-iptables)."""
     network.create(
         pod_ns,
         etc_files={
@@ -92,7 +90,6 @@ def create_pod_network(
         },
     )
     network.connect(pod_ns, net, pod_ip=POD_IP, gateway_ip=GATEWAY_IP, prefix_len=POD_PREFIX_LEN)
-    interception(pod_ns, pod.pod)
     pod_dir.mkdir(parents=True)
     os.chown(pod_dir, PROXY_UID, PROXY_GID)  # the admin socket goes here
 

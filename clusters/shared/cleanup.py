@@ -6,7 +6,8 @@ Closing runs every closer even when some fail, and then raises one
 :class:`CleanupFailed` naming each failure (rather than returning the list: a teardown
 that failed must not pass for one that worked). An interrupt (Ctrl-C, SIGTERM made
 one) in the middle of closing still closes the rest, then goes on as an interrupt.
-Closing twice is harmless: a closer runs once, even if it failed.
+Closing twice is harmless: a closer runs once, even if it failed. Registering is safe
+from several threads (creation steps that run together).
 
 What must be undone after a crash (a process, a network namespace) is registered as a
 *record* as well: plain data that a later process can replay with the same closers
@@ -18,6 +19,7 @@ it again: a closer must accept that what it closes may be gone already.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -80,12 +82,14 @@ class CleanupStack:
         self._replay = dict(replay or {})
         self._on_record = on_record
         self._entries: list[_Entry] = [self._replayed(record) for record in records]
+        self._lock = threading.RLock()  # registrations may come from several threads
 
     # Registering -------------------------------------------------------------------
     def push(self, name: str, closer: Closer) -> str:
         """Register ``closer`` for what was just created; returns its name (unique)."""
-        self._check_new(name)
-        self._entries.append(_Entry(name, closer, None))
+        with self._lock:
+            self._check_new(name)
+            self._entries.append(_Entry(name, closer, None))
         return name
 
     def record(
@@ -95,12 +99,13 @@ class CleanupStack:
         ``on_record`` before this returns, so call it before creating the thing.
         ``closer`` (default: the replay of ``kind``) is what this process runs."""
         record = CleanupRecord(kind, name, dict(data))
-        self._check_new(name)
-        entry = self._replayed(record)
-        if closer is not None:
-            entry.closer = closer
-        self._entries.append(entry)
-        self._records_changed()
+        with self._lock:
+            self._check_new(name)
+            entry = self._replayed(record)
+            if closer is not None:
+                entry.closer = closer
+            self._entries.append(entry)
+            self._records_changed()
         return name
 
     def follow(self, records: Iterable[CleanupRecord]) -> None:
@@ -108,10 +113,11 @@ class CleanupStack:
         ours to close too, what it closed is gone (dropped without closing again)."""
         wanted = list(records)
         names = {record.name for record in wanted}
-        kept = [e for e in self._entries if e.record is None or e.record.name in names]
-        present = {e.name for e in kept}
-        kept += [self._replayed(r) for r in wanted if r.name not in present]
-        self._entries = kept
+        with self._lock:
+            kept = [e for e in self._entries if e.record is None or e.record.name in names]
+            present = {e.name for e in kept}
+            kept += [self._replayed(r) for r in wanted if r.name not in present]
+            self._entries = kept
 
     # Reading -----------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -199,9 +205,10 @@ class CleanupStack:
         return _Entry(record.name, lambda: replay(record.data), record)
 
     def _remove(self, entry: _Entry) -> None:
-        self._entries.remove(entry)
-        if entry.record is not None:
-            self._records_changed()
+        with self._lock:
+            self._entries.remove(entry)
+            if entry.record is not None:
+                self._records_changed()
 
     def _records_changed(self) -> None:
         if self._on_record is not None:

@@ -42,6 +42,8 @@ from clusters.shared import cache
 SOURCE_DIR = Path(__file__).resolve().parents[1] / "local" / "istiod"
 VERSIONS_DIR = SOURCE_DIR / "versions"
 BINARY_NAME = "egress-istiod"
+# Istio's istio-init command, a program of its own beside egress-istiod (istiod/istioinit).
+IPTABLES_NAME = "istio-iptables"
 DEFAULT_ISTIO_VERSION = "1.31-dev"
 BUILD_TIMEOUT_S = 3600.0
 WRAPPER_GO_VERSION = "1.24"  # go get raises it to what the required modules declare
@@ -127,6 +129,11 @@ def binary_path(build: IstioBuild) -> Path:
     return istiod_cache_root() / f"{build.name}-{source_digest(build)}" / BINARY_NAME
 
 
+def iptables_path(istiod: Path) -> Path:
+    """The build's istio-iptables, beside its egress-istiod (``ensure_built`` makes both)."""
+    return istiod.parent / IPTABLES_NAME
+
+
 def ensure_built(build: IstioBuild, *, progress: bool = True) -> Path:
     """The cached binary for ``build``, building it first when missing."""
     target = binary_path(build)
@@ -161,22 +168,24 @@ def _build_istiod(build: IstioBuild, target: Path, *, progress: bool) -> None:
             file=sys.stderr,
             flush=True,
         )
-    temporary = target.with_suffix(".tmp")
-    # No -trimpath: `go test` (make test) then reuses the packages this build compiled.
-    command = [go, "build", "-ldflags=-s -w", "-o", str(temporary)]
-    if build.modfile != SOURCE_DIR / "go.mod":
-        command.append(f"-modfile={build.modfile}")
-    command.append(".")
-    env = {**os.environ, "CGO_ENABLED": "0"}
-    process = subprocess.Popen(
-        command, cwd=SOURCE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    output = _follow(process, started, progress=progress)
-    if process.returncode != 0:
-        temporary.unlink(missing_ok=True)
-        last = " | ".join(output[-3:]) or f"exit {process.returncode}"
-        raise PrerequisiteMissing(f"building istiod failed: {last}")
-    os.replace(temporary, target)
+    # istio-iptables first: egress-istiod's presence says the build is complete.
+    for binary, package in ((iptables_path(target), "./istioinit"), (target, ".")):
+        temporary = binary.with_suffix(".tmp")
+        # No -trimpath: `go test` (make test) then reuses the packages this build compiled.
+        command = [go, "build", "-ldflags=-s -w", "-o", str(temporary)]
+        if build.modfile != SOURCE_DIR / "go.mod":
+            command.append(f"-modfile={build.modfile}")
+        command.append(package)
+        env = {**os.environ, "CGO_ENABLED": "0"}
+        process = subprocess.Popen(
+            command, cwd=SOURCE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        output = _follow(process, started, progress=progress)
+        if process.returncode != 0:
+            temporary.unlink(missing_ok=True)
+            last = " | ".join(output[-3:]) or f"exit {process.returncode}"
+            raise PrerequisiteMissing(f"building istiod failed ({binary.name}): {last}")
+        os.replace(temporary, binary)
     if progress:
         print(
             f"egress-conformance: istiod built in {time.monotonic() - started:.0f}s",

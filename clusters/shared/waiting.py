@@ -32,9 +32,14 @@ def wait_for(
     timeout: float,
     what: str,
     interval: float = 0.002,
-    max_interval: float = 0.05,
+    max_interval: float = 0.01,
 ) -> T:
     """Call ``check`` until it returns instead of raising NotYet, for ``timeout`` seconds.
+
+    The backoff stops at 10 ms: what the backends wait for (a ready line, Envoy's
+    /ready, a proxy's ACK) comes within tens to hundreds of milliseconds, and a longer
+    step would add up to itself to every wait; each check costs well under a
+    millisecond.
 
     Other exceptions (a dead process explaining itself) end the wait at once.
     """

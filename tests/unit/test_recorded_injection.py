@@ -49,7 +49,7 @@ def istiod() -> Iterator[IstiodControlPlane]:
 def nat_table(plane: IstiodControlPlane, init_args: Sequence[str]) -> str:
     """What Istio's istio-iptables would load for istio-init's arguments."""
     completed = subprocess.run(
-        [str(plane.binary), *init_args, "--dry-run"],
+        [str(plane.iptables_binary), *init_args, "--dry-run"],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     printed = completed.stdout + completed.stderr

@@ -253,3 +253,25 @@ func TestKindsCarryThePreferredPrinterColumns(t *testing.T) {
 	}
 	t.Fatal("no ServiceEntry kind")
 }
+
+// Validators are built on a version's first create; every one of Istio's CRDs must
+// build, or its creates would answer an internal error.
+func TestEveryServedVersionsValidatorsBuild(t *testing.T) {
+	a, err := NewAPIServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gvk := range a.order {
+		if a.served[gvk].validator != nil {
+			t.Fatalf("%v was built before its first create", gvk)
+		}
+	}
+	if err := a.Warm(); err != nil {
+		t.Fatal(err)
+	}
+	for _, gvk := range a.order {
+		if a.served[gvk].validator == nil || a.served[gvk].structural == nil {
+			t.Fatalf("%v has no validator after Warm", gvk)
+		}
+	}
+}

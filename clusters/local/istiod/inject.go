@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
-	"istio.io/istio/operator/pkg/render"
 	"istio.io/istio/pilot/pkg/model"
 	"istio.io/istio/pkg/kube/inject"
 )
@@ -90,23 +89,20 @@ func (i *Injection) Render(values map[string]string) error {
 		}
 		flags = append(flags, fmt.Sprintf("values.%s=%s", key, values[key]))
 	}
-	renderMu.Lock()
-	sets, _, err := render.GenerateManifest(nil, flags, false, nil, nil)
-	renderMu.Unlock()
+	objects, err := renderCharts(nil, flags, "")
 	if err != nil {
-		return fmt.Errorf("rendering Istio's charts: %v", err)
+		return err
 	}
 	var data map[string]string // the ConfigMap's data: config (templates) and values
-	for _, set := range sets {
-		for _, object := range set.Manifests {
-			if object.GetKind() != "ConfigMap" || object.GetName() != InjectorConfigMap {
-				continue
-			}
-			raw, _ := object.Object["data"].(map[string]any)
-			data = map[string]string{}
-			for key, value := range raw {
-				data[key], _ = value.(string)
-			}
+	for _, object := range objects {
+		metadata, _ := object["metadata"].(map[string]any)
+		if object["kind"] != "ConfigMap" || metadata["name"] != InjectorConfigMap {
+			continue
+		}
+		raw, _ := object["data"].(map[string]any)
+		data = map[string]string{}
+		for key, value := range raw {
+			data[key], _ = value.(string)
 		}
 	}
 	if data == nil {

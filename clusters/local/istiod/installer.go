@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -17,16 +16,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"sigs.k8s.io/yaml"
 
-	"istio.io/istio/operator/pkg/render"
 	"istio.io/istio/pkg/config/mesh"
 )
 
 // SystemNamespace is where `istioctl install` puts istiod and its ConfigMaps.
 const SystemNamespace = "istio-system"
-
-// renderMu serialises chart renders (the installer's and the injector's): Helm's
-// rendering and the operator's logging are not known to be safe to run twice at once.
-var renderMu sync.Mutex
 
 // Installer holds what `istioctl install` wrote into istio-system, as Istio's own
 // installer renders it (operator/pkg/render, profile default): the ConfigMaps of the
@@ -39,10 +33,9 @@ type Installer struct {
 	meshText  string // the install's meshConfig, YAML
 	mode      string // outboundTrafficPolicy.mode as last set; "" while never set
 	installed metav1.Time
-	dir       string                      // where the IstioOperator overlay is written
-	cache     map[string][]map[string]any // rendered ConfigMaps by render inputs
-	served    map[string]*servedObject    // namespace/name -> its identity
-	version   int                         // the cluster's last resourceVersion
+	dir       string                   // where the IstioOperator overlay is written
+	served    map[string]*servedObject // namespace/name -> its identity
+	version   int                      // the cluster's last resourceVersion
 }
 
 // servedObject is what the API server adds to an object: uid, resourceVersion (bumped
@@ -62,7 +55,6 @@ func NewInstaller(meshText, dir string) (*Installer, error) {
 		meshText:  meshText,
 		installed: metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
 		dir:       dir,
-		cache:     map[string][]map[string]any{},
 		served:    map[string]*servedObject{},
 	}, nil
 }
@@ -148,8 +140,7 @@ func (i *Installer) serve(rendered map[string]any) map[string]any {
 	return object
 }
 
-// render runs Istio's installer once per distinct input and keeps what it rendered:
-// a render of every chart takes about a second.
+// render runs Istio's installer (renderCharts keeps each distinct render).
 func (i *Installer) render(injector map[string]string) ([]map[string]any, error) {
 	i.mu.Lock()
 	overlay, err := i.overlay()
@@ -161,42 +152,16 @@ func (i *Installer) render(injector map[string]string) ([]map[string]any, error)
 	if err != nil {
 		return nil, err
 	}
-	key := string(overlay) + "\n" + strings.Join(flags, "\n")
-	i.mu.Lock()
-	cached, found := i.cache[key]
-	i.mu.Unlock()
-	if found {
-		return cached, nil
-	}
-	file, err := os.CreateTemp(i.dir, "istio-operator-*.yaml")
+	objects, err := renderCharts(overlay, flags, i.dir)
 	if err != nil {
 		return nil, err
-	}
-	defer os.Remove(file.Name())
-	if _, err := file.Write(overlay); err != nil {
-		file.Close()
-		return nil, err
-	}
-	if err := file.Close(); err != nil {
-		return nil, err
-	}
-	renderMu.Lock()
-	sets, _, err := render.GenerateManifest([]string{file.Name()}, flags, false, nil, nil)
-	renderMu.Unlock()
-	if err != nil {
-		return nil, fmt.Errorf("rendering Istio's charts: %v", err)
 	}
 	var configMaps []map[string]any
-	for _, set := range sets {
-		for _, object := range set.Manifests {
-			if object.GetKind() == "ConfigMap" && object.GetAPIVersion() == "v1" {
-				configMaps = append(configMaps, object.Object)
-			}
+	for _, object := range objects {
+		if object["kind"] == "ConfigMap" && object["apiVersion"] == "v1" {
+			configMaps = append(configMaps, object)
 		}
 	}
-	i.mu.Lock()
-	i.cache[key] = configMaps
-	i.mu.Unlock()
 	return configMaps, nil
 }
 
