@@ -6,6 +6,10 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 # pytest-xdist: one mesh per worker, so the page's 8 s of waits overlap the other scenarios.
 PARALLEL ?= -n auto
+# Compiled modules under the user's cache, written even where PYTHONDONTWRITEBYTECODE is
+# set: without them every xdist worker compiles and assertion-rewrites the suite again.
+export PYTHONPYCACHEPREFIX ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/egress-conformance/pycache
+export PYTHONDONTWRITEBYTECODE :=
 SYSTEM_COMMANDS := iptables ip curl dnsmasq setpriv
 SYSTEM_PACKAGES := iptables iproute2 curl dnsmasq-base util-linux
 
@@ -165,7 +169,7 @@ conformance-versions: setup istiod-all allure
 	done; exit $${status:-0}
 
 bench: setup
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 # The local mesh against a kind cluster with the same Istio build: the corpus
 # (clusters/fidelity/corpus) on both, normalised Envoy config and traffic compared; prints

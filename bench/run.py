@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script (`python bench/run.py`)
     sys.path.insert(0, str(ROOT))
 
-from bench import table  # noqa: E402
+from bench import compare, table  # noqa: E402
 from bench.features import run_features  # noqa: E402
 from bench.mesh import (  # noqa: E402
     BenchError,
@@ -218,10 +218,22 @@ def main(argv: list[str] | None = None) -> int:
     results["leftovers"] = leftovers
     rows = table.rows(measured)
     results["table"] = [dict(zip(table.HEADER, row, strict=True)) for row in rows]
+    previous = compare.previous_results(args.json)
+    against = compare.compare(measured, previous)
+    results["against_previous"] = {
+        "previous": str(args.json) if previous is not None else None,
+        "figures": [c.to_json() for c in against],
+        "regressed": [c.figure.name for c in against if c.regressed],
+    }
 
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1) + "\n")
     print(report_text(results, rows, args.json))
+    print()
+    print(compare.render(against, "the bench.json replaced" if previous else "none"))
+    for comparison in against:
+        if comparison.regressed:
+            print(f"REGRESSED: {comparison.figure.name}")
     return 1 if results["error"] or leftovers else 0
 
 

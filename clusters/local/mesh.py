@@ -60,6 +60,9 @@ POD_ENV = sourcepod.POD_ENV
 # The shell's programs (shell_env): the page's commands run them as written.
 SHELL_PROGRAMS = {"kubectl": "clusters.local.kubectl", "istioctl": "clusters.local.istioctl"}
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SHELL_CLIENT = Path(__file__).resolve().parent / "shellclient.py"
+SHELL_SOCKET = "shell.sock"
+MAX_SOCKET_PATH = 108  # sun_path, NUL included
 
 
 T = TypeVar("T")
@@ -216,6 +219,7 @@ class LocalCluster(ClosedByContext):
         logs: Path,
         *,
         owner_uid: int | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> processes.ProcessRecord:
         logs.mkdir(parents=True, exist_ok=True)
         child, record = processes.spawn(
@@ -223,6 +227,7 @@ class LocalCluster(ClosedByContext):
             argv,
             stdout=logs / f"{name}.log",
             stderr=logs / f"{name}.err",
+            env=env,
             owner_uid=owner_uid,
         )
         self._children[child.pid] = child
@@ -281,6 +286,8 @@ class LocalCluster(ClosedByContext):
             return self._pod_dir()
         if process_name == "istiod":
             return self.state.directory / "istiod"
+        if process_name == "shell-server":
+            return self.state.directory / "shell"
         return self.state.directory / "internet"
 
     # Another process of the run ---------------------------------------------------------
@@ -673,33 +680,66 @@ class LocalCluster(ClosedByContext):
         """The environment in which the page's commands run as written: this run's
         ``kubectl`` and ``istioctl kube-inject`` first on PATH (clusters/local/kubectl.py
         and istioctl.py, answering as kubectl v1.34 and istioctl do), and the run they
-        re-attach to (EGRESS_MESH_RUN_ROOT, EGRESS_MESH_RUN_ID), since they run in other
-        processes than this one."""
+        re-attach to (EGRESS_MESH_RUN_ROOT, EGRESS_MESH_RUN_ID).
+
+        Each wrapper hands its command to the run's shell server, which has the programs'
+        modules imported already (clusters/local/shellserver.py), and runs it in a
+        process of its own until that server listens; the answer is the same."""
         directory = self.state.directory / "bin"
         directory.mkdir(exist_ok=True)
-        # Compiled modules kept outside the tree (the page's commands call kubectl dozens
-        # of times; compiling it each time is most of its start-up).
-        pycache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        pycache = pycache / "egress-conformance" / "pycache"
-        for program, module in SHELL_PROGRAMS.items():
-            text = (
-                "#!/bin/sh\n"
-                f"# {program} for the local mesh's run {self.state.run_id} (egress-conformance)\n"
-                f"export PYTHONPATH={shlex.quote(str(PROJECT_ROOT))} "
-                f"PYTHONPYCACHEPREFIX={shlex.quote(str(pycache))} PYTHONDONTWRITEBYTECODE=\n"
-                f'exec {shlex.quote(sys.executable)} -m {module} "$@"\n'
-            )
-            wrapper = directory / program
-            if not wrapper.exists() or wrapper.read_text() != text:
-                temporary = wrapper.with_suffix(".tmp")
-                temporary.write_text(text)
-                temporary.chmod(0o755)
-                os.replace(temporary, wrapper)
-        return {
+        env = {
             "PATH": f"{directory}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
             "EGRESS_MESH_RUN_ROOT": str(self.state.directory.parent),
             "EGRESS_MESH_RUN_ID": self.state.run_id,
         }
+        socket_path = self.state.directory / SHELL_SOCKET
+        for program, module in SHELL_PROGRAMS.items():
+            _write_wrapper(directory / program, self.state.run_id, program, module, socket_path)
+        self._start_shell_server(socket_path, env)
+        return env
+
+    def _start_shell_server(self, socket_path: Path, env: Mapping[str, str]) -> None:
+        """Once per run, not waited for: the wrappers need no server to answer."""
+        if len(os.fsencode(socket_path)) >= MAX_SOCKET_PATH:
+            return  # a Unix socket's path is at most 107 bytes; the wrappers answer alone
+        self._follow_run()
+        if any(r.name == "shell-server" and processes.is_running(r) for r in self.state.processes):
+            return
+        argv = [sys.executable, "-m", "clusters.local.shellserver", str(socket_path)]
+        self._spawn(
+            "shell-server",
+            argv,
+            self.state.directory / "shell",
+            env={**os.environ, **env, **_python_env()},
+        )
+
+
+def _python_env() -> dict[str, str]:
+    """The project on sys.path, and compiled modules kept outside the tree (the page's
+    commands call kubectl dozens of times; compiling it each time is most of a start)."""
+    pycache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return {
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "PYTHONPYCACHEPREFIX": str(pycache / "egress-conformance" / "pycache"),
+        "PYTHONDONTWRITEBYTECODE": "",
+    }
+
+
+def _write_wrapper(wrapper: Path, run_id: str, program: str, module: str, socket: Path) -> None:
+    """``bin/kubectl``: the shell client (a few ms, no project imports) for this run."""
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in _python_env().items())
+    client = [sys.executable, "-I", "-S", str(SHELL_CLIENT), str(socket), program, module]
+    text = (
+        "#!/bin/sh\n"
+        f"# {program} for the local mesh's run {run_id} (egress-conformance)\n"
+        f"export {exports}\n"
+        f'exec {shlex.join(client)} "$@"\n'
+    )
+    if not wrapper.exists() or wrapper.read_text() != text:
+        temporary = wrapper.with_suffix(".tmp")
+        temporary.write_text(text)
+        temporary.chmod(0o755)
+        os.replace(temporary, wrapper)
 
 
 def check_served_locally(document: Mapping[str, object]) -> None:

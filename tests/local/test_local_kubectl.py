@@ -11,7 +11,9 @@ import io
 import json
 import os
 import subprocess
+import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +22,9 @@ import pytest
 from clusters.istio import injection
 from clusters.local import istioctl, kubeargs, kubectl
 from clusters.local.kubeargs import KubectlError
-from clusters.local.mesh import LocalCluster
+from clusters.local.mesh import PROJECT_ROOT, LocalCluster
 from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy
+from clusters.shared import processes
 from fixtures.page.manifests import httpbin_service_entry
 
 # The page's commands (egress-control.zh.md), as written.
@@ -333,6 +336,112 @@ def test_shell_env_names_this_run(mesh: LocalCluster) -> None:
     assert env["EGRESS_MESH_RUN_ID"] == mesh.state.run_id
     first = Path(env["PATH"].split(os.pathsep)[0])
     assert first.is_relative_to(mesh.state.directory) and os.access(first / "kubectl", os.X_OK)
+
+
+def _wait_for_shell_server(mesh: LocalCluster) -> Path:
+    """The run's shell server, once it listens (shell_env() starts it, unwaited)."""
+    socket_path = mesh.state.directory / "shell.sock"
+    mesh.shell_env()
+    deadline = time.monotonic() + 30
+    while not socket_path.exists():
+        assert time.monotonic() < deadline, "the run's shell server never listened"
+        time.sleep(0.05)
+    return socket_path
+
+
+def _by_own_process(
+    shell: Shell, command: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """The command with kubectl as its own process (no server), as the wrappers fall back."""
+    own = shell.workdir / "own-process"
+    own.mkdir(exist_ok=True)
+    for program in ("kubectl", "istioctl"):
+        wrapper = own / program
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            f"export PYTHONPATH={PROJECT_ROOT}\n"
+            f'exec {sys.executable} -m clusters.local.{program} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+    return shell.run(f"export PATH={own}:$PATH; {command}", stdin)
+
+
+@pytest.mark.root
+@pytest.mark.parametrize(
+    "command",
+    [
+        "kubectl get configmap istio -n istio-system -o yaml",
+        "kubectl get nosuchkind",
+        "kubectl get serviceentries",
+        "kubectl exec $SOURCE_POD -c sleep -- sh -c 'echo out; echo err >&2; exit 3'",
+        "kubectl exec -i $SOURCE_POD -c sleep -- cat",
+        "cd samples/sleep && istioctl kube-inject -f sleep.yaml | head -5",
+        # bash's process substitution: /dev/fd/63 is the client's, handed on at its number
+        "kubectl apply --dry-run=client -f <(istioctl kube-inject -f samples/sleep/sleep.yaml)",
+        "kubectl get serviceentries 3</dev/null 7>&1",
+    ],
+)
+def test_the_shell_servers_answer_is_the_programs_own(page: Shell, command: str) -> None:
+    """Handed to the warm server or run alone, a command prints the same on stdout and on
+    stderr and exits the same: the server is start-up time saved, nothing else."""
+    _wait_for_shell_server(page.mesh)
+    served = page.run(command, stdin="from stdin\n")
+    alone = _by_own_process(page, command, stdin="from stdin\n")
+    assert (served.returncode, served.stdout, served.stderr) == (
+        alone.returncode,
+        alone.stdout,
+        alone.stderr,
+    )
+
+
+@pytest.mark.root
+def test_the_shell_server_ends_a_command_whose_client_is_killed(page: Shell) -> None:
+    _wait_for_shell_server(page.mesh)
+    marker = f"egc-{os.getpid()}-{time.monotonic_ns()}"
+    env = {**os.environ, **page.mesh.shell_env()}
+    pod = page.mesh.source_pod().name
+    client = subprocess.Popen(
+        ["kubectl", "exec", pod, "-c", "sleep", "--", "sh", "-c", f"sleep 30 # {marker}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not _processes_with(marker):
+        assert time.monotonic() < deadline, "the command never started"
+        time.sleep(0.05)
+    client.kill()
+    client.wait()
+    deadline = time.monotonic() + 10
+    while _processes_with(marker):
+        assert time.monotonic() < deadline, "the killed client's command kept running"
+        time.sleep(0.05)
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.root
+def test_a_closed_run_leaves_no_shell_server(run_root: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the local backend needs root")
+    cluster = LocalCluster.up(run_root=run_root, owner="shell-server-test")
+    try:
+        _wait_for_shell_server(cluster)
+        (server,) = [p for p in cluster.state.processes if p.name == "shell-server"]
+    finally:
+        cluster.close()
+    assert not processes.is_running(server)
+    assert not (cluster.state.directory / "shell.sock").exists()
 
 
 @pytest.mark.root

@@ -1,0 +1,140 @@
+"""Each headline figure beside its goal and the previous run's, so a regression is seen.
+
+The previous run is the ``reports/bench.json`` this run replaces (the nightly workflow
+carries it from night to night). A figure more than 1.5x worse than there is named. No
+figure passes or fails the bench: the machines are shared and noisy, and the exit status
+stays about what could not be measured.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.table import lookup, values_cell
+
+REGRESSION_FACTOR = 1.5
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure of the results (lower is better), and its goal where issue 16 set one."""
+
+    name: str
+    path: tuple[str, ...]
+    unit: str
+    goal: float | None = None
+
+
+HEADLINES: tuple[Figure, ...] = (
+    Figure("mesh up, nothing to ready (median)", ("mesh_up", "up_s", "median"), "s", 0.5),
+    Figure("mesh down (median)", ("mesh_up", "down_s", "median"), "s"),
+    Figure(
+        "change -> traffic, mode toggle (p50)",
+        ("propagation", "mode_curl", "change_to_traffic_s", "p50"),
+        "s",
+    ),
+    Figure(
+        "change -> traffic, ServiceEntry (p50)",
+        ("propagation", "serviceentry_curl", "change_to_traffic_s", "p50"),
+        "s",
+    ),
+    Figure("six page outcomes, up to down", ("six_outcomes", "from_nothing_s"), "s"),
+    Figure("pytest features/ wall time", ("feature_run", "wall_s"), "s"),
+    Figure("pytest features/ wall / page waits", ("feature_run", "ratio_wall_to_waits"), "x", 1.2),
+)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    figure: Figure
+    now: float | None
+    previous: float | None
+
+    @property
+    def regressed(self) -> bool:
+        return (
+            self.now is not None
+            and self.previous is not None
+            and self.previous > 0
+            and self.now > REGRESSION_FACTOR * self.previous
+        )
+
+    @property
+    def goal_verdict(self) -> str:
+        if self.figure.goal is None:
+            return "-"
+        goal = f"<= {values_cell([self.figure.goal], self.figure.unit)}"
+        if self.now is None:
+            return goal
+        return f"{goal} ({'met' if self.now <= self.figure.goal else 'missed'})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "figure": self.figure.name,
+            "now": self.now,
+            "goal": self.figure.goal,
+            "previous": self.previous,
+            "regressed": self.regressed,
+        }
+
+
+def timing_figures(*results: dict[str, Any]) -> list[Figure]:
+    """The mesh's own phases (its creation actions, istiod's start), in either run."""
+    names: dict[str, None] = {}
+    for measured in results:
+        names.update(dict.fromkeys(lookup(measured, ("mesh_up", "timings_s")) or {}))
+    return [
+        Figure(f"  mesh up phase {name} (median)", ("mesh_up", "timings_s", name, "median"), "s")
+        for name in names
+    ]
+
+
+def compare(measured: dict[str, Any], previous: dict[str, Any] | None) -> list[Comparison]:
+    """Every headline figure and mesh phase, now and in the previous run."""
+    before = previous or {}
+    figures = [HEADLINES[0], *timing_figures(measured, before), *HEADLINES[1:]]
+    return [Comparison(f, _number(measured, f.path), _number(before, f.path)) for f in figures]
+
+
+def previous_results(path: Path) -> dict[str, Any] | None:
+    """The measured figures of the bench.json at ``path``, or None (none, or unreadable)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    measured = data.get("mesh") if isinstance(data, dict) else None
+    return measured if isinstance(measured, dict) else None
+
+
+def render(comparisons: Sequence[Comparison], previous_label: str) -> str:
+    header = ("figure", "now", "goal", f"previous ({previous_label})", "")
+    body = [
+        (
+            c.figure.name,
+            _cell(c.now, c.figure.unit),
+            c.goal_verdict,
+            _cell(c.previous, c.figure.unit),
+            f"REGRESSED: {c.now / c.previous:.1f}x the previous" if c.regressed else "",  # type: ignore[operator]
+        )
+        for c in comparisons
+    ]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    lines = []
+    for index, row in enumerate([header, *body]):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths[:-1]))
+    return "\n".join(lines)
+
+
+def _number(results: dict[str, Any], path: Sequence[str]) -> float | None:
+    value = lookup(results, path)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _cell(value: float | None, unit: str) -> str:
+    return "-" if value is None else values_cell([value], unit)

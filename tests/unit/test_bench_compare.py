@@ -1,0 +1,46 @@
+"""bench/compare.py: each figure beside its goal and the previous run's; regressions named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench import compare
+
+
+def _results(up: float, ratio: float, phases: dict[str, float]) -> dict[str, object]:
+    return {
+        "mesh_up": {
+            "up_s": {"median": up},
+            "timings_s": {name: {"median": value} for name, value in phases.items()},
+        },
+        "feature_run": {"ratio_wall_to_waits": ratio, "wall_s": ratio * 8},
+    }
+
+
+def test_a_figure_more_than_half_again_worse_is_named() -> None:
+    previous = _results(0.4, 1.3, {"control_plane_s": 0.2, "sidecar_s": 0.1})
+    now = _results(0.45, 2.0, {"control_plane_s": 0.35, "sidecar_s": 0.1})
+    found = {c.figure.name: c for c in compare.compare(now, previous)}
+    assert found["pytest features/ wall / page waits"].regressed  # 2.0 > 1.5 x 1.3
+    assert found["  mesh up phase control_plane_s (median)"].regressed  # 0.35 > 0.30
+    assert not found["mesh up, nothing to ready (median)"].regressed
+    assert not found["  mesh up phase sidecar_s (median)"].regressed
+    assert "REGRESSED: 1.5x the previous" in compare.render(list(found.values()), "x")
+
+
+def test_each_goal_is_shown_met_or_missed() -> None:
+    found = {c.figure.name: c for c in compare.compare(_results(0.47, 1.4, {}), None)}
+    assert found["mesh up, nothing to ready (median)"].goal_verdict == "<= 500.0 ms (met)"
+    assert found["pytest features/ wall / page waits"].goal_verdict == "<= 1.20x (missed)"
+    assert found["mesh down (median)"].goal_verdict == "-"
+    assert all(c.previous is None and not c.regressed for c in found.values())
+
+
+def test_the_previous_run_is_read_from_the_file_it_replaces(tmp_path: Path) -> None:
+    path = tmp_path / "bench.json"
+    assert compare.previous_results(path) is None
+    path.write_text("{not json")
+    assert compare.previous_results(path) is None
+    path.write_text(json.dumps({"mesh": _results(0.5, 1.1, {})}))
+    assert compare.previous_results(path) == _results(0.5, 1.1, {})
