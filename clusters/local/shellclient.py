@@ -58,20 +58,10 @@ def _inherited_fds(connection):
     return sorted(fds)
 
 
-def main():
-    if len(sys.argv) < 4:
-        sys.stderr.write("usage: shellclient.py SOCKET PROGRAM MODULE [ARG...]\n")
-        return 2
-    path, program, module, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-    connection = _connect(path)
-    if connection is None:
-        _fallback(module, args)
+def request(program, args, fds):
+    """The request's bytes: a 4-byte big-endian length, then that much JSON."""
     umask = os.umask(0)
     os.umask(umask)
-    fds = _inherited_fds(connection)
-    if len(fds) > MAX_FDS:
-        connection.close()
-        _fallback(module, args)
     payload = json.dumps(
         {
             "program": program,
@@ -82,16 +72,46 @@ def main():
             "fds": fds,
         }
     ).encode()
-    message = struct.pack(">I", len(payload)) + payload
+    return struct.pack(">I", len(payload)) + payload
+
+
+def hand_over(connection, message, fds):
+    """Send the request; the server's first answer line, split (``pid N``, or ``error
+    ...`` for a refusal), and a reader for the rest. An empty answer: the server ran
+    nothing, so the command may run here instead.
+
+    Once the whole request is sent the server may run it at any moment, answer and
+    hang up before this process is scheduled again; so nothing is sent after the last
+    byte (a send to a closed peer fails, and taking that for a refusal ran the command
+    twice), and the answer, which outlives the server's close, is read all the same."""
     try:
         sent = connection.sendmsg(
             [message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
         )
-        connection.sendall(message[sent:])
-        reader = connection.makefile("rb")
-        first = reader.readline().decode().split()
+        if sent < len(message):
+            connection.sendall(message[sent:])
     except OSError:
-        first = []
+        return [], None  # it hung up before it had the request: it ran nothing
+    reader = connection.makefile("rb")
+    try:
+        return reader.readline().decode().split(), reader
+    except OSError:
+        return [], None
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.stderr.write("usage: shellclient.py SOCKET PROGRAM MODULE [ARG...]\n")
+        return 2
+    path, program, module, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    connection = _connect(path)
+    if connection is None:
+        _fallback(module, args)
+    fds = _inherited_fds(connection)
+    if len(fds) > MAX_FDS:
+        connection.close()
+        _fallback(module, args)
+    first, reader = hand_over(connection, request(program, args, fds), fds)
     if not first or first[0] != "pid":
         # A server that refused (it names why) or went away before it ran anything.
         connection.close()
