@@ -168,6 +168,8 @@ conformance-versions: setup istiod-all allure
 	  echo; echo "Istio $$version:"; sed -n '/^Mesh under test/p;/^| Section/,/^| \*\*Total/p' reports/istio-$$version/page.md; \
 	done; exit $${status:-0}
 
+# The figures of bench/README.md, local and kind (kind builds the offline kit first when
+# it is not cached); BENCH_ARGS="--backends local" for the embedded mesh alone.
 bench: setup
 	$(PY) bench/run.py $(BENCH_ARGS)
 

@@ -27,6 +27,7 @@ class Figure:
     path: tuple[str, ...]
     unit: str
     goal: float | None = None
+    floor: float | None = None  # what it cannot beat here (the page's waits, kind create)
 
 
 HEADLINES: tuple[Figure, ...] = (
@@ -45,6 +46,39 @@ HEADLINES: tuple[Figure, ...] = (
     Figure("six page outcomes, up to down", ("six_outcomes", "from_nothing_s"), "s"),
     Figure("pytest features/ wall time", ("feature_run", "wall_s"), "s"),
     Figure("pytest features/ wall / page waits", ("feature_run", "ratio_wall_to_waits"), "x", 1.2),
+)
+KIND_READY = Figure(
+    "kind: cluster, Istio and the sample ready", ("kind", "ready_s"), "s", 60.0, 15.0 + 12.0
+)
+KIND_FIGURES: tuple[Figure, ...] = (
+    Figure("kind: an exec over the API (median)", ("kind", "api", "exec_true_s", "median"), "s"),
+    Figure("kind: a curl step (median)", ("kind", "api", "exec_curl_s", "median"), "s"),
+    Figure(
+        "kind: the sidecar's log, whole (median)", ("kind", "api", "log_whole_s", "median"), "s"
+    ),
+    Figure(
+        "kind: the sidecar's log after a cursor (median)",
+        ("kind", "api", "log_after_cursor_s", "median"),
+        "s",
+    ),
+    Figure(
+        "kind: a reset, nothing to undo (median)",
+        ("kind", "api", "reset_unchanged_s", "median"),
+        "s",
+    ),
+    Figure(
+        "kind: a reset after a ServiceEntry (median)",
+        ("kind", "api", "reset_after_serviceentry_s", "median"),
+        "s",
+    ),
+    Figure(
+        "kind: the scenarios after the first",
+        ("kind", "feature_run", "after_first_s"),
+        "s",
+        45.0,
+        8.0,  # the page's waits: a 5 s request, then a 3 s timeout
+    ),
+    Figure("kind: pytest features/ wall time", ("kind", "feature_run", "wall_s"), "s"),
 )
 
 
@@ -77,6 +111,7 @@ class Comparison:
             "figure": self.figure.name,
             "now": self.now,
             "goal": self.figure.goal,
+            "floor": self.figure.floor,
             "previous": self.previous,
             "regressed": self.regressed,
         }
@@ -93,10 +128,26 @@ def timing_figures(*results: dict[str, Any]) -> list[Figure]:
     ]
 
 
+def kind_action_figures(*results: dict[str, Any]) -> list[Figure]:
+    """The kind backend's creation actions, in either run, each beside its floor."""
+    names: dict[str, None] = {}
+    floors: dict[str, float] = {}
+    for measured in results:
+        names.update(dict.fromkeys(lookup(measured, ("kind", "timings_s")) or {}))
+        floors.update(lookup(measured, ("kind", "floors_s")) or {})
+    names.pop("ready", None)  # the total: KIND_READY
+    return [
+        Figure(f"  kind action {name}", ("kind", "timings_s", name), "s", None, floors.get(name))
+        for name in names
+    ]
+
+
 def compare(measured: dict[str, Any], previous: dict[str, Any] | None) -> list[Comparison]:
-    """Every headline figure and mesh phase, now and in the previous run."""
+    """Every headline figure and phase (the mesh's, kind's), now and in the previous run."""
     before = previous or {}
     figures = [HEADLINES[0], *timing_figures(measured, before), *HEADLINES[1:]]
+    if "kind" in measured or "kind" in before:
+        figures += [KIND_READY, *kind_action_figures(measured, before), *KIND_FIGURES]
     return [Comparison(f, _number(measured, f.path), _number(before, f.path)) for f in figures]
 
 
@@ -111,12 +162,13 @@ def previous_results(path: Path) -> dict[str, Any] | None:
 
 
 def render(comparisons: Sequence[Comparison], previous_label: str) -> str:
-    header = ("figure", "now", "goal", f"previous ({previous_label})", "")
+    header = ("figure", "now", "goal", "floor", f"previous ({previous_label})", "")
     body = [
         (
             c.figure.name,
             _cell(c.now, c.figure.unit),
             c.goal_verdict,
+            _cell(c.figure.floor, c.figure.unit),
             _cell(c.previous, c.figure.unit),
             f"REGRESSED: {c.now / c.previous:.1f}x the previous" if c.regressed else "",  # type: ignore[operator]
         )

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,14 @@ def _cases_of(name: str, outcomes: dict[str, tuple[str, float]]) -> list[tuple[s
     return [v for k, v in outcomes.items() if k == name or k.startswith(f"{name}[")]
 
 
-def run_features(root: Path, features_dir: Path, run_root: Path) -> dict[str, Any]:
+def run_features(
+    root: Path,
+    features_dir: Path,
+    run_root: Path,
+    *,
+    backend_args: Sequence[str] = (),
+    workers: str = "auto",  # as `make conformance` runs it
+) -> dict[str, Any]:
     """``pytest features/`` in a subprocess, its reports and meshes kept out of the way.
 
     Reports go to a temporary directory (--junitxml, --html, --alluredir and the page
@@ -119,7 +127,8 @@ def run_features(root: Path, features_dir: Path, run_root: Path) -> dict[str, An
             "-p",
             "no:cacheprovider",
             "-n",
-            "auto",  # as `make conformance` runs it
+            workers,
+            *backend_args,
             f"--junitxml={out / 'junit.xml'}",
             f"--html={out / 'conformance.html'}",
             "--self-contained-html",
@@ -152,6 +161,7 @@ def run_features(root: Path, features_dir: Path, run_root: Path) -> dict[str, An
         written = sorted(p.name for p in out.iterdir())
     result = _result(argv, returncode, wall, lines, waits, outcomes, written)
     result["skip_reasons"] = skips
+    result["testcase_times_s"] = [seconds for _, seconds in outcomes.values()]  # run order
     return result
 
 

@@ -1,8 +1,9 @@
-"""`make bench`: the embedded mesh (istiod), figure by figure, beside the figures of the
-local-mesh notes.
+"""`make bench`: the embedded mesh (istiod) figure by figure beside the figures of the
+local-mesh notes, and a kind cluster with Istio action by action.
 
-One run measures the mesh phase by phase, prints a table (local | notes) and writes
-reports/bench.json. Nothing here passes or fails on a figure (the machines are
+One run measures the mesh phase by phase and prints a table (local | notes); then kind
+(bench/kind.py); then every headline figure beside its goal, its floor and the previous
+run's, and writes reports/bench.json. Nothing here passes or fails on a figure (the machines are
 shared and noisy): the exit status is 1 only when something could not be measured or a
 mesh left something behind. bench/README.md explains each figure and how it is taken.
 """
@@ -28,6 +29,7 @@ if str(ROOT) not in sys.path:  # run as a script (`python bench/run.py`)
 
 from bench import compare, table  # noqa: E402
 from bench.features import run_features  # noqa: E402
+from bench.kind import kind_figures  # noqa: E402
 from bench.mesh import (  # noqa: E402
     BenchError,
     load_average,
@@ -48,7 +50,8 @@ QUICK = {"repetitions": 2, "changes": 20, "samples": 10}
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Benchmark the local backend (istiod) against docs/local-mesh-facts.md."
+        description="Benchmark the local backend (istiod) against docs/local-mesh-facts.md, "
+        "and the kind backend against its goals."
     )
     parser.add_argument(
         "--quick",
@@ -67,6 +70,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="PATH",
         help="where the results go (default: reports/bench.json)",
     )
+    parser.add_argument(
+        "--backends",
+        default="local,kind",
+        metavar="LIST",
+        help="which backends to measure, comma-separated: local, kind (default: both; kind "
+        "builds the offline kit first when it is not cached, about 21 min on two cores)",
+    )
     parser.add_argument("--repetitions", type=int, metavar="N", help="mesh ups (default 5)")
     parser.add_argument(
         "--changes", type=int, metavar="N", help="config changes per series (default 60)"
@@ -78,6 +88,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.samples = preset["samples"]
     if args.repetitions < 1 or args.changes < 2:
         parser.error("--repetitions must be at least 1 and --changes at least 2")
+    args.backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    unknown = sorted(set(args.backends) - set(BACKENDS))
+    if unknown or not args.backends:
+        parser.error(
+            f"--backends {','.join(unknown) or '(none)'}: choose among {', '.join(BACKENDS)}"
+        )
     return args
 
 
@@ -171,7 +187,17 @@ def features_phase(args: argparse.Namespace, results: dict[str, Any], leftovers:
         results["feature_run"] = run_features(ROOT, ROOT / "features", root)
 
 
-PHASES: tuple[Phase, ...] = (mesh_phase, outcomes_phase, features_phase)
+def kind_phase(args: argparse.Namespace, results: dict[str, Any], leftovers: list[str]) -> None:
+    """The kind backend: ready action by action, one scenario's API costs, the page."""
+    print("kind: a cluster with Istio, as --cluster kind makes it")
+    results["kind"] = kind_figures(ROOT, args.samples, not args.skip_features)
+
+
+PHASES: dict[str, tuple[Phase, ...]] = {
+    "local": (mesh_phase, outcomes_phase, features_phase),
+    "kind": (kind_phase,),
+}
+BACKENDS = tuple(PHASES)
 
 
 def measure(args: argparse.Namespace, leftovers: list[str]) -> dict[str, Any]:
@@ -182,7 +208,7 @@ def measure(args: argparse.Namespace, leftovers: list[str]) -> dict[str, Any]:
     figure.
     """
     results: dict[str, Any] = {}
-    for phase in PHASES:
+    for phase in (phase for backend in args.backends for phase in PHASES[backend]):
         try:
             phase(args, results, leftovers)
         except FAILURES as failure:
@@ -197,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     results: dict[str, Any] = {
         "generated": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "backend": "local",
+        "backends": args.backends,
         "machine": machine(),
         "options": {
             "quick": args.quick,
@@ -205,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             "changes_per_series": args.changes,
             "samples_per_cost": args.samples,
             "skip_features": args.skip_features,
+            "backends": args.backends,
         },
     }
     leftovers: list[str] = []
@@ -247,7 +274,8 @@ def report_text(results: dict[str, Any], rows: list[table.Row], json_path: Path)
     versions = f"Istio {measured.get('istio', '?')}, Envoy {measured.get('envoy', '?')}"
     lines = [
         "",
-        f"egress-conformance bench, local backend ({versions}; {info['cpus']} CPUs, "
+        f"egress-conformance bench, {', '.join(results['backends'])} ({versions}; "
+        f"{info['cpus']} CPUs, "
         f"1-min load before/after {load}, commit {info['git_head']}, "
         f"bench wall time {format_value(results['wall_s'], 's')})",
         "",

@@ -33,6 +33,7 @@ from clusters.istio import proxyconfig, syncz
 from clusters.istio.kubectl_documents import load_documents
 from clusters.kube import istio
 from clusters.kube.api import KubeApi
+from clusters.kube.istiod_debug import IstiodDebug
 from clusters.kube.platform import Platform, detect_platform
 from clusters.protocol import (
     ClosedByContext,
@@ -55,6 +56,7 @@ ISTIO_API_VERSION = f"{kubectl.NETWORKING_GROUP}/v1"
 # istiod pushes within its debounce (100 ms, at most 10 s under load); a change that
 # brought no push this long after it was made is one istiod decided not to push.
 NO_PUSH_AFTER_S = 12.0
+SYNCZ_TIMEOUT_S = 30.0
 INCLUDE_ANNOTATION = "traffic.sidecar.istio.io/includeOutboundIPRanges"
 SAMPLE_LABEL = "app=sleep"
 API_SERVER_LABEL = "component=kube-apiserver"  # kubeadm's static pod
@@ -97,6 +99,13 @@ class KubeCluster(ClosedByContext):
                 f"{settings.istio_namespace}: install Istio first (istioctl install)"
             )
         self.install = install
+        self.istiod_debug = IstiodDebug(
+            api,
+            install.namespace,
+            lambda: self.install.istiod_pod,
+            lambda path, timeout: istio.debug_by_exec(api, self.install, path, timeout),
+        )
+        self.cleanup.push("the port-forward to istiod", self.istiod_debug.close)
         # The mesh config's mode as found (None: unset), put back at close.
         self.configured_mode = istio.configured_outbound_traffic_policy(api, install.namespace)
         if settings.owns_namespace:  # created by the first deploy, removed (and awaited) last
@@ -253,7 +262,7 @@ class KubeCluster(ClosedByContext):
 
     def _sync_status(self, pod: str) -> Mapping[str, Any] | None:
         """istiod's /debug/syncz entry for the sidecar of ``pod``."""
-        statuses = istio.syncz(self.api, self.install)
+        statuses = istio.parse_syncz(self.istiod_debug.get("/debug/syncz", SYNCZ_TIMEOUT_S))
         return syncz.proxy_status(statuses, pod, self.settings.namespace)
 
     def _expect_push_after(self, newest: int) -> None:

@@ -44,3 +44,25 @@ def test_the_previous_run_is_read_from_the_file_it_replaces(tmp_path: Path) -> N
     assert compare.previous_results(path) is None
     path.write_text(json.dumps({"mesh": _results(0.5, 1.1, {})}))
     assert compare.previous_results(path) == _results(0.5, 1.1, {})
+
+
+def test_kinds_actions_stand_beside_their_floors() -> None:
+    kind = {
+        "ready_s": 48.0,
+        "floors_s": {"create the kind cluster": 15.0},
+        "timings_s": {"create the kind cluster": 19.0, "start Docker": 0.4, "ready": 48.0},
+        "feature_run": {"after_first_s": 52.0},
+    }
+    found = {c.figure.name: c for c in compare.compare({"kind": kind}, None)}
+    assert found["kind: cluster, Istio and the sample ready"].goal_verdict == "<= 60.00 s (met)"
+    assert found["  kind action create the kind cluster"].figure.floor == 15.0
+    assert found["  kind action start Docker"].figure.floor is None
+    assert "  kind action ready" not in found  # the total is the ready figure itself
+    assert found["kind: the scenarios after the first"].goal_verdict == "<= 45.00 s (missed)"
+    assert found["kind: an exec over the API (median)"].now is None  # not measured: "-"
+    assert "15.00 s" in compare.render(list(found.values()), "none")
+
+
+def test_a_local_only_run_shows_no_kind_rows() -> None:
+    names = [c.figure.name for c in compare.compare(_results(0.47, 1.4, {}), None)]
+    assert not [name for name in names if name.startswith(("kind", "  kind"))]

@@ -17,12 +17,13 @@ lacks CAP_SYS_RESOURCE.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from clusters.shared.gobuild import GoProgram, ensure_go_program, module_dir
 
 NODE_REPOSITORY = "egress-conformance.local/kind-node"
 BASE_REPOSITORY = "egress-conformance.local/kind-base"
+PRELOADED_REPOSITORY = "egress-conformance.local/kind-node-preloaded"
 RECIPE = "1"  # bump when this module changes what goes into the images
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
 BUILD_CONTAINER_PREFIX = "egress-kind-build-"
@@ -188,24 +190,7 @@ def _build_node(
 ) -> None:
     """kind's node build: run the base, copy in, import images into containerd, commit.
     The image is tagged only by the final commit, so a failure leaves no node image."""
-    _remove_stale_build_containers(daemon)
-    name = f"{BUILD_CONTAINER_PREFIX}{os.getpid()}-{int(time.time())}"
-    daemon.docker(
-        "run",
-        "--detach",
-        "--name",
-        name,
-        "--network",
-        "none",
-        "--security-opt",
-        "seccomp=unconfined",
-        "--entrypoint",
-        "sleep",
-        base,
-        "infinity",
-        what="docker run (node build container)",
-    )
-    try:
+    with _build_container(daemon, base) as name:
         for binary in ("kubeadm", "kubelet", "kubectl"):
             daemon.docker("cp", str(kubernetes / binary), f"{name}:/usr/bin/{binary}")
         files = {
@@ -226,14 +211,32 @@ def _build_node(
         )
         note("importing images into the node's containerd")
         _import_images(daemon, name, images.all())
-        daemon.docker(
-            "commit",
-            "--change",
-            f"ENTRYPOINT {KIND_ENTRYPOINT}",
-            name,
-            tag,
-            what="docker commit (node image)",
-        )
+        _commit(daemon, name, tag)
+
+
+@contextlib.contextmanager
+def _build_container(daemon: DockerDaemon, image: str) -> Iterator[str]:
+    """A container of ``image`` that only sleeps (``--network none``), to build in;
+    removed with its volumes however the build ends."""
+    _remove_stale_build_containers(daemon)
+    name = f"{BUILD_CONTAINER_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
+    daemon.docker(
+        "run",
+        "--detach",
+        "--name",
+        name,
+        "--network",
+        "none",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--entrypoint",
+        "sleep",
+        image,
+        "infinity",
+        what="docker run (node build container)",
+    )
+    try:
+        yield name
     finally:
         subprocess.run(
             [docker_cli(), "rm", "--force", "--volumes", name],
@@ -241,6 +244,44 @@ def _build_node(
             capture_output=True,
             check=False,
         )
+
+
+def _commit(daemon: DockerDaemon, container: str, tag: str) -> None:
+    daemon.docker(
+        "commit",
+        "--change",
+        f"ENTRYPOINT {KIND_ENTRYPOINT}",
+        container,
+        tag,
+        what="docker commit (node image)",
+    )
+
+
+def preloaded_node_image(
+    daemon: DockerDaemon, node_image: NodeImage, images: Sequence[str], *, quiet: bool = False
+) -> str:
+    """The node image with ``images`` in its containerd as well, pinned, as kind's own
+    node image holds the control plane's: a cluster of it starts with Istio's and the
+    samples' images in place, where ``kind load`` would save, copy and import each one
+    again for every cluster. Its tag names its inputs (the node and each image's id), so
+    a rebuilt image makes a new one; building it takes about as long as one load."""
+    inputs = {
+        "recipe": RECIPE,
+        "node": daemon.image_id(node_image.image) or node_image.image,
+        **{image: daemon.image_id(image) or image for image in images},
+    }
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:12]
+    tag = f"{PRELOADED_REPOSITORY}:{node_image.kubernetes_version}-{digest}"
+    if daemon.image_id(tag) is None:
+        with cache.locked(f"preloaded-node-{node_image.kubernetes_version}"):
+            if daemon.image_id(tag) is None:
+                with (
+                    cache.progress(f"node image with the run's images {tag}", quiet=quiet),
+                    _build_container(daemon, node_image.image) as name,
+                ):
+                    _import_images(daemon, name, list(images))
+                    _commit(daemon, name, tag)
+    return tag
 
 
 def _remove_stale_build_containers(daemon: DockerDaemon) -> None:
