@@ -131,10 +131,14 @@ class LogCursor:
 
     ``lines`` is how many complete lines the log held (skip them in ``kubectl logs``'
     output). ``pod`` ties the cursor to one pod: a re-created pod's log starts afresh.
+    A backend that reads logs over the API marks with ``since`` instead: the newest
+    line's timestamp as ``kubectl logs --timestamps`` prints it (then ``lines`` counts
+    the lines that carry exactly that timestamp), and reads ``--since-time`` on.
     """
 
     pod: str
     lines: int
+    since: str | None = None
 
     @classmethod
     def after(cls, pod: str, lines: Sequence[str]) -> LogCursor:

@@ -77,6 +77,8 @@ class FakeKubeApi:
         # The API server's answer to a port-forward (None: allowed), and what came by it.
         self.forward_refused = forward_refused
         self.forwards: list[FakeForward] = []
+        self.pod_logs: dict[str, list[tuple[str, str]]] = {}  # pod -> (timestamp, line)
+        self.log_reads: list[dict[str, Any]] = []
         self.push = 1
         self.versions = itertools.count(1)
         self.pod_names = (f"sleep-5d4c8b7f9-{n:05d}" for n in itertools.count(1))
@@ -218,9 +220,31 @@ class FakeKubeApi:
             return ExecResult(argv, 0, f"{pod}\n", "", 0.01)
         return ExecResult(argv, 127, "", f"{argv[0]}: command not found", 0.01)
 
-    def logs(self, namespace: str, pod: str, container: str) -> str:
-        del namespace, pod, container
-        return ""
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        *,
+        timestamps: bool = False,
+        since_time: str | None = None,
+        tail_lines: int | None = None,
+    ) -> str:
+        """The lines ``write_log`` wrote, filtered as the kubelet filters them."""
+        del namespace, container
+        self.log_reads.append({"since_time": since_time, "tail_lines": tail_lines})
+        lines = [
+            (stamp, line)
+            for stamp, line in self.pod_logs.get(pod, [])
+            if since_time is None or stamp[:19] >= since_time[:19]  # the second, as kubelet
+        ]
+        if tail_lines is not None:
+            lines = lines[-tail_lines:] if tail_lines else []
+        return "".join(f"{stamp} {line}\n" if timestamps else f"{line}\n" for stamp, line in lines)
+
+    def write_log(self, pod: str, stamp: str, line: str) -> None:
+        """The sidecar of ``pod`` logs ``line`` at ``stamp`` (RFC3339Nano, as kubelet)."""
+        self.pod_logs.setdefault(pod, []).append((stamp, line))
 
     def port_forward(self, namespace: str, pod: str, port: int) -> FakeForward:
         """istiod's debug port, served over a socket pair: /debug/syncz as the exec's."""

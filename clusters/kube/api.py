@@ -207,8 +207,40 @@ class KubeApi:
         except (OSError, WebSocketException) as error:
             raise ClusterError(f"port-forward to {pod}: {error}") from None
 
-    def logs(self, namespace: str, pod: str, container: str) -> str:
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        *,
+        timestamps: bool = False,
+        since_time: str | None = None,
+        tail_lines: int | None = None,
+    ) -> str:
+        """``kubectl logs POD -c CONTAINER [--timestamps] [--since-time] [--tail]``.
+
+        Made with the client's own request builder: its generated
+        ``read_namespaced_pod_log`` has no ``sinceTime``, which the API server takes."""
+        query: list[tuple[str, str]] = [("container", container)]
+        if timestamps:
+            query.append(("timestamps", "true"))
+        if since_time is not None:
+            query.append(("sinceTime", since_time))
+        if tail_lines is not None:
+            query.append(("tailLines", str(tail_lines)))
+        request = self.api_client.param_serialize(
+            "GET",
+            "/api/v1/namespaces/{namespace}/pods/{name}/log",
+            path_params={"namespace": namespace, "name": pod},
+            query_params=query,
+            header_params={"Accept": "text/plain"},
+            auth_settings=["BearerToken"],
+        )
         try:
-            return self.core.read_namespaced_pod_log(pod, namespace, container=container)
+            response = self.api_client.call_api(*request)
+            response.read()
+            if not 200 <= response.status < 300:
+                raise ApiException(http_resp=response)
         except ApiException as error:
             raise ClusterError(f"logs of {pod} ({container}): {status_message(error)}") from None
+        return (response.data or b"").decode(errors="replace")

@@ -31,7 +31,7 @@ from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl_documents as kubectl
 from clusters.istio import proxyconfig, syncz
 from clusters.istio.kubectl_documents import load_documents
-from clusters.kube import istio
+from clusters.kube import istio, podlog
 from clusters.kube.api import KubeApi
 from clusters.kube.istiod_debug import IstiodDebug
 from clusters.kube.platform import Platform, detect_platform
@@ -533,13 +533,27 @@ class KubeCluster(ClosedByContext):
     def _log_lines(self, pod: str) -> list[str]:
         return complete_lines(self.api.logs(self.settings.namespace, pod, injection_facts.SIDECAR))
 
+    def _stamped(self, pod: str, **options: Any) -> list[tuple[str, str]]:
+        text = self.api.logs(
+            self.settings.namespace, pod, injection_facts.SIDECAR, timestamps=True, **options
+        )
+        return podlog.stamped_lines(text)
+
     def sidecar_log_cursor(self) -> LogCursor:
+        """The newest line's timestamp (a short tail read), not the whole log."""
         pod = self._pod()
-        return LogCursor.after(pod, self._log_lines(pod))
+        found = podlog.mark(self._stamped(pod, tail_lines=podlog.MARK_TAIL_LINES))
+        if found is None:
+            return LogCursor(pod, 0)  # an empty log: every line to come is new
+        stamp, at_mark = found
+        return LogCursor(pod, at_mark, since=stamp)
 
     def sidecar_log(self, since: LogCursor | None = None) -> list[str]:
         pod = self._pod()
-        return lines_after(self._log_lines(pod), since, pod)
+        if since is None or since.pod != pod or since.since is None:
+            return lines_after(self._log_lines(pod), since, pod)
+        stamped = self._stamped(pod, since_time=podlog.Stamp.parse(since.since).since_time)
+        return podlog.after(stamped, since.since, since.lines)
 
     def sidecar_log_barrier(self, timeout: float) -> str:
         """A request the sidecar surely intercepts and logs: to the sleep Service itself."""
