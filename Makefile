@@ -65,6 +65,7 @@ kit: setup
 	@$(PY) -m clusters.kind.kit node >/dev/null
 	@$(PY) -m clusters.kind.kit.images_cli istio >/dev/null
 	@$(PY) -m clusters.kind.kit.images_cli samples >/dev/null
+	@$(PY) -m clusters.kind.kit.images_cli internet image >/dev/null
 	@$(PY) -m clusters.kind.kit tools >/dev/null
 
 # The page on a kind cluster with Istio, built offline from the kit's images (a cold

@@ -162,6 +162,9 @@ def run_features(
     result = _result(argv, returncode, wall, lines, waits, outcomes, written)
     result["skip_reasons"] = skips
     result["testcase_times_s"] = [seconds for _, seconds in outcomes.values()]  # run order
+    result["slowest_testcases_s"] = sorted(
+        ((name, seconds) for name, (_, seconds) in outcomes.items()), key=lambda n: -n[1]
+    )[:10]
     return result
 
 

@@ -59,6 +59,7 @@ def api_costs(cluster: KubeCluster, samples: int) -> dict[str, Any]:
     after_change = []
     for _ in range(max(1, samples // 2)):
         cluster.apply(httpbin_service_entry())
+        cluster.wait_for_proxy_config(EXEC_TIMEOUT_S)  # as a step waits after its apply
         started = time.perf_counter()
         cluster.reset()
         after_change.append(time.perf_counter() - started)

@@ -113,6 +113,18 @@ def mode_eventually(
     wanted = OutboundTrafficPolicy(mode)
     expected = proxyconfig.CLUSTER_OF_MODE[wanted]
     seen: list[str] = []
+    # istiod pushes what the mesh config says: when it does not say the mode (the page's
+    # command changed nothing), no push can bring it, so there is nothing to wait for.
+    configured = cluster.outbound_traffic_policy()
+    if configured is not wanted:
+        journal.note(
+            ran="cluster.outbound_traffic_policy()",
+            observed=f"the mesh config's mode is {configured.value}",
+        )
+        raise AssertionError(
+            f"the sidecar cannot come to enforce {mode}: the mesh config says "
+            f"{configured.value}, so istiod has no {mode} to push"
+        )
 
     def enforced() -> None:
         target = proxyconfig.unmatched_outbound_cluster(

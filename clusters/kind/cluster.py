@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clusters.kind import hoststate
-from clusters.kind.docker import DockerDaemon
+from clusters.kind.docker import DockerDaemon, docker_cli
 from clusters.kind.kit import config, fake_internet, istio_images, node, samples, tools
 from clusters.kind.options import EXTERNAL, IMAGES, KindOptions
 from clusters.kube.api import KubeApi
@@ -54,6 +54,7 @@ class KindRun:
     created_cluster: bool = False
     tools: Path | None = None  # kubectl, istioctl and helm for --literal's shell
     started_sites: bool = False
+    sites: list[fake_internet.KindSite] = field(default_factory=list)  # the fake internet's
     cluster: KubeCluster | None = None
     cleanup: CleanupStack = field(default_factory=CleanupStack)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per creation action
@@ -89,7 +90,8 @@ class KindRun:
 
     def start_daemon(self) -> None:
         self.daemon = DockerDaemon.ensure()
-        if self.daemon.owned and not self.options.keep_cluster:
+        # A reused cluster lives in the daemon: stopping it would end someone else's cluster.
+        if self.daemon.owned and not (self.options.keep_cluster or self.options.reuse_cluster):
             self.cleanup.push("stop the project's Docker daemon", self._stop_daemon)
 
     def build_images(self) -> None:
@@ -105,6 +107,8 @@ class KindRun:
         ]
         # The cluster starts with them in its containerd: nothing to `kind load`.
         self.node_image = node.preloaded_node_image(self.daemon, built, self.images)
+        if self.options.external == "fake":
+            fake_internet.ensure_image(self.daemon)  # built now, not while Istio installs
 
     def build_tools(self) -> None:
         """The programs the page's commands call, so that --literal runs them as written
@@ -148,22 +152,64 @@ class KindRun:
             raise
 
     def start_sites(self) -> None:
+        """The fake internet's containers on the kind network (CoreDNS names them next)."""
         assert self.daemon is not None
         if self.options.external == "internet":
             return
         # the same sites file as the local mesh's (its default when None), at kind addresses
-        sites = fake_internet.start(self.daemon, fake_internet.kind_sites(self.options.sites_file))
+        self.sites = fake_internet.start(
+            self.daemon, fake_internet.kind_sites(self.options.sites_file)
+        )
         self.started_sites = True
         if not self.options.keep_cluster:
             self.cleanup.push("remove the fake internet", self._stop_sites)
+
+    def sites_beside_kube_proxy(self) -> None:
+        """The sites start on Docker while the cluster's kube-proxy comes up; neither
+        needs the other. The first failure is raised once both have ended."""
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kind-create") as pool:
+            futures = [
+                pool.submit(self.timed, "start the fake internet", self.start_sites),
+                pool.submit(
+                    self.timed, "wait for kube-proxy's Service rules", self.wait_for_service_network
+                ),
+            ]
+            wait(futures)
+        for future in futures:
+            future.result()
+
+    def roll_out_coredns(self) -> None:
+        """CoreDNS restarted once the Service network works, with the sites' names when
+        the fake internet is on. kind's CoreDNS starts before kube-proxy has written the
+        Service rules, and its API watch then backs off for about 30 s, answering no
+        name meanwhile (istiod's and the gateway's certificates wait on that); pods
+        started now sync at once. The rollout is awaited: Istio's install needs DNS."""
         api = KubeApi(self.kubeconfig)
         try:
-            corefile = api.get("v1", "ConfigMap", "coredns", "kube-system")
-            if corefile is None:
+            found = api.get("v1", "ConfigMap", fake_internet.COREDNS_CONFIGMAP, "kube-system")
+            if found is None:
                 raise ClusterError('configmaps "coredns" not found in kube-system')
-            text = (corefile.get("data") or {}).get("Corefile", "")
-            # CoreDNS rolls out with the new Corefile in seconds (its reload takes 30-45 s)
-            api.apply(fake_internet.coredns_patches(text, sites), "kube-system")
+            corefile = (found.get("data") or {}).get("Corefile", "")
+            if self.sites:
+                patches = fake_internet.coredns_patches(corefile, self.sites)
+            else:
+                patches = [fake_internet.coredns_restart_patch(corefile)]
+            api.apply(patches, "kube-system")
+
+            def rolled_out() -> None:
+                deployment = api.get(
+                    "apps/v1", "Deployment", fake_internet.COREDNS_DEPLOYMENT, "kube-system"
+                )
+                if deployment is None or not _rolled_out(deployment):
+                    raise NotYet('deployment "coredns" rollout')
+
+            wait_for(
+                rolled_out,
+                timeout=self.waits.ready,
+                what='deployment "coredns" did not roll out',
+                interval=0.1,
+                max_interval=0.25,
+            )
         finally:
             api.close()
 
@@ -193,6 +239,45 @@ class KindRun:
         # the kit's flags set the access log with what stock Envoy needs, and its images
         return ["-y", *istio_images.install_flags(istio_images.release(self.options.istio_version))]
 
+    def wait_for_service_network(self) -> None:
+        """kube-proxy's rules for the ``kubernetes`` Service, seen from the node: kind
+        create returns before kube-proxy has written them, and an istiod started then
+        finds its API server unreachable, and client-go's list retries back off for
+        about 30 s before its informers sync. A TCP connect from the node to the
+        Service's address is what a pod's first request needs."""
+        assert self.daemon is not None
+        api = KubeApi(self.kubeconfig)
+        try:
+            service = api.get("v1", "Service", "kubernetes", "default")
+        finally:
+            api.close()
+        address = ((service or {}).get("spec") or {}).get("clusterIP")
+        if not address:
+            raise ClusterError('services "kubernetes" has no clusterIP in namespace default')
+        node_container = f"{self.name}-control-plane"  # kind's name for the one node
+        # Unprogrammed, the address routes to the network's gateway, where a SYN goes
+        # unanswered: each try is bounded (coreutils' timeout, in the node's image).
+        probe = f"exec 3<>/dev/tcp/{address}/443"
+
+        def programmed() -> None:
+            done = subprocess.run(
+                [docker_cli(), "exec", node_container, "timeout", "1", "bash", "-c", probe],
+                env=self.daemon.env if self.daemon else None,
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise NotYet(f"a connection to the kubernetes Service at {address}:443")
+
+        wait_for(
+            programmed,
+            timeout=self.waits.ready,
+            what="kube-proxy did not program the Service network",
+            interval=0.1,
+            max_interval=0.25,
+        )
+
     def install_istio(self) -> None:
         command = [str(self._istioctl()), "install", *self.install_flags()]
         completed = subprocess.run(
@@ -205,22 +290,6 @@ class KindRun:
         if completed.returncode != 0:
             lines = (completed.stderr or completed.stdout).strip().splitlines() or ["no output"]
             raise ClusterError(f"istioctl install failed: {lines[-1]}")
-
-    def install_beside_sites(self) -> None:
-        """``istioctl install`` waits on istiod's rollout and the sites on Docker and
-        CoreDNS; neither needs the other, so they run side by side (each one's time is
-        kept), and the first failure is the one raised once both have ended."""
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kind-create") as pool:
-            futures = {
-                what: pool.submit(self._timed, what, action)
-                for what, action in (
-                    ("start the fake internet", self.start_sites),
-                    ("install Istio", self.install_istio),
-                )
-            }
-            wait(futures.values())
-        for future in futures.values():
-            future.result()
 
     def timed(self, what: str, action: Callable[[], None]) -> None:
         started = time.monotonic()
@@ -262,7 +331,11 @@ class KindRun:
             ("create the kind cluster", self.create_cluster),
         ]
         if not self.options.reuse_cluster:
-            steps.append(("install Istio beside the fake internet", self.install_beside_sites))
+            steps += [
+                ("start the fake internet beside kube-proxy", self.sites_beside_kube_proxy),
+                ("roll CoreDNS out", self.roll_out_coredns),
+                ("install Istio", self.install_istio),
+            ]
         steps.append(("deploy the sleep sample", self.connect))
         return steps
 
@@ -296,6 +369,22 @@ class KindRun:
             cache.say(f"kind's logs of the failed creation: {target}")
         except ClusterError as error:
             cache.say(f"kind export logs failed too: {error}")
+
+
+def _rolled_out(deployment: dict[str, object]) -> bool:
+    """``kubectl rollout status``'s test: the new generation observed, every replica
+    updated and available, none of the old left."""
+    metadata = deployment.get("metadata") or {}
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    assert isinstance(metadata, dict) and isinstance(spec, dict) and isinstance(status, dict)
+    wanted = spec.get("replicas", 1)
+    return (
+        status.get("observedGeneration", 0) >= metadata.get("generation", 0)
+        and status.get("updatedReplicas", 0) == wanted
+        and status.get("availableReplicas", 0) == wanted
+        and status.get("replicas", 0) == wanted
+    )
 
 
 def start_kind(options: KindOptions) -> KubeCluster:

@@ -233,7 +233,7 @@ class KubeApi:
             "/api/v1/namespaces/{namespace}/pods/{name}/log",
             path_params={"namespace": namespace, "name": pod},
             query_params=query,
-            header_params={"Accept": "text/plain"},
+            header_params={"Accept": "application/json, */*"},  # as kubectl asks
             auth_settings=["BearerToken"],
         )
         try:

@@ -380,6 +380,11 @@ def image_spec(docker: DockerDaemon, *, quiet: bool = False) -> ImageSpec:
     )
 
 
+def ensure_image(docker: DockerDaemon, *, quiet: bool = False) -> str:
+    """The sites' image, built where missing (the kit builds it with the others)."""
+    return imagekit.ensure_image(docker, image_spec(docker, quiet=quiet), quiet=quiet)
+
+
 def image_tag() -> str:
     return f"{KIT_HUB}/fake-internet:bookworm"
 
@@ -498,7 +503,7 @@ def start(
     site containers from before; returns once every port accepts connections."""
     sites = list(sites) if sites is not None else kind_sites()
     check_network(docker)
-    image = imagekit.ensure_image(docker, image_spec(docker, quiet=quiet), quiet=quiet)
+    image = ensure_image(docker, quiet=quiet)
     stop(docker)
     directory = directory or state_dir()
     directory.mkdir(parents=True, exist_ok=True)

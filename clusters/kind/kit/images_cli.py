@@ -36,7 +36,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     samples.add_argument("--istio-version", help="whose samples/httpbin/httpbin.yaml to read")
     samples.set_defaults(run=_samples)
     internet = subparsers.add_parser("internet", help="the fake internet on the kind network")
-    internet.add_argument("action", choices=("up", "down", "corefile", "ca"))
+    internet.add_argument("action", choices=("image", "up", "down", "corefile", "ca"))
     internet.add_argument("--sites", type=Path, help="a sites file (default: the local mesh's)")
     internet.add_argument(
         "--corefile",
@@ -77,6 +77,11 @@ def _internet(args: argparse.Namespace) -> list[str]:
         text = args.corefile.read_text() if args.corefile else sys.stdin.read()
         return [fake_internet.patched_corefile(text, sites).rstrip("\n")]
     daemon = _daemon()
+    if args.action == "image":
+        try:
+            return [fake_internet.ensure_image(daemon)]
+        finally:
+            daemon.stop()
     if args.action == "down":
         return fake_internet.stop(daemon)
     started = fake_internet.start(daemon, sites)
