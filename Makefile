@@ -4,8 +4,9 @@
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
-# pytest-xdist: one mesh per worker, so the page's 8 s of waits overlap the other scenarios.
-PARALLEL ?= -n auto
+# pytest-xdist: one mesh per worker, so the page's 8 s of waits overlap the other scenarios;
+# worksteal lets an idle worker take the scenarios queued behind the 504's 8 s.
+PARALLEL ?= -n auto --dist worksteal
 # Compiled modules under the user's cache, written even where PYTHONDONTWRITEBYTECODE is
 # set: without them every xdist worker compiles and assertion-rewrites the suite again.
 export PYTHONPYCACHEPREFIX ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/egress-conformance/pycache

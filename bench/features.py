@@ -50,8 +50,8 @@ def page_waits(features_dir: Path) -> list[PageWait]:
     earlier in the same scenario when that is shorter (the 504 case).
     """
     waits = []
-    for path in sorted(features_dir.glob("*.feature")):
-        feature = FeatureParser(str(features_dir), path.name).parse()
+    for path in sorted(features_dir.rglob("*.feature")):  # a directory per page
+        feature = FeatureParser(str(path.parent), path.name).parse()
         for template in feature.scenarios.values():
             contexts: list[dict[str, Any]] = [{}]
             if template.templated:
@@ -106,7 +106,7 @@ def run_features(
     run_root: Path,
     *,
     backend_args: Sequence[str] = (),
-    workers: str = "auto",  # as `make conformance` runs it
+    workers: str = "auto",  # as `make conformance` runs it ("0": no xdist)
 ) -> dict[str, Any]:
     """``pytest features/`` in a subprocess, its reports and meshes kept out of the way.
 
@@ -128,6 +128,7 @@ def run_features(
             "no:cacheprovider",
             "-n",
             workers,
+            *(["--dist", "worksteal"] if workers != "0" else []),  # as `make conformance`
             *backend_args,
             f"--junitxml={out / 'junit.xml'}",
             f"--html={out / 'conformance.html'}",

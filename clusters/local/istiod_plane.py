@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from clusters.istio import injection as istio_injection
 from clusters.istio.kubectl_documents import KindNames
@@ -37,6 +38,8 @@ from clusters.protocol import (
 from clusters.shared import gobuild
 from clusters.shared.processes import ProcessRecord
 from clusters.shared.waiting import NotYet, wait_for
+
+MESH_CONFIGMAP = "istio"  # the install's mesh config, in istio-system
 
 READY_TIMEOUT_S = 60.0
 PROCESS_NAME = "istiod"
@@ -435,10 +438,25 @@ class IstiodControlPlane:
                 metadata = item["metadata"]
                 if metadata["namespace"] != kubeobjects.SYSTEM_NAMESPACE:
                     changed |= self.delete(kind.kind, metadata["namespace"], metadata["name"])
-        if self.outbound_traffic_policy() != OutboundTrafficPolicy.ALLOW_ANY:
+        # The install's ConfigMap names no mode: put that back, not an explicit ALLOW_ANY
+        # (the page's grep for the mode line then finds none, as on a fresh install,
+        # whichever scenario ran before on this mesh).
+        if self.written_mode() is not None:
+            self.set_configmap_mode(None)
+            changed = True
+        elif self.outbound_traffic_policy() != OutboundTrafficPolicy.ALLOW_ANY:
             self.set_outbound_traffic_policy(OutboundTrafficPolicy.ALLOW_ANY)
             changed = True
         return changed
+
+    def written_mode(self) -> OutboundTrafficPolicy | None:
+        """The mode the istio ConfigMap's mesh config writes, None where it names none."""
+        found = self.configmap(kubeobjects.SYSTEM_NAMESPACE, MESH_CONFIGMAP)
+        if found is None:
+            return None
+        mesh = yaml.safe_load((found[0].get("data") or {}).get("mesh") or "") or {}
+        mode = (mesh.get("outboundTrafficPolicy") or {}).get("mode")
+        return OutboundTrafficPolicy(mode) if mode else None
 
     # Waiting for the proxy --------------------------------------------------------------------
     def _expect(self, push_version: str) -> None:

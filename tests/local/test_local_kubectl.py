@@ -669,3 +669,22 @@ def test_istioctl_proxy_config_shows_the_mode_the_sidecar_enforces(page: Shell) 
     page.mesh.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY)
     page.mesh.wait_for_proxy_config(60)
     assert page.run(command).stdout == ""
+
+
+@pytest.mark.root
+@pytest.mark.parametrize(
+    "written", [OutboundTrafficPolicy.ALLOW_ANY, OutboundTrafficPolicy.REGISTRY_ONLY]
+)
+def test_a_reset_puts_back_the_installs_configmap_with_no_mode_line(
+    page: Shell, written: OutboundTrafficPolicy
+) -> None:
+    """Whatever an earlier scenario wrote (the page's own switch back writes an explicit
+    ALLOW_ANY), the next one starts from the install's ConfigMap, which names no mode."""
+    grep = "kubectl get configmap istio -n istio-system -o yaml | grep -o 'mode: [A-Z_]*'"
+    page.mesh.set_configmap_mode(written)
+    page.mesh.wait_for_proxy_config(30)
+    assert page.run(grep).stdout == f"mode: {written.value}\n"
+    page.mesh.reset()
+    done = page.run(grep)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert page.mesh.outbound_traffic_policy() is OutboundTrafficPolicy.ALLOW_ANY
