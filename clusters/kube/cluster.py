@@ -56,6 +56,11 @@ ISTIO_API_VERSION = f"{kubectl.NETWORKING_GROUP}/v1"
 # istiod pushes within its debounce (100 ms, at most 10 s under load); a change that
 # brought no push this long after it was made is one istiod decided not to push.
 NO_PUSH_AFTER_S = 12.0
+# A push already under way when the change was written (a pod's endpoints, say) takes the
+# next push number without the change, which istiod's informer may see tens of ms later;
+# so in sync also means: everything sent ACKed at least this long after the change, past
+# istiod's debounce (100 ms) and the watch's delay.
+SETTLE_AFTER_CHANGE_S = 0.5
 SYNCZ_TIMEOUT_S = 30.0
 INCLUDE_ANNOTATION = "traffic.sidecar.istio.io/includeOutboundIPRanges"
 SAMPLE_LABEL = "app=sleep"
@@ -365,6 +370,9 @@ class KubeCluster(ClosedByContext):
                 return
             if lagging:
                 raise NotYet(", ".join(lagging))
+            settling = SETTLE_AFTER_CHANGE_S - (time.monotonic() - self._changed_at)
+            if settling > 0:
+                raise NotYet(f"istiod to take the change in ({settling:.2f} s more)")
 
         wait_for(
             synced, timeout=timeout, what=f"the sidecar did not ACK istiod's push {self._pending}"
