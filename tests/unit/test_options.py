@@ -116,3 +116,18 @@ def test_the_worker_and_report_dir_reach_the_backends_that_use_them(tmp_path: Pa
     kind = KIND.options_from({"images": "pull"}, common)
     assert kind.logs_dir == tmp_path / "kind-logs" and kind.images == "pull"
     assert kind.waits.propagation == 3.0 and kind.waits.ready == KIND.waits.ready
+
+
+def test_an_option_the_chosen_backend_does_not_read_is_named() -> None:
+    from fixtures.options import unused_options
+
+    assert unused_options("local", {"--kube-context": "prod"}) == [
+        "egress-conformance: --kube-context is ignored: only the existing backend uses it, "
+        "not --cluster local"
+    ]
+    assert unused_options("existing", {"--kube-context": "prod"}) == []
+    assert unused_options("existing", {"--istio-version": "1.30-dev"}) == [
+        "egress-conformance: --istio-version is ignored: only the local and kind backends "
+        "use it, not --cluster existing"
+    ]
+    assert unused_options("local", {"--images": "kit", "--keep-cluster": False}) == []
