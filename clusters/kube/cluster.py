@@ -120,6 +120,8 @@ class KubeCluster(ClosedByContext):
         self._installed: tuple[str, str] | None = None  # (mode or "unknown", evidence)
         self._pending = -1  # the push the proxy must have ACKed
         self._changed_at = 0.0  # when the last change was made (time.monotonic)
+        # The mode a change of it must show in the sidecar's listener before it is in sync.
+        self._awaited_mode: OutboundTrafficPolicy | None = None
         self._shell_kubeconfig: Path | None = None  # --literal's kubeconfig copy
 
     # Facts ---------------------------------------------------------------------------
@@ -352,6 +354,7 @@ class KubeCluster(ClosedByContext):
             unset_runs=self._unset_runs(),
         ):
             self._expect_push_after(newest)  # the same mode again brings no push
+            self._awaited_mode = OutboundTrafficPolicy(mode)
 
     def wait_for_proxy_config(self, timeout: float) -> None:
         pod = self._pod_or_none()
@@ -373,10 +376,25 @@ class KubeCluster(ClosedByContext):
             settling = SETTLE_AFTER_CHANGE_S - (time.monotonic() - self._changed_at)
             if settling > 0:
                 raise NotYet(f"istiod to take the change in ({settling:.2f} s more)")
+            if self._awaited_mode is not None:
+                self._check_listener_mode(self._awaited_mode)
+                self._awaited_mode = None
 
         wait_for(
             synced, timeout=timeout, what=f"the sidecar did not ACK istiod's push {self._pending}"
         )
+
+    def _check_listener_mode(self, mode: OutboundTrafficPolicy) -> None:
+        """A mode change is in sync once the sidecar's virtualOutbound listener sends
+        unknown destinations where the mode says. The push counter alone cannot tell:
+        a push istiod started for another reason just before the change takes the next
+        number without it, and under load the mode's own push may come a second later."""
+        expected = proxyconfig.CLUSTER_OF_MODE[mode]
+        target = proxyconfig.unmatched_outbound_cluster(
+            self.sidecar_config_dump(proxyconfig.LISTENERS)
+        )
+        if target != expected:
+            raise NotYet(f"{proxyconfig.VIRTUAL_OUTBOUND} to send to {expected} (not {target})")
 
     def sidecar_config_dump(self, resource: str) -> Mapping[str, Any]:
         pod = self._pod()
@@ -615,12 +633,14 @@ class KubeCluster(ClosedByContext):
         unset = (
             self.configured_mode is None and self._unset_runs() is OutboundTrafficPolicy.ALLOW_ANY
         )
-        changed |= istio.set_outbound_traffic_policy(
+        if istio.set_outbound_traffic_policy(
             self.api,
             None if unset else OutboundTrafficPolicy.ALLOW_ANY,
             self.install.namespace,
             unset_runs=self._unset_runs(),
-        )
+        ):
+            changed = True
+            self._awaited_mode = self._unset_runs() if unset else OutboundTrafficPolicy.ALLOW_ANY
         if changed:
             self._expect_push_after(newest)
         try:
