@@ -61,6 +61,10 @@ NO_PUSH_AFTER_S = 12.0
 # so in sync also means: everything sent ACKed at least this long after the change, past
 # istiod's debounce (100 ms) and the watch's delay.
 SETTLE_AFTER_CHANGE_S = 0.5
+# Each check here is a request to the API server or to istiod (a syncz read makes istiod
+# walk its connections), on the same two cores as the cluster: polled every few ms, as
+# the local mesh's in-process checks are, they would starve the very pushes awaited.
+API_POLL = {"interval": 0.05, "max_interval": 0.2}
 SYNCZ_TIMEOUT_S = 30.0
 INCLUDE_ANNOTATION = "traffic.sidecar.istio.io/includeOutboundIPRanges"
 SAMPLE_LABEL = "app=sleep"
@@ -381,7 +385,10 @@ class KubeCluster(ClosedByContext):
                 self._awaited_mode = None
 
         wait_for(
-            synced, timeout=timeout, what=f"the sidecar did not ACK istiod's push {self._pending}"
+            synced,
+            timeout=timeout,
+            what=f"the sidecar did not ACK istiod's push {self._pending}",
+            **API_POLL,
         )
 
     def _check_listener_mode(self, mode: OutboundTrafficPolicy) -> None:
@@ -495,7 +502,10 @@ class KubeCluster(ClosedByContext):
                 raise NotYet(f"pod {pods[0]['metadata']['name']} Ready")
 
         wait_for(
-            ready, timeout=self.settings.waits.ready, what="the sleep pod did not become Ready"
+            ready,
+            timeout=self.settings.waits.ready,
+            what="the sleep pod did not become Ready",
+            **API_POLL,
         )
 
     def delete_source_pod(self) -> bool:
@@ -510,7 +520,12 @@ class KubeCluster(ClosedByContext):
             if pods := self.api.list("v1", "Pod", self.settings.namespace, SAMPLE_LABEL):
                 raise NotYet(f"{len(pods)} sleep pods terminating")
 
-        wait_for(gone, timeout=self.settings.waits.ready, what="the sleep pod did not go away")
+        wait_for(
+            gone,
+            timeout=self.settings.waits.ready,
+            what="the sleep pod did not go away",
+            **API_POLL,
+        )
         return existed
 
     def _pod_or_none(self) -> str | None:
@@ -672,7 +687,10 @@ class KubeCluster(ClosedByContext):
                 raise NotYet(f"namespace {namespace} terminating")
 
         wait_for(
-            gone, timeout=self.settings.waits.ready, what=f"namespace {namespace} was not removed"
+            gone,
+            timeout=self.settings.waits.ready,
+            what=f"namespace {namespace} was not removed",
+            **API_POLL,
         )
 
 
