@@ -11,13 +11,9 @@ sending unknown destinations where the mesh's mode says). Each config change is 
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import http.server
 import itertools
 import json
-import socket
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -71,12 +67,8 @@ class FakeKubeApi:
         mesh: Mapping[str, Any] | None = None,
         unset_mode_runs: OutboundTrafficPolicy = OutboundTrafficPolicy.ALLOW_ANY,
         exec_handler: Exec | None = None,
-        forward_refused: str | None = None,
     ) -> None:
         self.objects: dict[Key, dict[str, Any]] = {}
-        # The API server's answer to a port-forward (None: allowed), and what came by it.
-        self.forward_refused = forward_refused
-        self.forwards: list[FakeForward] = []
         self.pod_logs: dict[str, list[tuple[str, str]]] = {}  # pod -> (timestamp, line)
         self.log_reads: list[dict[str, Any]] = []
         self.push = 1
@@ -246,57 +238,5 @@ class FakeKubeApi:
         """The sidecar of ``pod`` logs ``line`` at ``stamp`` (RFC3339Nano, as kubelet)."""
         self.pod_logs.setdefault(pod, []).append((stamp, line))
 
-    def port_forward(self, namespace: str, pod: str, port: int) -> FakeForward:
-        """istiod's debug port, served over a socket pair: /debug/syncz as the exec's."""
-        if self.forward_refused is not None:
-            raise ClusterError(f"port-forward to {pod}: {self.forward_refused}")
-        if self.get("v1", "Pod", pod, namespace) is None or port != 15014:
-            raise ClusterError(f'port-forward to {pod}: pods "{pod}" not found')
-        forward = FakeForward(port, lambda path: json.dumps(self._syncz()).encode())
-        self.forwards.append(forward)
-        return forward
-
     def close(self) -> None:
         """Nothing to let go of."""
-
-
-class FakeForward:
-    """A port-forward as the kubernetes client gives one: ``socket(port)`` is a stream
-    whose far end is an HTTP/1.1 server (keep-alive) answering ``answer(path)``."""
-
-    def __init__(self, port: int, answer: Callable[[str], bytes]) -> None:
-        self.port, self.answer = port, answer
-        self.requests: list[str] = []
-        self._near, far = socket.socketpair()
-        self.connected = True
-        self._thread = threading.Thread(target=self._serve, args=(far,), daemon=True)
-        self._thread.start()
-
-    def socket(self, port: int) -> socket.socket:
-        assert port == self.port
-        return self._near
-
-    def close(self) -> None:
-        self.connected = False
-        self._near.close()
-        self._thread.join(5)
-
-    def _serve(self, far: socket.socket) -> None:
-        forward = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive: one connection for every read
-
-            def do_GET(self) -> None:
-                forward.requests.append(self.path)
-                body = forward.answer(self.path)
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                del format, args
-
-        with contextlib.suppress(OSError), far:
-            Handler(far, ("127.0.0.1", 0), SimpleNamespace())  # type: ignore[arg-type]

@@ -20,8 +20,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
-from kubernetes.stream import portforward, stream
-from websocket import WebSocketException
+from kubernetes.stream import stream
 
 from clusters.istio import kubectl_documents as kubectl
 from clusters.protocol import ClusterError, ExecResult, InvalidResource
@@ -194,18 +193,6 @@ class KubeApi:
             stderr="".join(stderr),
             elapsed=time.perf_counter() - started,
         )
-
-    def port_forward(self, namespace: str, pod: str, port: int) -> Any:
-        """``kubectl port-forward POD PORT`` without a local listener: the forward's
-        ``socket(port)`` is a stream to the port inside the pod (from its localhost)."""
-        try:
-            return portforward(
-                self.core.connect_get_namespaced_pod_portforward, pod, namespace, ports=str(port)
-            )
-        except ApiException as error:
-            raise ClusterError(f"port-forward to {pod}: {status_message(error)}") from None
-        except (OSError, WebSocketException) as error:
-            raise ClusterError(f"port-forward to {pod}: {error}") from None
 
     def logs(
         self,

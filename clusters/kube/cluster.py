@@ -33,7 +33,6 @@ from clusters.istio import proxyconfig, syncz
 from clusters.istio.kubectl_documents import load_documents
 from clusters.kube import istio, podlog
 from clusters.kube.api import KubeApi
-from clusters.kube.istiod_debug import IstiodDebug
 from clusters.kube.platform import Platform, detect_platform
 from clusters.protocol import (
     ClosedByContext,
@@ -56,14 +55,9 @@ ISTIO_API_VERSION = f"{kubectl.NETWORKING_GROUP}/v1"
 # istiod pushes within its debounce (100 ms, at most 10 s under load); a change that
 # brought no push this long after it was made is one istiod decided not to push.
 NO_PUSH_AFTER_S = 12.0
-# A push already under way when the change was written (a pod's endpoints, say) takes the
-# next push number without the change, which istiod's informer may see tens of ms later;
-# so in sync also means: everything sent ACKed at least this long after the change, past
-# istiod's debounce (100 ms) and the watch's delay.
-SETTLE_AFTER_CHANGE_S = 0.5
-# Each check here is a request to the API server or to istiod (a syncz read makes istiod
-# walk its connections), on the same two cores as the cluster: polled every few ms, as
-# the local mesh's in-process checks are, they would starve the very pushes awaited.
+# Each check here is a request to the API server or an exec in istiod's pod, on the same
+# two cores as the cluster: polled every few ms, as the local mesh's in-process checks
+# are, they would compete with the very pushes awaited.
 API_POLL = {"interval": 0.05, "max_interval": 0.2}
 SYNCZ_TIMEOUT_S = 30.0
 INCLUDE_ANNOTATION = "traffic.sidecar.istio.io/includeOutboundIPRanges"
@@ -108,13 +102,6 @@ class KubeCluster(ClosedByContext):
                 f"{settings.istio_namespace}: install Istio first (istioctl install)"
             )
         self.install = install
-        self.istiod_debug = IstiodDebug(
-            api,
-            install.namespace,
-            lambda: self.install.istiod_pod,
-            lambda path, timeout: istio.debug_by_exec(api, self.install, path, timeout),
-        )
-        self.cleanup.push("the port-forward to istiod", self.istiod_debug.close)
         # The mesh config's mode as found (None: unset), put back at close.
         self.configured_mode = istio.configured_outbound_traffic_policy(api, install.namespace)
         if settings.owns_namespace:  # created by the first deploy, removed (and awaited) last
@@ -273,7 +260,8 @@ class KubeCluster(ClosedByContext):
 
     def _sync_status(self, pod: str) -> Mapping[str, Any] | None:
         """istiod's /debug/syncz entry for the sidecar of ``pod``."""
-        statuses = istio.parse_syncz(self.istiod_debug.get("/debug/syncz", SYNCZ_TIMEOUT_S))
+        body = istio.debug_by_exec(self.api, self.install, "/debug/syncz", SYNCZ_TIMEOUT_S)
+        statuses = istio.parse_syncz(body)
         return syncz.proxy_status(statuses, pod, self.settings.namespace)
 
     def _expect_push_after(self, newest: int) -> None:
@@ -377,9 +365,6 @@ class KubeCluster(ClosedByContext):
                 return
             if lagging:
                 raise NotYet(", ".join(lagging))
-            settling = SETTLE_AFTER_CHANGE_S - (time.monotonic() - self._changed_at)
-            if settling > 0:
-                raise NotYet(f"istiod to take the change in ({settling:.2f} s more)")
             if self._awaited_mode is not None:
                 self._check_listener_mode(self._awaited_mode)
                 self._awaited_mode = None

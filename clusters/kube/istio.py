@@ -109,8 +109,8 @@ def set_outbound_traffic_policy(
 
 def debug_by_exec(api: KubeApi, install: IstioInstall, path: str, timeout: float) -> bytes:
     """An istiod debug endpoint read inside its pod with ``pilot-discovery request``, as
-    istioctl does where it cannot port-forward (istiod answers its debug endpoints
-    without a token only from its own pod)."""
+    istioctl does (istiod answers its debug endpoints without a token only from its own
+    pod)."""
     result = api.exec(
         install.namespace,
         install.istiod_pod,

@@ -1,0 +1,57 @@
+"""A mode change on a Kubernetes cluster is in sync once the sidecar's listener shows it,
+not when istiod's push counter alone says so."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from clusters.kube.cluster import KubeCluster, KubeSettings
+from clusters.protocol import OutboundTrafficPolicy, Waits
+from tests.kube_api_fake import FakeKubeApi
+
+
+def kube(api: FakeKubeApi) -> KubeCluster:
+    cluster = KubeCluster(
+        api, KubeSettings(backend="kind", platform="kind", waits=Waits(5.0, 5.0, 5.0))
+    )
+    cluster.reset()
+    return cluster
+
+
+def test_a_mode_change_is_in_sync_once_the_sidecars_listener_shows_it() -> None:
+    """istiod's counter can be ahead of the mode's own push (a push started just before
+    the change took the number): the wait holds until virtualOutbound sends where the
+    mode says, as the steps then check."""
+    from clusters.istio import proxyconfig
+    from clusters.protocol import ExecResult
+
+    stale_reads = {"left": 0}
+
+    def lagging_dump(namespace: str, pod: str, container: str, argv: Sequence[str]):
+        if argv[:3] == ("pilot-agent", "request", "GET") and stale_reads["left"] > 0:
+            stale_reads["left"] -= 1
+            chain = {
+                "filters": [
+                    {
+                        "name": proxyconfig.TCP_PROXY,
+                        "typed_config": {
+                            "cluster": proxyconfig.CLUSTER_OF_MODE[OutboundTrafficPolicy.ALLOW_ANY]
+                        },
+                    }
+                ]
+            }
+            listener = {"name": proxyconfig.VIRTUAL_OUTBOUND, "filter_chains": [chain]}
+            dump = {"configs": [{"active_state": {"listener": listener}}]}
+            return ExecResult(tuple(argv), 0, json.dumps(dump), "", 0.01)
+        return None
+
+    api = FakeKubeApi(exec_handler=lagging_dump)
+    cluster = kube(api)
+    stale_reads["left"] = 3
+    cluster.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY)
+    cluster.wait_for_proxy_config(5.0)
+    assert stale_reads["left"] == 0  # it read the listener until it showed the mode
+    dump = cluster.sidecar_config_dump(proxyconfig.LISTENERS)
+    assert proxyconfig.unmatched_outbound_cluster(dump) == "BlackHoleCluster"
+    cluster.close()
