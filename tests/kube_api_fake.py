@@ -23,7 +23,8 @@ import yaml
 from clusters.fake.cluster import injected_workload
 from clusters.istio import injection as injection_facts
 from clusters.istio import proxyconfig
-from clusters.protocol import ClusterError, ExecResult, Injection, OutboundTrafficPolicy
+from clusters.kube.cluster import KubeCluster, KubeSettings
+from clusters.protocol import ClusterError, ExecResult, Injection, OutboundTrafficPolicy, Waits
 
 Key = tuple[str, str | None, str]  # kind, namespace (None: cluster scoped), name
 CLUSTER_SCOPED = frozenset({"Namespace", "Node"})
@@ -240,3 +241,12 @@ class FakeKubeApi:
 
     def close(self) -> None:
         """Nothing to let go of."""
+
+
+def kube_cluster(api: FakeKubeApi) -> KubeCluster:
+    """A KubeCluster (the kind backend's) on ``api``, at the page's starting point."""
+    cluster = KubeCluster(
+        api, KubeSettings(backend="kind", platform="kind", waits=Waits(5.0, 5.0, 5.0))
+    )
+    cluster.reset()
+    return cluster

@@ -6,17 +6,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from clusters.kube.cluster import KubeCluster, KubeSettings
-from clusters.protocol import OutboundTrafficPolicy, Waits
+from clusters.protocol import OutboundTrafficPolicy
 from tests.kube_api_fake import FakeKubeApi
-
-
-def kube(api: FakeKubeApi) -> KubeCluster:
-    cluster = KubeCluster(
-        api, KubeSettings(backend="kind", platform="kind", waits=Waits(5.0, 5.0, 5.0))
-    )
-    cluster.reset()
-    return cluster
+from tests.kube_api_fake import kube_cluster as kube
 
 
 def test_a_mode_change_is_in_sync_once_the_sidecars_listener_shows_it() -> None:

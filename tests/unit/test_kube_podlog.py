@@ -6,17 +6,9 @@ from __future__ import annotations
 import pytest
 
 from clusters.kube import podlog
-from clusters.kube.cluster import KubeCluster, KubeSettings
-from clusters.protocol import LogCursor, Waits, lines_after
+from clusters.protocol import LogCursor, lines_after
 from tests.kube_api_fake import FakeKubeApi
-
-
-def kube(api: FakeKubeApi) -> KubeCluster:
-    cluster = KubeCluster(
-        api, KubeSettings(backend="kind", platform="kind", waits=Waits(5.0, 5.0, 5.0))
-    )
-    cluster.reset()
-    return cluster
+from tests.kube_api_fake import kube_cluster as kube
 
 
 def test_stamps_compare_by_time_though_rfc3339nano_drops_trailing_zeros() -> None:

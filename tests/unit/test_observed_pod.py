@@ -9,12 +9,12 @@ from collections.abc import Sequence
 import pytest
 
 from clusters.fake import FakeCluster
-from clusters.kube.cluster import KubeCluster, KubeSettings
-from clusters.protocol import ClusterError, ExecResult, PodStatus, Waits
+from clusters.protocol import ClusterError, ExecResult, PodStatus
 from fixtures.journal import Journal
 from steps.pod import no_pod_labelled, set_source_pod, source_pod_names
 from steps.state import ScenarioState
 from tests.kube_api_fake import FakeKubeApi
+from tests.kube_api_fake import kube_cluster as kube
 from tests.step_calls import call_step
 
 UNREACHABLE = "the API server does not answer: connection refused"
@@ -83,14 +83,6 @@ def test_source_pod_on_a_single_pod_passes() -> None:
     state = ScenarioState()
     _source_pod(cluster, state)
     assert state.source_pod_name == cluster.source_pod().name
-
-
-def kube(api: FakeKubeApi) -> KubeCluster:
-    cluster = KubeCluster(
-        api, KubeSettings(backend="kind", platform="kind", waits=Waits(5.0, 5.0, 5.0))
-    )
-    cluster.reset()
-    return cluster
 
 
 def test_source_pod_is_the_pod_the_exec_reaches_on_kubernetes() -> None:
