@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +47,7 @@ HEADLINES: tuple[Figure, ...] = (
     Figure("pytest features/ wall time", ("feature_run", "wall_s"), "s"),
     Figure("pytest features/ wall / page waits", ("feature_run", "ratio_wall_to_waits"), "x", 1.2),
 )
-KIND_READY = Figure(
-    "kind: cluster, Istio and the sample ready", ("kind", "ready_s"), "s", 60.0, 15.0 + 12.0
-)
+KIND_READY = Figure("kind: cluster, Istio and the sample ready", ("kind", "ready_s"), "s", 60.0)
 KIND_FIGURES: tuple[Figure, ...] = (
     Figure("kind: an exec over the API (median)", ("kind", "api", "exec_true_s", "median"), "s"),
     Figure("kind: a curl step (median)", ("kind", "api", "exec_curl_s", "median"), "s"),
@@ -117,27 +115,26 @@ class Comparison:
         }
 
 
-def timing_figures(*results: dict[str, Any]) -> list[Figure]:
-    """The mesh's own phases (its creation actions, istiod's start), in either run."""
-    names: dict[str, None] = {}
-    for measured in results:
-        names.update(dict.fromkeys(lookup(measured, ("mesh_up", "timings_s")) or {}))
-    return [
-        Figure(f"  mesh up phase {name} (median)", ("mesh_up", "timings_s", name, "median"), "s")
-        for name in names
-    ]
-
-
-def kind_action_figures(*results: dict[str, Any]) -> list[Figure]:
-    """The kind backend's creation actions, in either run, each beside its floor."""
+def phase_figures(
+    *results: dict[str, Any], where: str, label: str, leaf: tuple[str, ...] = ()
+) -> list[Figure]:
+    """A figure per phase named under ``results[where]["timings_s"]`` in either run (the
+    mesh's creation actions and istiod's start; kind's actions), beside its floor where
+    the run gave one (``floors_s``)."""
     names: dict[str, None] = {}
     floors: dict[str, float] = {}
     for measured in results:
-        names.update(dict.fromkeys(lookup(measured, ("kind", "timings_s")) or {}))
-        floors.update(lookup(measured, ("kind", "floors_s")) or {})
-    names.pop("ready", None)  # the total: KIND_READY
+        names.update(dict.fromkeys(lookup(measured, (where, "timings_s")) or {}))
+        floors.update(lookup(measured, (where, "floors_s")) or {})
+    names.pop("ready", None)  # kind's total: its own figure
     return [
-        Figure(f"  kind action {name}", ("kind", "timings_s", name), "s", None, floors.get(name))
+        Figure(
+            f"  {label} {name}{' (median)' if leaf else ''}",
+            (where, "timings_s", name, *leaf),
+            "s",
+            None,
+            floors.get(name),
+        )
         for name in names
     ]
 
@@ -145,9 +142,15 @@ def kind_action_figures(*results: dict[str, Any]) -> list[Figure]:
 def compare(measured: dict[str, Any], previous: dict[str, Any] | None) -> list[Comparison]:
     """Every headline figure and phase (the mesh's, kind's), now and in the previous run."""
     before = previous or {}
-    figures = [HEADLINES[0], *timing_figures(measured, before), *HEADLINES[1:]]
+    mesh_phases = phase_figures(
+        measured, before, where="mesh_up", label="mesh up phase", leaf=("median",)
+    )
+    figures = [HEADLINES[0], *mesh_phases, *HEADLINES[1:]]
     if "kind" in measured or "kind" in before:
-        figures += [KIND_READY, *kind_action_figures(measured, before), *KIND_FIGURES]
+        kind_phases = phase_figures(measured, before, where="kind", label="kind action")
+        floors = [f.floor for f in kind_phases if f.floor is not None]
+        ready = replace(KIND_READY, floor=sum(floors) if floors else None)  # they add up
+        figures += [ready, *kind_phases, *KIND_FIGURES]
     return [Comparison(f, _number(measured, f.path), _number(before, f.path)) for f in figures]
 
 

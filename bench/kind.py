@@ -11,13 +11,12 @@ fake internet and the project's Docker daemon go when the phase ends, whatever f
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.features import run_features
-from bench.stats import summary
+from bench.stats import summary, wall_times
 from clusters.kind.cluster import READY, create_kind
 from clusters.kind.options import KindOptions
 from clusters.kube.cluster import KubeCluster
@@ -36,13 +35,8 @@ EXEC_TIMEOUT_S = 60.0
 
 
 def timed(function: Callable[[], object], samples: int) -> dict[str, Any]:
-    """``function``'s wall time, ``samples`` times."""
-    seconds = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        function()
-        seconds.append(time.perf_counter() - started)
-    return summary(seconds)
+    """The summary of ``samples`` calls' wall times."""
+    return summary(wall_times(function, samples))
 
 
 def api_costs(cluster: KubeCluster, samples: int) -> dict[str, Any]:
@@ -56,13 +50,11 @@ def api_costs(cluster: KubeCluster, samples: int) -> dict[str, Any]:
         "log_after_cursor_s": timed(lambda: cluster.sidecar_log(since=cursor), samples),
         "reset_unchanged_s": timed(cluster.reset, samples),
     }
-    after_change = []
+    after_change: list[float] = []
     for _ in range(max(1, samples // 2)):
         cluster.apply(httpbin_service_entry())
         cluster.wait_for_proxy_config(EXEC_TIMEOUT_S)  # as a step waits after its apply
-        started = time.perf_counter()
-        cluster.reset()
-        after_change.append(time.perf_counter() - started)
+        after_change += wall_times(cluster.reset, 1)
     costs["reset_after_serviceentry_s"] = summary(after_change)
     costs["log_lines"] = len(cluster.sidecar_log())
     return costs

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.stats import summary
+from bench.stats import summary, wall_times
 from clusters import local
 from clusters.local import LocalCluster
 from clusters.protocol import OutboundTrafficPolicy
@@ -154,25 +154,13 @@ def spawn_costs(mesh: LocalCluster, repetitions: int) -> dict[str, Any]:
         mesh.exec_in_source_pod(["true"], timeout=EXEC_TIMEOUT_S).elapsed
         for _ in range(repetitions)
     ]
-    curl_s = []
-    for _ in range(repetitions):
-        started = time.perf_counter()
-        curl_outcome(mesh)
-        curl_s.append(time.perf_counter() - started)
+    curl_s = wall_times(lambda: curl_outcome(mesh), repetitions)
     address = httpbin_address(mesh)
-
-    def sockets() -> list[float]:
-        samples = []
-        for _ in range(repetitions):
-            started = time.perf_counter()
-            socket_outcome(address)
-            samples.append(time.perf_counter() - started)
-        return samples
-
+    sockets_s = in_pod(mesh, lambda: wall_times(lambda: socket_outcome(address), repetitions))
     return {
         "exec_true_s": summary(true_s),
         "curl_probe_s": summary(curl_s),
-        "socket_probe_s": summary(in_pod(mesh, sockets)),
+        "socket_probe_s": summary(sockets_s),
     }
 
 

@@ -1,4 +1,4 @@
-"""Summaries of timing samples and their comparison with the notes' figures.
+"""Timing samples, their summaries and their comparison with the notes' figures.
 
 Percentiles use the nearest-rank method so every figure printed is a sample that was
 actually observed, not an interpolation between two of them.
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,16 @@ def percentile(samples: Sequence[float], fraction: float) -> float:
     ordered = sorted(samples)
     rank = max(1, math.ceil(fraction * len(ordered)))
     return ordered[rank - 1]
+
+
+def wall_times(function: Callable[[], object], samples: int) -> list[float]:
+    """``function``'s wall time, called ``samples`` times in a row."""
+    seconds = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        function()
+        seconds.append(time.perf_counter() - started)
+    return seconds
 
 
 def summary(samples: Sequence[float]) -> dict[str, Any]:

@@ -19,10 +19,11 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from clusters.kind import hoststate
 from clusters.kind.docker import DockerDaemon, docker_cli
@@ -33,7 +34,7 @@ from clusters.kube.cluster import KubeCluster, KubeSettings
 from clusters.protocol import ClusterError, PrerequisiteMissing, Waits
 from clusters.shared import cache
 from clusters.shared.cleanup import CleanupStack
-from clusters.shared.waiting import NotYet, wait_for
+from clusters.shared.waiting import NotYet, wait_on_cluster
 
 OFFICIAL_NODE_IMAGE = "kindest/node"  # kind's published node images, tagged by version
 READY = "ready"  # the timings' total: from the first action to the sleep sample's pod
@@ -203,12 +204,10 @@ class KindRun:
                 if deployment is None or not _rolled_out(deployment):
                     raise NotYet('deployment "coredns" rollout')
 
-            wait_for(
+            wait_on_cluster(
                 rolled_out,
                 timeout=self.waits.ready,
                 what='deployment "coredns" did not roll out',
-                interval=0.1,
-                max_interval=0.25,
             )
         finally:
             api.close()
@@ -254,6 +253,7 @@ class KindRun:
         address = ((service or {}).get("spec") or {}).get("clusterIP")
         if not address:
             raise ClusterError('services "kubernetes" has no clusterIP in namespace default')
+        env = self.daemon.env
         node_container = f"{self.name}-control-plane"  # kind's name for the one node
         # Unprogrammed, the address routes to the network's gateway, where a SYN goes
         # unanswered: each try is bounded (coreutils' timeout, in the node's image).
@@ -262,7 +262,7 @@ class KindRun:
         def programmed() -> None:
             done = subprocess.run(
                 [docker_cli(), "exec", node_container, "timeout", "1", "bash", "-c", probe],
-                env=self.daemon.env if self.daemon else None,
+                env=env,
                 capture_output=True,
                 timeout=10,
                 check=False,
@@ -270,12 +270,10 @@ class KindRun:
             if done.returncode != 0:
                 raise NotYet(f"a connection to the kubernetes Service at {address}:443")
 
-        wait_for(
+        wait_on_cluster(
             programmed,
             timeout=self.waits.ready,
             what="kube-proxy did not program the Service network",
-            interval=0.1,
-            max_interval=0.25,
         )
 
     def install_istio(self) -> None:
@@ -303,7 +301,7 @@ class KindRun:
             if api.get("v1", "ServiceAccount", "default", "default") is None:
                 raise NotYet('serviceaccount "default"')
 
-        wait_for(serviceaccount, timeout=60, what='serviceaccount "default" did not appear')
+        wait_on_cluster(serviceaccount, timeout=60, what='serviceaccount "default" did not appear')
         settings = KubeSettings(
             backend="kind",
             platform="kind",
@@ -371,16 +369,14 @@ class KindRun:
             cache.say(f"kind export logs failed too: {error}")
 
 
-def _rolled_out(deployment: dict[str, object]) -> bool:
+def _rolled_out(deployment: Mapping[str, Any]) -> bool:
     """``kubectl rollout status``'s test: the new generation observed, every replica
     updated and available, none of the old left."""
-    metadata = deployment.get("metadata") or {}
-    spec = deployment.get("spec") or {}
+    generation = (deployment.get("metadata") or {}).get("generation", 0)
+    wanted = (deployment.get("spec") or {}).get("replicas", 1)
     status = deployment.get("status") or {}
-    assert isinstance(metadata, dict) and isinstance(spec, dict) and isinstance(status, dict)
-    wanted = spec.get("replicas", 1)
     return (
-        status.get("observedGeneration", 0) >= metadata.get("generation", 0)
+        status.get("observedGeneration", 0) >= generation
         and status.get("updatedReplicas", 0) == wanted
         and status.get("availableReplicas", 0) == wanted
         and status.get("replicas", 0) == wanted

@@ -49,17 +49,12 @@ from clusters.protocol import (
 )
 from clusters.shared.barrier import curl_barrier
 from clusters.shared.cleanup import CleanupStack
-from clusters.shared.waiting import NotYet, wait_for
+from clusters.shared.waiting import NotYet, wait_on_cluster
 
 ISTIO_API_VERSION = f"{kubectl.NETWORKING_GROUP}/v1"
 # istiod pushes within its debounce (100 ms, at most 10 s under load); a change that
 # brought no push this long after it was made is one istiod decided not to push.
 NO_PUSH_AFTER_S = 12.0
-# Each check here is a request to the API server or an exec in istiod's pod, on the same
-# two cores as the cluster: polled every few ms, as the local mesh's in-process checks
-# are, they would compete with the very pushes awaited.
-API_POLL = {"interval": 0.05, "max_interval": 0.2}
-SYNCZ_TIMEOUT_S = 30.0
 INCLUDE_ANNOTATION = "traffic.sidecar.istio.io/includeOutboundIPRanges"
 SAMPLE_LABEL = "app=sleep"
 API_SERVER_LABEL = "component=kube-apiserver"  # kubeadm's static pod
@@ -260,8 +255,7 @@ class KubeCluster(ClosedByContext):
 
     def _sync_status(self, pod: str) -> Mapping[str, Any] | None:
         """istiod's /debug/syncz entry for the sidecar of ``pod``."""
-        body = istio.debug_by_exec(self.api, self.install, "/debug/syncz", SYNCZ_TIMEOUT_S)
-        statuses = istio.parse_syncz(body)
+        statuses = istio.syncz(self.api, self.install)
         return syncz.proxy_status(statuses, pod, self.settings.namespace)
 
     def _expect_push_after(self, newest: int) -> None:
@@ -369,11 +363,10 @@ class KubeCluster(ClosedByContext):
                 self._check_listener_mode(self._awaited_mode)
                 self._awaited_mode = None
 
-        wait_for(
+        wait_on_cluster(
             synced,
             timeout=timeout,
             what=f"the sidecar did not ACK istiod's push {self._pending}",
-            **API_POLL,
         )
 
     def _check_listener_mode(self, mode: OutboundTrafficPolicy) -> None:
@@ -486,11 +479,10 @@ class KubeCluster(ClosedByContext):
             if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
                 raise NotYet(f"pod {pods[0]['metadata']['name']} Ready")
 
-        wait_for(
+        wait_on_cluster(
             ready,
             timeout=self.settings.waits.ready,
             what="the sleep pod did not become Ready",
-            **API_POLL,
         )
 
     def delete_source_pod(self) -> bool:
@@ -505,11 +497,10 @@ class KubeCluster(ClosedByContext):
             if pods := self.api.list("v1", "Pod", self.settings.namespace, SAMPLE_LABEL):
                 raise NotYet(f"{len(pods)} sleep pods terminating")
 
-        wait_for(
+        wait_on_cluster(
             gone,
             timeout=self.settings.waits.ready,
             what="the sleep pod did not go away",
-            **API_POLL,
         )
         return existed
 
@@ -640,7 +631,7 @@ class KubeCluster(ClosedByContext):
             unset_runs=self._unset_runs(),
         ):
             changed = True
-            self._awaited_mode = self._unset_runs() if unset else OutboundTrafficPolicy.ALLOW_ANY
+            self._awaited_mode = OutboundTrafficPolicy.ALLOW_ANY  # unset: what it runs too
         if changed:
             self._expect_push_after(newest)
         try:
@@ -671,11 +662,10 @@ class KubeCluster(ClosedByContext):
             if self.api.get("v1", "Namespace", namespace, None) is not None:
                 raise NotYet(f"namespace {namespace} terminating")
 
-        wait_for(
+        wait_on_cluster(
             gone,
             timeout=self.settings.waits.ready,
             what=f"namespace {namespace} was not removed",
-            **API_POLL,
         )
 
 

@@ -107,26 +107,21 @@ def set_outbound_traffic_policy(
     return before != after
 
 
-def debug_by_exec(api: KubeApi, install: IstioInstall, path: str, timeout: float) -> bytes:
-    """An istiod debug endpoint read inside its pod with ``pilot-discovery request``, as
-    istioctl does (istiod answers its debug endpoints without a token only from its own
-    pod)."""
+def syncz(api: KubeApi, install: IstioInstall, timeout: float = 30.0) -> list[Mapping[str, Any]]:
+    """istiod's /debug/syncz (what `istioctl proxy-status` reads). istiod answers its
+    debug endpoints without a token only from its own pod, so the request is made there,
+    with ``pilot-discovery request`` (as istioctl does)."""
     result = api.exec(
         install.namespace,
         install.istiod_pod,
         DISCOVERY_CONTAINER,
-        ["pilot-discovery", "request", "GET", path],
+        ["pilot-discovery", "request", "GET", "/debug/syncz"],
         timeout,
     )
     if result.exit_code != 0:
         reason = (result.stderr.strip().splitlines() or [f"exit code {result.exit_code}"])[-1]
-        raise ClusterError(f"istiod's {path}: {reason}")
-    return result.stdout.encode()
-
-
-def parse_syncz(body: bytes) -> list[Mapping[str, Any]]:
-    """istiod's /debug/syncz (what ``istioctl proxy-status`` reads), decoded."""
+        raise ClusterError(f"istiod's /debug/syncz: {reason}")
     try:
-        return json.loads(body)
+        return json.loads(result.stdout)
     except ValueError:
-        raise ClusterError(f"istiod's /debug/syncz is not JSON: {body[:120]!r}") from None
+        raise ClusterError(f"istiod's /debug/syncz is not JSON: {result.stdout[:120]!r}") from None
