@@ -54,7 +54,9 @@ def test_kinds_actions_stand_beside_their_floors() -> None:
         "feature_run": {"after_first_s": 52.0},
     }
     found = {c.figure.name: c for c in compare.compare({"kind": kind}, None)}
-    assert found["kind: cluster, Istio and the sample ready"].goal_verdict == "<= 60.00 s (met)"
+    ready = found["kind: cluster, Istio and the sample ready"]
+    assert ready.goal_verdict == "<= 60.00 s (met)"
+    assert ready.figure.floor == 15.0  # the actions' floors, added up
     assert found["  kind action create the kind cluster"].figure.floor == 15.0
     assert found["  kind action start Docker"].figure.floor is None
     assert "  kind action ready" not in found  # the total is the ready figure itself
