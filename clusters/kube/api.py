@@ -39,6 +39,14 @@ def status_message(error: ApiException | DynamicApiError) -> str:
     return str(message or getattr(error, "reason", None) or error).strip().splitlines()[0]
 
 
+def _take_buffered(session: Any, stdout: list[str], stderr: list[str]) -> None:
+    """Move what the exec stream holds for stdout and stderr into the two lists."""
+    if session.peek_stdout():
+        stdout.append(session.read_stdout(timeout=0))
+    if session.peek_stderr():
+        stderr.append(session.read_stderr(timeout=0))
+
+
 class KubeApi:
     """One cluster, reached with a kubeconfig (a file and optionally a context)."""
 
@@ -179,10 +187,10 @@ class KubeApi:
                 if time.perf_counter() > deadline:
                     raise ClusterError(f"`{' '.join(argv)}` did not finish within {timeout:g}s")
                 session.update(timeout=min(1.0, max(0.05, deadline - time.perf_counter())))
-                if session.peek_stdout():
-                    stdout.append(session.read_stdout())
-                if session.peek_stderr():
-                    stderr.append(session.read_stderr())
+                _take_buffered(session, stdout, stderr)
+            # Every peek updates the stream too, so the close can come in with the last
+            # output while the loop peeks stderr: what it left buffered is taken here.
+            _take_buffered(session, stdout, stderr)
             code = session.returncode
         finally:
             session.close()
