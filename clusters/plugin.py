@@ -78,7 +78,11 @@ class Backend(Generic[OptionsT]):
     # Its options dataclass, from its options' values (by dest) and the common settings.
     build: Callable[[Mapping[str, Any], Common], OptionsT]
     start: Callable[[OptionsT], Cluster]  # a running cluster; the caller closes it
-    check: Callable[[], None] | None = None  # raises PrerequisiteMissing, in one line
+    # Before anything starts (pytest_configure, `egress-mesh up`): the machine's
+    # prerequisites and the options' values that can be checked without starting, each
+    # mistake raised as PrerequisiteMissing or ClusterError in one line, so a run that
+    # cannot start stops before it writes any report.
+    check: Callable[[OptionsT], None] | None = None
 
     def options_from(self, values: Mapping[str, Any], common: Common | None = None) -> OptionsT:
         """Its options from the values given (by dest; the rest take their defaults)."""

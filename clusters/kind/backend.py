@@ -10,6 +10,7 @@ from typing import Any
 from clusters.kind.options import EXTERNAL, IMAGES, WAITS, KindOptions
 from clusters.plugin import Backend, Common, Option
 from clusters.protocol import Cluster
+from clusters.shared.gobuild import istio_build
 
 __all__ = ["BACKEND", "EXTERNAL", "IMAGES", "WAITS", "KindOptions"]
 
@@ -24,6 +25,10 @@ def _build(values: Mapping[str, Any], common: Common) -> KindOptions:
         keep_cluster=values["keep_cluster"],
         logs_dir=common.report_dir / "kind-logs",
     )
+
+
+def _check(options: KindOptions) -> None:
+    istio_build(options.istio_version)  # the images and istioctl are a pinned build's
 
 
 def _start(options: KindOptions) -> Cluster:
@@ -69,4 +74,5 @@ BACKEND = Backend(
     ),
     build=_build,
     start=_start,
+    check=_check,
 )

@@ -12,7 +12,8 @@ from clusters.local.options import WAITS, LocalOptions
 from clusters.local.prerequisites import check_prerequisites
 from clusters.plugin import Backend, Common, Option
 from clusters.protocol import Cluster
-from clusters.shared.gobuild import DEFAULT_ISTIO_VERSION
+from clusters.shared.gobuild import DEFAULT_ISTIO_VERSION, istio_build
+from clusters.shared.sites import load_sites
 
 __all__ = ["BACKEND", "WAITS", "LocalOptions"]
 
@@ -24,6 +25,12 @@ def _build(values: Mapping[str, Any], common: Common) -> LocalOptions:
         istio_version=values["istio_version"],
         owner=f"pytest:{common.worker}",
     )
+
+
+def _check(options: LocalOptions) -> None:
+    check_prerequisites()
+    istio_build(options.istio_version)  # a pinned build, or one line naming them
+    load_sites(options.sites_file)  # readable and well-formed, or one line naming the entry
 
 
 def _start(options: LocalOptions) -> Cluster:
@@ -58,5 +65,5 @@ BACKEND = Backend(
     ),
     build=_build,
     start=_start,
-    check=check_prerequisites,
+    check=_check,
 )

@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 
 from fixtures import summary
-from fixtures.records import FAILED, NOT_RUN, PASSED, DefinedScenario, ScenarioRecord
+from fixtures.records import (
+    FAILED,
+    NOT_RUN,
+    NOT_SELECTED,
+    PASSED,
+    DefinedScenario,
+    ScenarioRecord,
+)
 
 SECTION = "Access an external HTTP service"
 
@@ -62,3 +69,50 @@ def test_nightly_ci_compares_with_the_summary_it_passes(tmp_path: Path) -> None:
     reports.mkdir()
     line = summary.write(reports, now, last_night)
     assert "failed -> passed" in line
+
+
+def test_a_selection_is_no_change_of_claim(tmp_path: Path) -> None:
+    """A `-k` run compares only what both runs ran; the rest is named as not compared,
+    and the next full run compares with the full run too, not with "not selected"."""
+    names = ["reach httpbin", "log the request", "block google"]
+    full = summary.build([record(n, PASSED) for n in names], [], ENVIRONMENT, "t1", "complete")
+    summary.write(tmp_path, full, None)
+    left_out = [DefinedScenario(FILE, 8, SECTION, n) for n in names[1:]]
+    picked = summary.build(
+        [record(names[0], PASSED)],
+        left_out,
+        ENVIRONMENT,
+        "t2",
+        "complete",
+        gap=NOT_SELECTED,
+        selection="-k httpbin",
+    )
+    line = summary.write(tmp_path, picked, None)
+    assert line.startswith("No claim changed since the previous run (t1)"), line
+    assert "2 scenario(s) not compared" in line
+    assert picked["scenarios"][summary.scenario_key(FILE, names[1])]["verdict"] == NOT_SELECTED
+    assert picked["selection"] == "-k httpbin"
+    again = summary.build([record(n, PASSED) for n in names], [], ENVIRONMENT, "t3", "complete")
+    assert summary.write(tmp_path, again, None).startswith("No claim changed")
+
+
+def test_a_run_that_stopped_before_any_scenario_is_not_the_next_runs_previous(
+    tmp_path: Path,
+) -> None:
+    full = summary.build([record("reach httpbin", PASSED)], [], ENVIRONMENT, "t1", "complete")
+    summary.write(tmp_path, full, None)
+    stopped = summary.build(
+        [],
+        [DefinedScenario(FILE, 8, SECTION, "reach httpbin")],
+        ENVIRONMENT,
+        "t2",
+        "stopped",
+        stop_reason="no scenario was selected (-k nosuch)",
+    )
+    line = summary.write(tmp_path, stopped, None)
+    assert line == "No claim compared with the previous run (t1): this run ran no scenario."
+    assert stopped["run_state"] == "stopped" and "nosuch" in stopped["stop_reason"]
+    failed = summary.build([record("reach httpbin", FAILED)], [], ENVIRONMENT, "t3", "complete")
+    line = summary.write(tmp_path, failed, None)
+    assert line.startswith("1 claim(s) changed since the previous run (t1)"), line
+    assert json.loads((tmp_path / summary.PREVIOUS).read_text())["generated"] == "t1"

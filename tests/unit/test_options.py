@@ -24,6 +24,18 @@ def test_seconds_refuses_the_rest_in_one_line(text):
         seconds(text)
 
 
+def feature_run(config: pytest.Config, **given: object) -> SimpleNamespace:
+    """A pytest config of ``pytest features/`` as options.pytest_configure reads it."""
+    values = {**FLAGS, **REPORT_FLAGS, **given}
+    return SimpleNamespace(
+        getoption=lambda name, default=None: values.get(name, default),
+        args=[str(config.rootpath / "features")],
+        rootpath=config.rootpath,
+        invocation_params=SimpleNamespace(dir=config.rootpath),
+        pluginmanager=None,
+    )
+
+
 def test_a_missing_prerequisite_stops_a_feature_run_in_one_line(
     monkeypatch: pytest.MonkeyPatch, pytestconfig: pytest.Config
 ) -> None:
@@ -31,13 +43,8 @@ def test_a_missing_prerequisite_stops_a_feature_run_in_one_line(
     from clusters.local import prerequisites
 
     monkeypatch.setattr(prerequisites.os, "geteuid", lambda: 1000)
-    features = SimpleNamespace(
-        getoption=lambda name: "local",
-        args=[str(pytestconfig.rootpath / "features")],
-        rootpath=pytestconfig.rootpath,
-        invocation_params=SimpleNamespace(dir=pytestconfig.rootpath),
-    )
-    with pytest.raises(pytest.exit.Exception) as stopped:
+    features = feature_run(pytestconfig)
+    with pytest.raises(pytest.UsageError) as stopped:
         options.pytest_configure(features)  # type: ignore[arg-type]
     assert str(stopped.value) == (
         "egress-conformance: local backend: the local backend needs root (network namespaces "
@@ -45,6 +52,23 @@ def test_a_missing_prerequisite_stops_a_feature_run_in_one_line(
     )
     unit_tests = SimpleNamespace(**{**vars(features), "args": ["tests/unit/test_options.py"]})
     options.pytest_configure(unit_tests)  # type: ignore[arg-type]  # unit tests still run
+
+
+@pytest.mark.parametrize(
+    ("given", "line"),
+    [
+        ({"istio_version": "9.9"}, "--istio-version 9.9: not pinned; choose one of"),
+        ({"local_sites": Path("/nonexistent")}, "sites file /nonexistent: No such file"),
+    ],
+)
+def test_an_option_the_backend_refuses_stops_a_feature_run_before_it_starts(
+    monkeypatch: pytest.MonkeyPatch, pytestconfig: pytest.Config, given: dict, line: str
+) -> None:
+    from clusters.local import backend
+
+    monkeypatch.setattr(backend, "check_prerequisites", lambda: None)  # root or not
+    with pytest.raises(pytest.UsageError, match=f"^egress-conformance: local backend: {line}"):
+        options.pytest_configure(feature_run(pytestconfig, **given))  # type: ignore[arg-type]
 
 
 # The options come from the registered backends -------------------------------------------
