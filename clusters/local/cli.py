@@ -12,19 +12,20 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from clusters.istio.kubectl_documents import load_documents, read_manifest
-from clusters.local import runstate
+from clusters.local import kubectl, runstate, sourcepod
 from clusters.local.backend import BACKEND
-from clusters.local.kubeargs import to_yaml
-from clusters.local.kubectl import deleted_line, kind_text, no_resources, operation_line
-from clusters.local.mesh import DEFAULT_NAMESPACE, READY_TIMEOUT_S, LocalCluster
+from clusters.local.mesh import READY_TIMEOUT_S, LocalCluster
 from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy
 from clusters.shared import processes
 from clusters.shared.cli_values import seconds
 
 RUN_ID = "cli"
+KUBECTL_VERBS = {
+    "apply": "kubectl apply: -f FILE (or - for stdin), as the page applies YAML",
+    "delete": "kubectl delete: KIND NAME... or -f FILE",
+    "get": "kubectl get: KIND [NAME] [-n NS | -A] [-o yaml|json|name|wide]",
+}
 
 
 STATUS_NAMES = 20  # status lists this many names of a kind; get lists them all
@@ -73,24 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--istio-version", help="a pinned Istio build for istiod")
     up.set_defaults(handler=_up)
 
-    apply = commands.add_parser("apply", help="apply ServiceEntry/VirtualService YAML")
-    apply.add_argument("-f", "--filename", required=True, help="a YAML file, or - for stdin")
-    apply.set_defaults(handler=_apply)
-
-    delete = commands.add_parser("delete", help="delete a resource: KIND NAME...")
-    delete.add_argument("kind")
-    delete.add_argument("names", nargs="+")
-    delete.add_argument("--ignore-not-found", action="store_true")
-    delete.add_argument("-n", "--namespace", default=DEFAULT_NAMESPACE)
-    delete.set_defaults(handler=_delete)
-
-    get = commands.add_parser("get", help="show resources of a kind: KIND [NAME]")
-    get.add_argument("kind")
-    get.add_argument("name", nargs="?")
-    get.add_argument("-n", "--namespace", default=DEFAULT_NAMESPACE)
-    get.add_argument("-A", "--all-namespaces", action="store_true")
-    get.add_argument("-o", "--output", choices=("name", "yaml"), default=None)
-    get.set_defaults(handler=_get)
+    # apply, delete and get are the mesh's own kubectl (clusters/local/kubectl.py, the
+    # one the page's commands run), so they answer as kubectl does: its flags, columns,
+    # `unchanged`, its errors. Their arguments go to it as they are.
+    for verb, what in KUBECTL_VERBS.items():
+        verb_parser = commands.add_parser(verb, help=what, prefix_chars="\0", add_help=False)
+        verb_parser.add_argument("args", nargs=argparse.REMAINDER)
+        verb_parser.set_defaults(handler=_kubectl, verb=verb)
 
     mode = commands.add_parser("mode", help="show or set meshConfig.outboundTrafficPolicy.mode")
     mode.add_argument("mode", nargs="?", choices=[m.value for m in OutboundTrafficPolicy])
@@ -138,6 +128,8 @@ def _up(args: argparse.Namespace) -> int:
         )
     # The backend's options as pytest builds them, for the CLI's own run (kept until down).
     options = BACKEND.options_from({"local_sites": args.sites, "istio_version": args.istio_version})
+    if BACKEND.check is not None:  # what pytest checks before a run: one line, nothing made
+        BACKEND.check(options)
     mesh = BACKEND.start(replace(options, run_root=args.run_root, owner="cli"))
     assert isinstance(mesh, LocalCluster)
     pod = mesh.source_pod()
@@ -160,87 +152,22 @@ def _running_mesh(root: Path) -> Path | None:
     return directory if alive else None
 
 
-def _apply(args: argparse.Namespace) -> int:
-    """kubectl apply: print what was created or configured once the API took it, then
-    wait for the sidecar, whose failure is reported as such (the change stays applied,
-    as on a cluster)."""
-    data = sys.stdin.buffer.read() if args.filename == "-" else _read(Path(args.filename))
-    text = read_manifest(data, "STDIN" if args.filename == "-" else args.filename)
-    mesh = _attach(args)
-    before = _present(mesh, load_documents(text))
-    refs = mesh.apply(text)
-    for ref in refs:
-        names = mesh.kind_names(ref.kind)
-        verb = "configured" if (ref.kind, ref.namespace, ref.name) in before else "created"
-        print(operation_line(ref.kind, names.group, ref.name, verb), flush=True)
+def _kubectl(args: argparse.Namespace) -> int:
+    """The verb as the mesh's kubectl runs it; after a change that kubectl took, the
+    wait for the sidecar, whose failure is reported as such (the change stays, as on a
+    cluster)."""
+    environ = {kubectl.RUN_ID_ENV: RUN_ID}
+    if args.run_root is not None:
+        environ[kubectl.RUN_ROOT_ENV] = str(args.run_root)
+    code = kubectl.main([args.verb, *args.args], environ=environ)
+    if code != 0 or args.verb == "get" or any(a in ("-h", "--help") for a in args.args):
+        return code
+    if any(a.startswith("--dry-run") and a != "--dry-run=none" for a in args.args):
+        return code
     try:
-        mesh.wait_for_proxy_config(READY_TIMEOUT_S)
+        _attach(args).wait_for_proxy_config(READY_TIMEOUT_S)
     except ClusterError as error:
-        raise ClusterError(f"applied, but the sidecar did not take it: {error}") from None
-    return 0
-
-
-def _present(mesh: LocalCluster, documents: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
-    """(kind, namespace, name) of what the stream's kinds already hold, to tell
-    ``created`` from ``configured``."""
-    present = set()
-    for kind, namespace in {
-        (str(d.get("kind")), str((d.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE))
-        for d in documents
-    }:
-        try:
-            items = mesh.get(kind, namespace)
-        except ClusterError:
-            continue  # a kind the mesh does not serve: apply refuses it in its own words
-        present |= {(kind, namespace, item["metadata"]["name"]) for item in items}
-    return present
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise ClusterError(f"cannot read {path}: {error.strerror}") from None
-
-
-def _delete(args: argparse.Namespace) -> int:
-    mesh = _attach(args)
-    kind = mesh.kind_names(args.kind)
-    for name in args.names:
-        deleted = mesh.delete(
-            args.kind, name, ignore_not_found=args.ignore_not_found, namespace=args.namespace
-        )
-        if deleted:
-            print(deleted_line(kind.kind, kind.group, name, args.namespace))
-    mesh.wait_for_proxy_config(READY_TIMEOUT_S)
-    return 0
-
-
-def _get(args: argparse.Namespace) -> int:
-    """kubectl get: names (``NAME`` and, with -A, ``NAMESPACE``), or the objects as YAML."""
-    mesh = _attach(args)
-    kind = mesh.kind_names(args.kind)
-    namespace = None if args.all_namespaces else args.namespace
-    items = mesh.get(args.kind, namespace)
-    if args.name:
-        items = [item for item in items if item["metadata"]["name"] == args.name]
-        if not items:
-            raise ClusterError(f'{kind.plural}.{kind.group} "{args.name}" not found')
-    if not items:
-        print(no_resources(namespace), file=sys.stderr)
-        return 0
-    if args.output == "yaml":
-        body = items[0] if args.name else {"apiVersion": "v1", "kind": "List", "items": items}
-        sys.stdout.write(to_yaml(body))
-        return 0
-    for item in items:
-        metadata = item["metadata"]
-        if args.output == "name":
-            print(f"{kind_text(kind.kind, kind.group)}/{metadata['name']}")
-        elif namespace is None:
-            print(f"{metadata['namespace']:<20} {metadata['name']}")
-        else:
-            print(metadata["name"])
+        raise ClusterError(f"{args.verb} done, but the sidecar did not take it: {error}") from None
     return 0
 
 
@@ -257,7 +184,12 @@ def _exec(args: argparse.Namespace) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         raise ClusterError("nothing to run: egress-mesh exec -- curl -sSI https://www.google.com")
-    result = _attach(args).exec_in_source_pod(command, timeout=args.timeout)
+    mesh = _attach(args)
+    refusal = sourcepod.runtime_refusal(command)
+    if refusal is not None:  # as `kubectl exec` prints the runtime's refusal
+        print(f"error: {refusal}", file=sys.stderr)
+        return 1
+    result = mesh.exec_in_source_pod(command, timeout=args.timeout)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     if result.exit_code:

@@ -789,8 +789,13 @@ def exec_(session: Session, inv: Invocation, out: IO[str], err: IO[str]) -> int:
             print(
                 "Unable to use a TTY - input is not a terminal or the right kind of file", file=err
             )
-        if inv.flags["tty"] and sys.stdin.isatty():
-            return _run_in_pod_at_a_terminal(session, _pod_shell(command), container, out, err)
+    from clusters.local import sourcepod
+
+    refusal = sourcepod.runtime_refusal(_pod_shell(command))
+    if refusal is not None:  # the runtime refuses before the command runs: kubectl's error
+        raise KubectlError(f"error: {refusal}")
+    if inv.flags["stdin"] and inv.flags["tty"] and sys.stdin.isatty():
+        return _run_in_pod_at_a_terminal(session, _pod_shell(command), container, out, err)
     return _run_in_pod(session, command, container, stdin, out, err)
 
 

@@ -118,7 +118,11 @@ class LocalCluster(ClosedByContext):
         started = time.perf_counter()
         check_prerequisites()
         state = _new_run(run_root, sites_file, owner, istio_version)
-        mesh = cls(state, ready_timeout=ready_timeout)
+        try:
+            mesh = cls(state, ready_timeout=ready_timeout)
+        except BaseException:  # nothing but the run's directory exists yet: remove it,
+            runstate.destroy(state)  # so that no later command takes it for a mesh
+            raise
         try:
             for action, run in mesh.creation_actions():
                 begun = time.perf_counter()

@@ -58,6 +58,33 @@ def exec_argv(pod_ns: str, argv: Sequence[str], container: str = APP_CONTAINER) 
     return processes.in_namespace(pod_ns, argv, uid=uid, gid=gid)
 
 
+def runtime_refusal(argv: Sequence[str]) -> str | None:
+    """The container runtime's refusal of a command it cannot start in the pod (runc's
+    words through containerd, as kubectl prints them on kind), or None when it can.
+    The pod's files are the host's, so its PATH is looked up here; setpriv's own
+    "failed to execute" line, exit 127, is what a shell prints, not a runtime."""
+    if not argv:
+        return None
+    command = argv[0]
+    if "/" in command:
+        if os.access(command, os.X_OK) and not os.path.isdir(command):
+            return None
+        cause = (
+            f"stat {command}: no such file or directory"
+            if not os.path.exists(command)
+            else "permission denied"
+        )
+    elif shutil.which(command, path=POD_ENV["PATH"]) is not None:
+        return None
+    else:
+        cause = "executable file not found in $PATH"
+    return (
+        "Internal error occurred: error executing command in container: failed to exec in "
+        f'container: failed to start exec "{secrets.token_hex(32)}": OCI runtime exec failed: '
+        f'exec failed: unable to start container process: exec: "{command}": {cause}: unknown'
+    )
+
+
 def proxy_info(pod: PodState) -> ProxyInfo:
     return ProxyInfo(pod_name=pod.name, namespace=NAMESPACE, ip=POD_IP)
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from clusters.istio import injection, proxyconfig
 from clusters.local import cli as cli_module
@@ -419,6 +420,8 @@ def test_cli_round_trip(run_root: Path) -> None:
         assert "command terminated with exit code 35" in blocked.stderr
         applied = run("apply", "-f", "-", stdin=HTTPBIN_SE)
         assert applied.stdout.strip() == "serviceentry.networking.istio.io/httpbin-ext created"
+        again = run("apply", "-f", "-", stdin=HTTPBIN_SE)  # as kubectl: nothing changed
+        assert again.stdout.strip() == "serviceentry.networking.istio.io/httpbin-ext unchanged"
         assert run("exec", "--", "curl", "-sS", "http://httpbin.org/headers").returncode == 0
         assert "outbound|80||httpbin.org" in run("logs").stdout
         refused = run("apply", "-f", "-", stdin="kind: [")
@@ -427,25 +430,53 @@ def test_cli_round_trip(run_root: Path) -> None:
         assert run("get", "se", "httpbin-ext", "-o", "name").stdout.strip() == (
             "serviceentry.networking.istio.io/httpbin-ext"
         )
-        assert (
-            "hosts:\n  - httpbin.org"
-            in run("get", "serviceentries", "httpbin-ext", "-o", "yaml").stdout
-        )
+        stored = yaml.safe_load(run("get", "serviceentries", "httpbin-ext", "-o", "yaml").stdout)
+        assert stored["spec"]["hosts"] == ["httpbin.org"]
+        # as stored: the enum's zero value as written, etcd's numeric resourceVersion
+        assert stored["spec"]["location"] == "MESH_EXTERNAL"
+        assert stored["metadata"]["resourceVersion"].isdigit()
+        assert stored["metadata"]["creationTimestamp"] and stored["metadata"]["uid"]
         missing = run("get", "se", "nope")
         assert (
             missing.returncode == 1
             and 'serviceentries.networking.istio.io "nope" not found' in (missing.stderr)
         )
-        for unknown in ("foo", "pods"):
-            answer = run("get", unknown)
-            assert answer.returncode == 1
-            assert f'the server doesn\'t have a resource type "{unknown}"' in answer.stderr
-        other = HTTPBIN_SE.replace("name: httpbin-ext", "name: other\n  namespace: other-ns")
+        answer = run("get", "foo")
+        assert answer.returncode == 1
+        assert 'the server doesn\'t have a resource type "foo"' in answer.stderr
+        pods = run("get", "pods").stdout.splitlines()  # the sleep pod, in kubectl's columns
+        assert pods[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+        assert pods[1].startswith("sleep-") and pods[1].split()[1:4] == ["2/2", "Running", "0"]
+        nowhere = HTTPBIN_SE.replace("name: httpbin-ext", "name: other\n  namespace: nosuchns")
+        refused_ns = run("apply", "-f", "-", stdin=nowhere)
+        assert refused_ns.returncode == 1 and refused_ns.stderr.strip() == (
+            'Error from server (NotFound): error when creating "STDIN": namespaces "nosuchns" '
+            "not found"
+        )
+        other = HTTPBIN_SE.replace("name: httpbin-ext", "name: other\n  namespace: istio-system")
         assert run("apply", "-f", "-", stdin=other).returncode == 0
-        assert run("get", "se").stdout.split() == ["httpbin-ext"]
-        assert run("get", "se", "-n", "other-ns").stdout.split() == ["other"]
-        assert "other-ns" in run("get", "se", "-A").stdout
-        assert run("delete", "se", "other", "-n", "other-ns").returncode == 0
+        table = run("get", "se").stdout.splitlines()
+        assert table[0].split() == ["NAME", "HOSTS", "LOCATION", "RESOLUTION", "AGE"]
+        assert table[1].split()[:4] == ["httpbin-ext", '["httpbin.org"]', "MESH_EXTERNAL", "DNS"]
+        assert len(table) == 2
+        assert run("get", "se", "-n", "istio-system").stdout.splitlines()[1].startswith("other ")
+        every = [line.split()[:2] for line in run("get", "se", "-A").stdout.splitlines()]
+        assert every == [
+            ["NAMESPACE", "NAME"],
+            ["default", "httpbin-ext"],
+            ["istio-system", "other"],
+        ]
+        deleted = run("delete", "se", "other", "-n", "istio-system")
+        assert deleted.stdout.strip() == (
+            'serviceentry.networking.istio.io "other" deleted from istio-system namespace'
+        )
+        # a command the pod does not have: the container runtime's refusal, as kubectl prints it
+        missing_command = run("exec", "--", "nosuchcmd")
+        assert missing_command.returncode == 1
+        assert missing_command.stderr.startswith("error: Internal error occurred: ")
+        assert 'exec: "nosuchcmd": executable file not found in $PATH: unknown' in (
+            missing_command.stderr
+        )
         rule = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
         rule += "metadata: {name: httpbin}\nspec: {host: httpbin.org}\n"
         applied_rule = run("apply", "-f", "-", stdin=rule)
@@ -462,6 +493,26 @@ def test_cli_round_trip(run_root: Path) -> None:
     finally:
         run("down")
     assert not network.list_namespaces(runstate.namespace_prefix(cli_root))
+
+
+def test_a_failed_up_leaves_no_mesh_behind(run_root: Path) -> None:
+    """`up --sites /nonexistent` fails in one line and leaves nothing that `status`
+    would then take for a mesh."""
+    cli_root = run_root / "cli-root-failed"
+    cli = [sys.executable, "-m", "clusters.local.cli", "--run-root", str(cli_root)]
+    cwd = Path(__file__).parents[2]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cli, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+
+    up = run("up", "--sites", "/nonexistent")
+    assert up.returncode == 1
+    assert up.stderr == "egress-mesh: error: sites file /nonexistent: No such file or directory\n"
+    status = run("status")
+    assert status.returncode == 1 and status.stderr.startswith(
+        "egress-mesh: error: no mesh is running in "
+    ), status.stderr
+    assert not (cli_root / "cli").exists()
 
 
 def test_cli_takes_relative_paths_and_closed_pipes(run_root: Path, tmp_path: Path) -> None:

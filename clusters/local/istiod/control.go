@@ -2,16 +2,21 @@ package main
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"istio.io/istio/pilot/pkg/config/kube/crd"
@@ -32,6 +37,7 @@ type Control struct {
 	injection *Injection
 	installer *Installer
 	versions  Versions
+	stored    storedObjects // the objects as the API server keeps them (objects.go)
 }
 
 // Refusal is one document's refusal, at the stage that refused it.
@@ -84,6 +90,7 @@ func (c *Control) apply(w http.ResponseWriter, r *http.Request) {
 	dryRun := r.URL.Query().Get("dryRun") == "All"
 	var configs []config.Config
 	var applied []Applied
+	var admitted []map[string]any
 	for index, document := range documents {
 		cfg, refusal, err := c.admit(document)
 		if err != nil {
@@ -96,9 +103,10 @@ func (c *Control) apply(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		configs = append(configs, *cfg)
+		admitted = append(admitted, document)
 		applied = append(applied, Applied{
 			Kind: cfg.GroupVersionKind.Kind, Group: cfg.GroupVersionKind.Group,
-			Namespace: cfg.Namespace, Name: cfg.Name, Action: c.action(*cfg),
+			Namespace: cfg.Namespace, Name: cfg.Name, Action: c.action(*cfg, document),
 		})
 	}
 	response := map[string]any{"applied": applied}
@@ -109,6 +117,12 @@ func (c *Control) apply(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		response["pushVersion"] = change.PushVersion
+		now := time.Now()
+		for index, cfg := range configs {
+			if applied[index].Action != "unchanged" {
+				c.stored.put(keyOf(cfg), admitted[index], applied[index].Action == "created", now)
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, response)
 }
@@ -123,6 +137,9 @@ func (c *Control) admit(document map[string]any) (*config.Config, *Refusal, erro
 		metadata["namespace"] = "default" // kubectl's namespace when none is given
 	}
 	if status := c.apiserver.Admit(document); status != nil {
+		return nil, &Refusal{Stage: "apiserver", Status: status}, nil
+	}
+	if status := c.namespaceLifecycle(metadata["namespace"].(string)); status != nil {
 		return nil, &Refusal{Stage: "apiserver", Status: status}, nil
 	}
 	var object crd.IstioKind
@@ -156,11 +173,38 @@ func (c *Control) admit(document map[string]any) (*config.Config, *Refusal, erro
 	return cfg, nil, nil
 }
 
-// action is what kubectl apply would print for the config: created, configured or unchanged.
-func (c *Control) action(cfg config.Config) string {
+// namespaceLifecycle is the API server's NamespaceLifecycle admission: an object in a
+// namespace that does not exist is refused, NotFound, in the API server's words.
+func (c *Control) namespaceLifecycle(namespace string) *metav1.Status {
+	namespaces := c.plane.fds.KubeClient().Kube().CoreV1().Namespaces()
+	_, err := namespaces.Get(context.Background(), namespace, metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		return nil
+	}
+	return &metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusNotFound, Reason: metav1.StatusReasonNotFound,
+		Message: fmt.Sprintf("namespaces %q not found", namespace),
+		Details: &metav1.StatusDetails{Name: namespace, Kind: "namespaces"},
+	}
+}
+
+func keyOf(cfg config.Config) objectKey {
+	return objectKey{cfg.GroupVersionKind.Group, cfg.GroupVersionKind.Kind, cfg.Namespace, cfg.Name}
+}
+
+// action is what kubectl apply would print for the config: created, configured or
+// unchanged. A stored object is compared as stored (the fields as written); a config
+// from the mesh's start has only its protobuf to compare.
+func (c *Control) action(cfg config.Config, document map[string]any) string {
 	existing := c.plane.fds.Store().Get(cfg.GroupVersionKind, cfg.Name, cfg.Namespace)
 	if existing == nil {
 		return "created"
+	}
+	if _, found := c.stored.get(keyOf(*existing)); found {
+		if c.stored.changed(keyOf(*existing), document) {
+			return "configured"
+		}
+		return "unchanged"
 	}
 	a, aok := existing.Spec.(proto.Message)
 	b, bok := cfg.Spec.(proto.Message)
@@ -186,7 +230,16 @@ func (c *Control) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	items := []map[string]any{}
-	for _, cfg := range c.plane.ListIstio(gvk, r.URL.Query().Get("namespace")) {
+	configs := c.plane.ListIstio(gvk, r.URL.Query().Get("namespace"))
+	// The API server lists in etcd's key order (.../namespace/name); the store's is a map's.
+	slices.SortFunc(configs, func(a, b config.Config) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	for _, cfg := range configs {
+		if stored, found := c.stored.get(keyOf(cfg)); found {
+			items = append(items, stored)
+			continue
+		}
 		object, err := crd.ConvertConfig(cfg)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err.Error())
@@ -210,6 +263,7 @@ func (c *Control) delete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	c.stored.remove(objectKey{gvk.Group, gvk.Kind, r.PathValue("namespace"), r.PathValue("name")})
 	writeJSON(w, http.StatusOK, map[string]any{"found": found, "pushVersion": change.PushVersion})
 }
 
