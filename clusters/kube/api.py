@@ -39,6 +39,28 @@ def status_message(error: ApiException | DynamicApiError) -> str:
     return str(message or getattr(error, "reason", None) or error).strip().splitlines()[0]
 
 
+ERROR_CHANNEL = 3  # the exec stream's status channel
+
+
+def exec_status(raw: str) -> tuple[int, str | None]:
+    """The exit code from the exec stream's closing Status, and the API server's message
+    when the command never ran (the runtime could not start it). The client's own
+    ``returncode`` takes any failure's first cause for an exit code, and a refusal's
+    cause is a sentence, so it raised ValueError there."""
+    try:
+        status = json.loads(raw) if raw else {}
+    except ValueError:
+        status = {}
+    if not isinstance(status, dict) or not status:
+        return -1, None  # the stream closed without a status: the exit is unknown
+    if status.get("status") == "Success":
+        return 0, None
+    for cause in (status.get("details") or {}).get("causes") or ():
+        if cause.get("reason") == "ExitCode" and str(cause.get("message", "")).isdigit():
+            return int(cause["message"]), None
+    return 1, str(status.get("message") or status.get("reason") or "the exec failed")
+
+
 def _take_buffered(session: Any, stdout: list[str], stderr: list[str]) -> None:
     """Move what the exec stream holds for stdout and stderr into the two lists."""
     if session.peek_stdout():
@@ -191,12 +213,14 @@ class KubeApi:
             # Every peek updates the stream too, so the close can come in with the last
             # output while the loop peeks stderr: what it left buffered is taken here.
             _take_buffered(session, stdout, stderr)
-            code = session.returncode
+            code, refusal = exec_status(session.read_channel(ERROR_CHANNEL, timeout=0))
         finally:
             session.close()
+        if refusal is not None:  # the runtime did not start it: kubectl's error, exit 1
+            stderr.append(f"error: {refusal}\n")
         return ExecResult(
             argv=tuple(argv),
-            exit_code=int(code if code is not None else -1),
+            exit_code=code,
             stdout="".join(stdout),
             stderr="".join(stderr),
             elapsed=time.perf_counter() - started,

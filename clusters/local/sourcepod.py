@@ -78,10 +78,11 @@ def runtime_refusal(argv: Sequence[str]) -> str | None:
         return None
     else:
         cause = "executable file not found in $PATH"
-    return (
-        "Internal error occurred: error executing command in container: failed to exec in "
-        f'container: failed to start exec "{secrets.token_hex(32)}": OCI runtime exec failed: '
-        f'exec failed: unable to start container process: exec: "{command}": {cause}: unknown'
+    return (  # as kind (containerd 2, runc) says it, "Internal error occurred" twice
+        "Internal error occurred: Internal error occurred: error executing command in "
+        f'container: failed to exec in container: failed to start exec "{secrets.token_hex(32)}"'
+        ": OCI runtime exec failed: exec failed: unable to start container process: exec: "
+        f'"{command}": {cause}'
     )
 
 

@@ -16,6 +16,7 @@ import pytest
 from clusters.kube import api as kube_api
 
 STDOUT, STDERR, ERROR = 1, 2, 3
+SUCCESS = '{"metadata":{},"status":"Success"}'
 
 
 class ScriptedSession:
@@ -61,9 +62,8 @@ class ScriptedSession:
     def read_stderr(self, timeout: float | None = None) -> str:
         return self._read(STDERR)
 
-    @property
-    def returncode(self) -> int | None:
-        return None if self._open else 0
+    def read_channel(self, channel: int, timeout: float = 0) -> str:
+        return self._read(channel)
 
     def close(self) -> None:
         self._open = False
@@ -81,7 +81,8 @@ def test_output_that_comes_in_with_the_close_during_the_stderr_peek_is_kept(
 ) -> None:
     # update: the first 64 KiB; peek stdout: nothing new; peek stderr: the rest, closed.
     first, rest = "x" * 65536, '"end"}'
-    session = ScriptedSession([[(STDOUT, first)], [], [(STDOUT, rest), (STDERR, "w"), "close"]])
+    closing = [(STDOUT, rest), (STDERR, "w"), (ERROR, SUCCESS), "close"]
+    session = ScriptedSession([[(STDOUT, first)], [], closing])
     result = exec_with(monkeypatch, session)
     assert result.stdout == first + rest
     assert result.stderr == "w"
@@ -91,5 +92,40 @@ def test_output_that_comes_in_with_the_close_during_the_stderr_peek_is_kept(
 def test_output_in_many_frames_keeps_its_order(monkeypatch: pytest.MonkeyPatch) -> None:
     chunks = [f"{n:05d}" for n in range(40)]
     batches: list[list[tuple[int, str] | str]] = [[(STDOUT, chunk)] for chunk in chunks]
-    session = ScriptedSession([*batches, ["close"]])
+    session = ScriptedSession([*batches, [(ERROR, SUCCESS), "close"]])
     assert exec_with(monkeypatch, session).stdout == "".join(chunks)
+
+
+# The closing Status as kind's API server sends it (seen on a cluster of the kit).
+EXIT_3 = (
+    '{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: '
+    'command terminated with exit code 3","reason":"NonZeroExitCode","details":{"causes":'
+    '[{"reason":"ExitCode","message":"3"}]}}'
+)
+NOT_STARTED = (
+    '{"metadata":{},"status":"Failure","message":"Internal error occurred: Internal error '
+    "occurred: error executing command in container: failed to exec in container: failed to "
+    'start exec \\"96718f0e\\": OCI runtime exec failed: exec failed: unable to start container '
+    'process: exec: \\"nosuchcmd\\": executable file not found in $PATH","reason":"InternalError",'
+    '"details":{"causes":[{"message":"Internal error occurred: error executing command"}]},'
+    '"code":500}'
+)
+
+
+def test_the_exit_code_and_a_command_that_never_ran_come_from_the_status() -> None:
+    assert kube_api.exec_status(SUCCESS) == (0, None)
+    assert kube_api.exec_status(EXIT_3) == (3, None)
+    code, refusal = kube_api.exec_status(NOT_STARTED)
+    assert code == 1 and refusal is not None
+    assert refusal.startswith("Internal error occurred: Internal error occurred: error executing")
+    assert kube_api.exec_status("") == (-1, None)
+
+
+def test_a_command_the_runtime_cannot_start_is_kubectls_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session = ScriptedSession([[(ERROR, NOT_STARTED), "close"]])
+    result = exec_with(monkeypatch, session)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: Internal error occurred: Internal error occurred:")
+    assert 'exec: "nosuchcmd": executable file not found in $PATH' in result.stderr
