@@ -488,6 +488,8 @@ def test_cli_round_trip(run_root: Path) -> None:
         assert applied_rule.stdout.strip() == (  # every kind istiod watches, as kubectl prints
             "destinationrule.networking.istio.io/httpbin created"
         ), applied_rule.stderr
+        rules = [line.split() for line in run("get", "dr").stdout.splitlines()]
+        assert rules[0] == ["NAME", "HOST", "AGE"] and rules[1][:2] == ["httpbin", "httpbin.org"]
         # a dead process of the mesh is named by status
         state = runstate.RunState.load(cli_root / "cli")
         (dns,) = [r for r in state.processes if r.name == "dns"]
