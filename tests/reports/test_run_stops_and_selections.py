@@ -167,3 +167,16 @@ def test_a_refused_option_stops_in_one_line_and_touches_no_report(
         assert "test session starts" not in result.stdout.str()
     after = {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()}
     assert after == before
+
+
+def test_collect_only_is_no_run_and_touches_no_report(pytester: pytest.Pytester) -> None:
+    out = tree(pytester)
+    assert run(pytester).ret == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()}
+    collected = pytester.runpytest_subprocess(
+        "features", "-p", "no:cacheprovider", "--page-report-dir", "out", "--collect-only"
+    )
+    assert collected.ret == 0
+    after = {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()}
+    assert after == before
+    assert not (pytester.path / "reports").exists()  # no default report written either
