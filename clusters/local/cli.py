@@ -156,11 +156,14 @@ def _kubectl(args: argparse.Namespace) -> int:
     """The verb as the mesh's kubectl runs it; after a change that kubectl took, the
     wait for the sidecar, whose failure is reported as such (the change stays, as on a
     cluster)."""
+    if any(arg in ("-h", "--help") for arg in args.args):  # the mesh's kubectl has no help
+        print(f"usage: egress-mesh {args.verb} ARGS...\n\n{KUBECTL_VERBS[args.verb]}")
+        return 0
     environ = {kubectl.RUN_ID_ENV: RUN_ID}
     if args.run_root is not None:
         environ[kubectl.RUN_ROOT_ENV] = str(args.run_root)
     code = kubectl.main([args.verb, *args.args], environ=environ)
-    if code != 0 or args.verb == "get" or any(a in ("-h", "--help") for a in args.args):
+    if code != 0 or args.verb == "get":
         return code
     if any(a.startswith("--dry-run") and a != "--dry-run=none" for a in args.args):
         return code

@@ -442,6 +442,7 @@ def test_cli_round_trip(run_root: Path) -> None:
             missing.returncode == 1
             and 'serviceentries.networking.istio.io "nope" not found' in (missing.stderr)
         )
+        assert run("get", "--help").stdout.startswith("usage: egress-mesh get ARGS...")
         answer = run("get", "foo")
         assert answer.returncode == 1
         assert 'the server doesn\'t have a resource type "foo"' in answer.stderr

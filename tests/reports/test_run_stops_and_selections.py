@@ -14,44 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.reports.test_report_plugin import PLUGINS
+from tests.reports.test_report_plugin import CONFTEST
 
 pytest_plugins = ("pytester",)
 
-CONFTEST = f"""
-import pytest
+# The page report tests' stand-in mesh, with JUnit's plugin added on the command line.
+JUNIT = ("-p", "fixtures.reports.junit_properties")
 
-from clusters.protocol import OutboundTrafficPolicy
-
-pytest_plugins = {[*PLUGINS, "fixtures.reports.junit_properties"]!r}
-
-
-class StandIn:
-    name = "stand-in"
-
-    def describe(self):
-        return {{"backend": "stand-in", "istio": "1.31.0"}}
-
-    def reset(self):
-        pass
-
-    def wait_for_proxy_config(self, timeout):
-        pass
-
-    def outbound_traffic_policy(self):
-        return OutboundTrafficPolicy.ALLOW_ANY
-
-    def sidecar_config_dump(self, resource):
-        chain = {{"filters": [{{"name": "envoy.filters.network.tcp_proxy",
-                               "typed_config": {{"cluster": "PassthroughCluster"}}}}]}}
-        listener = {{"name": "virtualOutbound", "filter_chains": [chain]}}
-        return {{"configs": [{{"active_state": {{"listener": listener}}}}]}}
-
-
-@pytest.fixture(scope="session")
-def cluster():
-    return StandIn()
-"""
 
 FEATURE = """
 Feature: A section
@@ -94,6 +63,7 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
         "out",
         "--junitxml",
         "out/junit.xml",
+        *JUNIT,
         *args,
     )
 
