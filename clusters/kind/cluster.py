@@ -91,9 +91,17 @@ class KindRun:
 
     def start_daemon(self) -> None:
         self.daemon = DockerDaemon.ensure()
-        # A reused cluster lives in the daemon: stopping it would end someone else's cluster.
-        if self.daemon.owned and not (self.options.keep_cluster or self.options.reuse_cluster):
-            self.cleanup.push("stop the project's Docker daemon", self._stop_daemon)
+        if not self.daemon.owned or self.options.keep_cluster:
+            return
+        if self.options.reuse_cluster and not self.daemon.started:
+            # The reused cluster lives in the daemon that ran before this run: stopping
+            # it would end that cluster. One this run started held no running cluster,
+            # so it is stopped again, failed run or not, as for a cluster of its own.
+            self.cleanup.push(
+                "give back the lease on the project's Docker daemon", self.daemon.release
+            )
+            return
+        self.cleanup.push("stop the project's Docker daemon", self._stop_daemon)
 
     def build_images(self) -> None:
         assert self.daemon is not None

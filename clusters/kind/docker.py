@@ -95,6 +95,7 @@ class DockerDaemon:
     owned: bool = False
     pid: int | None = None
     lease: Path | None = None  # this run's lease on the project's daemon
+    started: bool = False  # this run started it: it did not answer before
 
     @property
     def env(self) -> dict[str, str]:
@@ -184,6 +185,17 @@ class DockerDaemon:
                 self.owned = False
                 return []
             return self._stop_locked()
+
+    def release(self) -> None:
+        """Give back this run's lease and leave the daemon running, whoever else uses
+        it: what lives in it (a reused cluster) is not this run's to end."""
+        if not self.owned:
+            return
+        with _daemon_lock():
+            if self.lease is not None:
+                self.lease.unlink(missing_ok=True)
+                self.lease = None
+        self.owned = False
 
     def _stop_locked(self) -> list[str]:
         """Stop by pid (SIGTERM, then SIGKILL), unmount leftovers, restore the host."""
@@ -282,7 +294,7 @@ def _start() -> DockerDaemon:
             env={**os.environ, "PATH": cache.SYSTEM_PATH},
             start_new_session=True,  # a Ctrl-C of the caller does not kill it mid-stop
         )
-    daemon = DockerDaemon(f"unix://{SOCKET}", owned=True, pid=process.pid)
+    daemon = DockerDaemon(f"unix://{SOCKET}", owned=True, pid=process.pid, started=True)
 
     def answering() -> None:
         if answers(daemon.host):

@@ -53,3 +53,29 @@ def test_a_daemon_up_lease_goes_with_its_daemon(
     monkeypatch.setattr(docker, "_start", lambda: started)
     assert docker.DockerDaemon.ensure() is started
     assert docker.live_leases() == [f"pid {os.getpid()}"]
+
+
+@pytest.mark.parametrize(
+    ("started", "expected"),
+    [
+        (True, ["stop the project's Docker daemon"]),  # no cluster ran before this run
+        (False, ["give back the lease on the project's Docker daemon"]),  # the reused one
+    ],
+)
+def test_a_reused_clusters_run_stops_only_a_daemon_it_started(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, started: bool, expected: list[str]
+) -> None:
+    """`--reuse-cluster NAME` on a daemon that ran before leaves it (the cluster lives
+    there); on one the run itself started, even for a name no cluster has, the daemon
+    goes again at the end, as for a run's own cluster."""
+    from clusters.kind.cluster import KindRun
+    from clusters.kind.options import KindOptions
+
+    daemon = docker.DockerDaemon("unix:///x", owned=True, pid=1, started=started)
+    monkeypatch.setattr(docker.DockerDaemon, "ensure", classmethod(lambda cls: daemon))
+    run = KindRun(KindOptions(reuse_cluster="nosuch"), "nosuch", tmp_path)
+    run.start_daemon()
+    assert run.cleanup.names() == expected
+    kept = KindRun(KindOptions(keep_cluster=True), "kept", tmp_path)
+    kept.start_daemon()
+    assert kept.cleanup.names() == []  # --keep-cluster leaves the daemon up

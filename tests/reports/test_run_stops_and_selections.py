@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reports.test_report_plugin import CONFTEST
+from tests.reports.test_report_plugin import CONFTEST, PLUGINS
 
 pytest_plugins = ("pytester",)
 
@@ -150,3 +150,41 @@ def test_collect_only_is_no_run_and_touches_no_report(pytester: pytest.Pytester)
     after = {path.name: path.read_bytes() for path in out.iterdir() if path.is_file()}
     assert after == before
     assert not (pytester.path / "reports").exists()  # no default report written either
+
+
+BROKEN_MESH = f"""
+from clusters.fake import backend as fake
+from clusters.protocol import ClusterError
+
+pytest_plugins = {PLUGINS!r}
+
+
+def refuse(options):
+    raise ClusterError("the mesh could not start: istiod exited (status 1)")
+
+
+object.__setattr__(fake.BACKEND, "start", refuse)  # the fake backend, broken for this run
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_a_mesh_that_cannot_start_stops_the_run_in_one_line(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    """What the preflight cannot foresee: the first scenario errors with the line, the
+    run stops (under xdist too, where a worker's pytest.exit was an INTERNALERROR with
+    no line at all), exits 4, and every report says why."""
+    out = tree(pytester)
+    pytester.makeconftest(BROKEN_MESH)
+    result = run(pytester, "--cluster", "fake", *workers)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    line = "fake backend: the mesh could not start: istiod exited (status 1)"
+    result.stdout.fnmatch_lines(
+        [f"egress-conformance: the run stopped before any scenario: {line}"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["run_state"], summary["stop_reason"]) == ("stopped", line)
+    assert f"Run: STOPPED before any scenario: {line}" in (out / "page.md").read_text()
+    junit = (out / "junit.xml").read_text()
+    assert 'errors="0"' not in junit and line in junit
