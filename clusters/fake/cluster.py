@@ -41,6 +41,7 @@ from clusters.protocol import (
     lines_after,
     selector_matches,
 )
+from clusters.shared import runtime
 
 NAMESPACE = "default"
 INTERNAL_IP_RANGES = ("198.51.100.0/25", "198.51.100.128/25")
@@ -294,6 +295,6 @@ def default_handler(cluster: FakeCluster, argv: tuple[str, ...]) -> ExecResult:
         assert cluster.pod is not None
         cluster.pod.log.append(access_log_line("GET", parts.path or "/", 200, host, upstream))
         return ExecResult(argv, 0, "", "", time.perf_counter() - started)
-    return ExecResult(
-        argv, 127, "", f"{shlex.join(argv)}: command not found", time.perf_counter() - started
-    )
+    # A command it does not answer is one the pod lacks: the runtime's refusal.
+    refusal = runtime.kubectl_error(runtime.exec_refusal(argv[0] if argv else ""))
+    return ExecResult(argv, runtime.REFUSED_EXIT_CODE, "", refusal, time.perf_counter() - started)

@@ -24,6 +24,7 @@ from kubernetes.stream import stream
 
 from clusters.istio import kubectl_documents as kubectl
 from clusters.protocol import ClusterError, ExecResult, InvalidResource
+from clusters.shared import runtime
 
 FIELD_MANAGER = "egress-conformance"
 
@@ -58,7 +59,8 @@ def exec_status(raw: str) -> tuple[int, str | None]:
     for cause in (status.get("details") or {}).get("causes") or ():
         if cause.get("reason") == "ExitCode" and str(cause.get("message", "")).isdigit():
             return int(cause["message"]), None
-    return 1, str(status.get("message") or status.get("reason") or "the exec failed")
+    message = status.get("message") or status.get("reason") or "the exec failed"
+    return runtime.REFUSED_EXIT_CODE, str(message)
 
 
 def _take_buffered(session: Any, stdout: list[str], stderr: list[str]) -> None:
@@ -217,7 +219,7 @@ class KubeApi:
         finally:
             session.close()
         if refusal is not None:  # the runtime did not start it: kubectl's error, exit 1
-            stderr.append(f"error: {refusal}\n")
+            stderr.append(runtime.kubectl_error(refusal))
         return ExecResult(
             argv=tuple(argv),
             exit_code=code,

@@ -17,7 +17,7 @@ from clusters.local import kubectl, runstate, sourcepod
 from clusters.local.backend import BACKEND
 from clusters.local.mesh import READY_TIMEOUT_S, LocalCluster
 from clusters.protocol import ClusterError, Injection, OutboundTrafficPolicy
-from clusters.shared import processes
+from clusters.shared import processes, runtime
 from clusters.shared.cli_values import seconds
 
 RUN_ID = "cli"
@@ -189,9 +189,9 @@ def _exec(args: argparse.Namespace) -> int:
         raise ClusterError("nothing to run: egress-mesh exec -- curl -sSI https://www.google.com")
     mesh = _attach(args)
     refusal = sourcepod.runtime_refusal(command)
-    if refusal is not None:  # as `kubectl exec` prints the runtime's refusal
-        print(f"error: {refusal}", file=sys.stderr)
-        return 1
+    if refusal is not None:  # as `kubectl exec` prints the runtime's refusal, no more
+        sys.stderr.write(runtime.kubectl_error(refusal))
+        return runtime.REFUSED_EXIT_CODE
     result = mesh.exec_in_source_pod(command, timeout=args.timeout)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)

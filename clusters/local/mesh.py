@@ -47,7 +47,7 @@ from clusters.protocol import (
     lines_after,
     selector_matches,
 )
-from clusters.shared import processes
+from clusters.shared import processes, runtime
 from clusters.shared.barrier import curl_barrier
 from clusters.shared.cleanup import CleanupRecord
 from clusters.shared.envoy import EnvoyAdmin, envoy_command
@@ -585,8 +585,17 @@ class LocalCluster(ClosedByContext):
 
     def exec_in_source_pod(self, argv: Sequence[str], timeout: float) -> ExecResult:
         self._pod()
-        command = sourcepod.exec_argv(self.state.namespace("pod"), argv)
         started = time.perf_counter()
+        refusal = sourcepod.runtime_refusal(argv)
+        if refusal is not None:  # as a cluster's API server answers: the command never ran
+            return ExecResult(
+                argv=tuple(argv),
+                exit_code=runtime.REFUSED_EXIT_CODE,
+                stdout="",
+                stderr=runtime.kubectl_error(refusal),
+                elapsed=time.perf_counter() - started,
+            )
+        command = sourcepod.exec_argv(self.state.namespace("pod"), argv)
         try:
             completed = subprocess.run(
                 command, capture_output=True, text=True, timeout=timeout, env=POD_ENV, check=False

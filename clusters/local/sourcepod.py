@@ -20,7 +20,7 @@ from clusters.local.kubeobjects import SLEEP_CLUSTER_IP
 from clusters.local.runstate import PodState
 from clusters.local.sidecar import ProxyInfo
 from clusters.protocol import ClusterError, Injection
-from clusters.shared import processes
+from clusters.shared import processes, runtime
 from clusters.shared.sites import DNS_ADDRESS
 
 POD_IP = "198.51.100.10"
@@ -59,31 +59,21 @@ def exec_argv(pod_ns: str, argv: Sequence[str], container: str = APP_CONTAINER) 
 
 
 def runtime_refusal(argv: Sequence[str]) -> str | None:
-    """The container runtime's refusal of a command it cannot start in the pod (runc's
-    words through containerd, as kubectl prints them on kind), or None when it can.
-    The pod's files are the host's, so its PATH is looked up here; setpriv's own
-    "failed to execute" line, exit 127, is what a shell prints, not a runtime."""
+    """The container runtime's refusal of a command it cannot start in the pod
+    (clusters.shared.runtime), or None when it can. The pod's files are the host's, so
+    its PATH is looked up here; setpriv's own "failed to execute" line, exit 127, is
+    what a shell prints, not a runtime."""
     if not argv:
         return None
     command = argv[0]
-    if "/" in command:
-        if os.access(command, os.X_OK) and not os.path.isdir(command):
-            return None
-        cause = (
-            f"stat {command}: no such file or directory"
-            if not os.path.exists(command)
-            else "permission denied"
-        )
-    elif shutil.which(command, path=POD_ENV["PATH"]) is not None:
+    if "/" not in command:
+        found = shutil.which(command, path=POD_ENV["PATH"]) is not None
+        return None if found else runtime.exec_refusal(command)
+    if os.access(command, os.X_OK) and not os.path.isdir(command):
         return None
-    else:
-        cause = "executable file not found in $PATH"
-    return (  # as kind (containerd 2, runc) says it, "Internal error occurred" twice
-        "Internal error occurred: Internal error occurred: error executing command in "
-        f'container: failed to exec in container: failed to start exec "{secrets.token_hex(32)}"'
-        ": OCI runtime exec failed: exec failed: unable to start container process: exec: "
-        f'"{command}": {cause}'
-    )
+    if not os.path.exists(command):
+        return runtime.exec_refusal(command, f"stat {command}: no such file or directory")
+    return runtime.exec_refusal(command, "permission denied")
 
 
 def proxy_info(pod: PodState) -> ProxyInfo:

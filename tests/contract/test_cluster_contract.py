@@ -123,6 +123,17 @@ def test_exec_returns_the_commands_exit_code(cluster: Cluster) -> None:
     assert 0 < result.elapsed <= wall  # the command's own time, within the call's
 
 
+def test_a_command_the_pod_lacks_is_the_runtimes_refusal(cluster: Cluster) -> None:
+    """As kubectl exec on kind answers: the command never ran, exit 1, and the API
+    server's one line (containerd's and runc's words), not a shell's exit 127."""
+    result = cluster.exec_in_source_pod(["nosuchcmd"], EXEC_TIMEOUT)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: Internal error occurred: Internal error occurred:")
+    assert result.stderr.rstrip().endswith(
+        'exec: "nosuchcmd": executable file not found in $PATH'
+    ), result.stderr
+
+
 def test_the_log_after_a_cursor_has_only_newer_lines(cluster: Cluster) -> None:
     cluster.exec_in_source_pod(
         ["curl", "-sS", "-o", "/dev/null", "http://httpbin.org/status/200"], EXEC_TIMEOUT
