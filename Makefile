@@ -37,9 +37,7 @@ $(VENV)/.installed: pyproject.toml
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	@# setuptools warns, on every fresh install, that a folder named like a package may
-	@# shadow it: running from the checkout is this project's layout, so that one is muted.
-	PYTHONWARNINGS=ignore::UserWarning $(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
 venv: $(VENV)/.installed
