@@ -54,4 +54,5 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("small-run")
     done = small_run_module.run(directory)
     assert "1 failed, 9 passed, 1 outdated" in done.stdout, done.stdout[-2000:] + done.stderr
+    (directory / "pytest.out").write_text(done.stdout)  # its summary line, for the report tests
     return directory / "reports"

@@ -182,6 +182,23 @@ def test_allure_keeps_the_pages_order_and_pytests_time(small_run: Path) -> None:
         assert (result["stop"] - result["start"]) / 1000 >= counted - 0.0015, result["name"]
 
 
+def test_allures_environment_gives_the_runs_wall_time_beside_its_duration(
+    small_run: Path,
+) -> None:
+    """Allure's duration is its results' span (Allure reads nothing else, and cannot count
+    the report it is writing); the session's wall time stands in its environment, between
+    that span and the time pytest's summary line gives the whole session."""
+    environment = small_run / "allure-results" / "environment.properties"
+    properties = dict(line.split(" = ", 1) for line in environment.read_text().splitlines())
+    assert "run_wall_time" in properties, sorted(properties)
+    wall = float(properties["run_wall_time"].split(" s", 1)[0])
+    span = json.loads((small_run / "allure-report" / "summary.json").read_text())["duration"]
+    summary = re.search(r" in ([\d.]+)s", (small_run.parent / "pytest.out").read_text())
+    assert summary, "pytest's summary line has no time"
+    # the session starts at configure, a moment before pytest's clock
+    assert span / 1000 - 0.001 <= wall <= float(summary.group(1)) + 0.5, (span, wall, summary[0])
+
+
 def test_allure_results_get_pytests_time_and_outdated_claims_fail(tmp_path: Path) -> None:
     from fixtures.records import OUTDATED, PASSED, ScenarioRecord
     from fixtures.reports.allure_results import complete_results, full_name

@@ -21,8 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = ROOT / "pyproject.toml"
 
 BUILD = (
-    "import sys; from setuptools import build_meta; "
-    "print(build_meta.build_editable(sys.argv[1]))"
+    "import sys; from setuptools import build_meta; print(build_meta.build_editable(sys.argv[1]))"
 )
 
 
@@ -63,7 +62,11 @@ def test_the_editable_build_prints_no_warning_and_adds_the_checkout(
     wheels.mkdir()
     done = subprocess.run(
         [sys.executable, "-W", "default", "-c", BUILD, str(wheels)],
-        cwd=project_copy, capture_output=True, text=True, timeout=120, check=False,
+        cwd=project_copy,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, f"build_editable failed:\n{done.stderr[-2000:]}"
     for text in ("Editable installation", "Warning:"):
