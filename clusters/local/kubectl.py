@@ -492,7 +492,16 @@ def get(session: Session, inv: Invocation, out: IO[str], err: IO[str]) -> int:
 
 
 def _go_json_indent(value: Any) -> str:
-    text = json.dumps(value, indent=4, sort_keys=True, ensure_ascii=False)
+    return go_json(value, indent=4)
+
+
+def go_json(value: Any, indent: int | None = None) -> str:
+    """``value`` as Go's encoding/json writes a map: keys sorted, UTF-8 kept, ``<>&``
+    escaped (compact without ``indent``)."""
+    separators = (",", ":") if indent is None else None
+    text = json.dumps(
+        value, indent=indent, sort_keys=True, ensure_ascii=False, separators=separators
+    )
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
@@ -1018,6 +1027,7 @@ def _apply_config(session: Session, document: Document, dry_run: str) -> tuple[R
         message = str(error).replace('"STDIN"', f'"{document.source}"')
         raise Failed([message]) from None
     resource = session.resolve(f"{document.kind}.{document.group}")
+    document = Document(with_last_applied(document.object), document.source)
     try:
         actions = _admit(mesh, document, dry_run)
     except InvalidResource as error:
@@ -1028,6 +1038,24 @@ def _apply_config(session: Session, document: Document, dry_run: str) -> tuple[R
     except ClusterError as error:
         raise Failed([str(error)]) from None
     return resource, actions
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def with_last_applied(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as client-side ``kubectl apply`` sends it: annotated with itself, so that
+    the next apply can tell what it set from what others did (kubectl's
+    GetModifiedConfiguration). The annotation is the object's JSON as Go encodes a map
+    (keys sorted, compact, ``<>&`` escaped, a newline at the end), taken with the old
+    annotation removed, and an empty ``annotations`` left in it when there were none."""
+    applied = json.loads(json.dumps(obj))
+    metadata = applied.setdefault("metadata", {})
+    annotations = dict(metadata.get("annotations") or {})
+    annotations.pop(LAST_APPLIED, None)
+    metadata["annotations"] = annotations
+    metadata["annotations"] = {**annotations, LAST_APPLIED: go_json(applied) + "\n"}
+    return applied
 
 
 def _admit(mesh: LocalCluster, document: Document, dry_run: str) -> str:
@@ -1209,11 +1237,7 @@ def _replace_configmap(session: Session, document: Document, dry_run: str) -> bo
             raise Failed([f"{refusal}: data.{key} differs from the install's"])
     for key in ("labels", "annotations"):
         given = (document.object.get("metadata") or {}).get(key) or {}
-        given = {
-            k: v
-            for k, v in given.items()
-            if k != "kubectl.kubernetes.io/last-applied-configuration"
-        }
+        given = {k: v for k, v in given.items() if k != LAST_APPLIED}
         if given != (existing["metadata"].get(key) or {}):
             raise Failed([f"{refusal}: metadata.{key} differ from the install's"])
     try:

@@ -6,6 +6,7 @@ so they need root like the backend itself.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -437,6 +438,11 @@ def test_cli_round_trip(run_root: Path) -> None:
         assert stored["spec"]["location"] == "MESH_EXTERNAL"
         assert stored["metadata"]["resourceVersion"].isdigit()
         assert stored["metadata"]["creationTimestamp"] and stored["metadata"]["uid"]
+        # client-side apply annotates the object with itself, as kubectl stores it on kind
+        applied = yaml.safe_load(HTTPBIN_SE)
+        applied["metadata"] |= {"annotations": {}, "namespace": "default"}
+        last = stored["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+        assert last.endswith("}\n") and json.loads(last) == applied
         missing = run("get", "se", "nope")
         assert (
             missing.returncode == 1
