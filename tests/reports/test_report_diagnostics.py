@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -172,13 +173,27 @@ def test_allure_keeps_the_pages_order_and_pytests_time(small_run: Path) -> None:
     # its test (set-up, call and tear-down), less the two roundings to milliseconds
     from pytest_bdd.scenario import make_python_name
 
+    from fixtures.reports.allure_results import full_name
+
     junit = {
         case.get("name"): float(case.get("time") or 0)
         for case in ET.parse(small_run / "junit.xml").getroot().iter("testcase")
     }
-    for result in results:
-        name = re.sub(r"^\d{2} ", "", result["name"])
-        counted = junit[f"test_{make_python_name(name)}"]
+    # pytest-bdd names the functions of same-named scenarios test_x, test_x_1, … in the
+    # features' order: each result is held to its own scenario's JUnit time
+    seen: Counter[str] = Counter()
+    function_of: dict[str, str] = {}
+    for scenario in scenarios_in(features):
+        base = f"test_{make_python_name(scenario.name)}"
+        function_of[full_name(scenario.file, scenario.name)] = (
+            f"{base}_{seen[base]}" if seen[base] else base
+        )
+        seen[base] += 1
+    files = (small_run / "allure-results").glob("*-result.json")
+    every = [json.loads(path.read_text()) for path in files]  # same-named ones included
+    assert len(set(function_of.values())) == len(every) == len(junit)
+    for result in every:
+        counted = junit[function_of[result["fullName"]]]
         assert (result["stop"] - result["start"]) / 1000 >= counted - 0.0015, result["name"]
 
 
