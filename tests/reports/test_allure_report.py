@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,36 @@ def test_each_generation_adds_a_run_to_allures_history(tmp_path: Path) -> None:
     history = allure_results.history_file_for(results)
     assert history == tmp_path / "allure-history.jsonl"
     assert len(history.read_text().splitlines()) == 2
+
+
+def test_a_writer_that_writes_nothing_ends_and_leaves_no_report(tmp_path: Path) -> None:
+    """A run that needs no report (it stopped before any scenario) closes the writer it
+    started with the session: Node.js ends at the end of its input, and writes nothing."""
+    if not allure_results.ALLURE.exists():
+        pytest.fail("allure is missing: make allure installs it")
+    results = results_dir(tmp_path)
+    writer = allure_results.start_report(results)
+    process = writer._process
+    assert process is not None and process.poll() is None
+    writer.close()
+    assert process.returncode == 0
+    assert not allure_results.report_dir_for(results).exists()
+    writer.close()  # twice is harmless
+    with pytest.raises(allure_results.AllureUnavailable, match="already used"):
+        allure_results.write_report(writer, results)
+
+
+def test_a_writer_started_early_writes_the_results_it_is_handed_later(tmp_path: Path) -> None:
+    """The writer loads before the results exist: what it reports is what the directory
+    holds when write_report hands it over."""
+    if not allure_results.ALLURE.exists():
+        pytest.fail("allure is missing: make allure installs it")
+    results = tmp_path / "allure-results"
+    results.mkdir()
+    writer = allure_results.start_report(results)
+    (results / "0-result.json").write_text(
+        '{"uuid": "0", "name": "late", "status": "passed", "start": 1, "stop": 2}'
+    )
+    index = allure_results.write_report(writer, results, "A page")
+    summary = json.loads((index.parent / "summary.json").read_text())
+    assert summary["stats"]["total"] == 1
