@@ -603,9 +603,13 @@ def result_text(value: Any) -> str:
     return str(value)
 
 
-def go_json(value: Any) -> str:
-    """json.Marshal's compact form: map keys sorted, <, > and & escaped."""
-    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+def go_json(value: Any, indent: int | None = None) -> str:
+    """json.Marshal's compact form (json.MarshalIndent's with ``indent``): map keys
+    sorted, UTF-8 kept, <, > and & escaped."""
+    separators = (",", ":") if indent is None else None
+    text = json.dumps(
+        value, indent=indent, separators=separators, sort_keys=True, ensure_ascii=False
+    )
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

@@ -480,7 +480,7 @@ def get(session: Session, inv: Invocation, out: IO[str], err: IO[str]) -> int:
         if fmt == "yaml":
             out.write(session.yaml(value))
         elif fmt == "json":
-            out.write(_go_json_indent(value) + "\n")
+            out.write(kubeargs.go_json(value, indent=4) + "\n")
         else:
             try:
                 out.write(kubeargs.jsonpath(template, value))
@@ -489,20 +489,6 @@ def get(session: Session, inv: Invocation, out: IO[str], err: IO[str]) -> int:
     if problems:
         raise Failed(problems)
     return 0
-
-
-def _go_json_indent(value: Any) -> str:
-    return go_json(value, indent=4)
-
-
-def go_json(value: Any, indent: int | None = None) -> str:
-    """``value`` as Go's encoding/json writes a map: keys sorted, UTF-8 kept, ``<>&``
-    escaped (compact without ``indent``)."""
-    separators = (",", ":") if indent is None else None
-    text = json.dumps(
-        value, indent=indent, sort_keys=True, ensure_ascii=False, separators=separators
-    )
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _print_tables(
@@ -1054,7 +1040,7 @@ def with_last_applied(obj: dict[str, Any]) -> dict[str, Any]:
     annotations = dict(metadata.get("annotations") or {})
     annotations.pop(LAST_APPLIED, None)
     metadata["annotations"] = annotations
-    metadata["annotations"] = {**annotations, LAST_APPLIED: go_json(applied) + "\n"}
+    metadata["annotations"] = {**annotations, LAST_APPLIED: kubeargs.go_json(applied) + "\n"}
     return applied
 
 
