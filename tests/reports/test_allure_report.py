@@ -106,3 +106,17 @@ def test_a_writer_started_early_writes_the_results_it_is_handed_later(tmp_path: 
     index = allure_results.write_report(writer, results, "A page")
     summary = json.loads((index.parent / "summary.json").read_text())
     assert summary["stats"]["total"] == 1
+
+
+def test_a_writer_that_cannot_load_allure_says_why_in_one_line(tmp_path: Path) -> None:
+    from fixtures.reports.allure_node import AllureWriter
+
+    node = allure_results.shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js is missing (apt-get install nodejs npm)")
+    writer = AllureWriter(node, tmp_path / "no-prefix", {}, tmp_path / "report")
+    with pytest.raises(allure_results.AllureUnavailable) as failed:
+        allure_results.write_report(writer, results_dir(tmp_path))
+    assert str(failed.value) == (
+        "allure generate failed (exit 1): Cannot find module '@allurereport/core'"
+    )
