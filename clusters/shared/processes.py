@@ -123,8 +123,9 @@ def terminate(targets: Sequence[ProcessRecord | int], *, grace: float = 2.0) -> 
     deadline = time.monotonic() + 2.0
     for pid in stubborn:
         _wait_gone(pid, live[pid], deadline)
+    deadline = time.monotonic() + 0.5
     for pid in live:
-        _wait_reaped(pid, 0.5)
+        _wait_reaped(pid, deadline)
 
 
 def _wait_gone(pid: int, ticks: int, deadline: float) -> bool:
@@ -138,13 +139,25 @@ def _wait_gone(pid: int, ticks: int, deadline: float) -> bool:
         time.sleep(0.005)
 
 
-def _wait_reaped(pid: int, timeout: float) -> None:
-    """Give whoever owns an exited process (us, or init after a CLI exited) a moment to
-    reap it, so no zombie of ours is still listed when teardown returns."""
-    deadline = time.monotonic() + timeout
+def _wait_reaped(pid: int, deadline: float) -> None:
+    """Reap an exited child of ours, so no zombie of ours is still listed when teardown
+    returns. An exited process another one must reap (init, once the CLI that started it
+    has exited) is not waited for: it holds nothing but its entry in the process table,
+    and an init may take a second or more to collect it."""
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         _reap(pid)
+        if parent_of(pid) not in (os.getpid(), None):
+            return
         time.sleep(0.005)
+
+
+def parent_of(pid: int) -> int | None:
+    """The process's parent PID, or None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
 
 
 def _signal(pid: int, signum: int) -> None:
