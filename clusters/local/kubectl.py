@@ -1039,7 +1039,7 @@ def with_last_applied(obj: dict[str, Any]) -> dict[str, Any]:
     metadata = applied.setdefault("metadata", {})
     annotations = dict(metadata.get("annotations") or {})
     annotations.pop(LAST_APPLIED, None)
-    metadata["annotations"] = annotations
+    metadata["annotations"] = annotations  # what the annotation encodes: "annotations":{}
     metadata["annotations"] = {**annotations, LAST_APPLIED: kubeargs.go_json(applied) + "\n"}
     return applied
 

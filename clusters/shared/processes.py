@@ -38,14 +38,21 @@ class ProcessRecord:
 
 def start_ticks(pid: int) -> int | None:
     """The process's start time in clock ticks, or None if it is gone or a zombie."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return None
+    state, ticks = fields[0], fields[19]
+    return None if state in ("Z", "X") else int(ticks)
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat's fields after the command name (state first), or None if gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may contain spaces and parentheses: split after it.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    state, ticks = fields[0], fields[19]
-    return None if state in ("Z", "X") else int(ticks)
+    return stat[stat.rindex(")") + 2 :].split()
 
 
 def is_running(record: ProcessRecord) -> bool:
@@ -153,11 +160,8 @@ def _wait_reaped(pid: int, deadline: float) -> None:
 
 def parent_of(pid: int) -> int | None:
     """The process's parent PID, or None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(")") + 2 :].split()[1])
+    fields = _stat_fields(pid)
+    return None if fields is None else int(fields[1])
 
 
 def _signal(pid: int, signum: int) -> None:
