@@ -31,7 +31,10 @@ class Figure:
 
 
 HEADLINES: tuple[Figure, ...] = (
-    Figure("mesh up, nothing to ready (median)", ("mesh_up", "up_s", "median"), "s", 0.5),
+    Figure(
+        "mesh up, nothing to ready (median)", ("mesh_up", "up_s", "median"), "s", 0.5
+    ),  # httpbin preloaded, as pytest's workers have it
+    Figure("mesh up, nothing preloaded (median)", ("mesh_up", "cold_up_s", "median"), "s"),
     Figure("mesh down (median)", ("mesh_up", "down_s", "median"), "s"),
     Figure(
         "change -> traffic, mode toggle (p50)",

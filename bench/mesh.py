@@ -16,7 +16,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,16 +66,20 @@ def still_running(records: Sequence[ProcessRecord]) -> list[str]:
 # Mesh start-up -------------------------------------------------------------------------
 @dataclass
 class UpResult:
-    up_s: list[float]  # wall time around LocalCluster.up
+    up_s: list[float]  # wall time around LocalCluster.up, httpbin preloaded (as in pytest)
     timings: list[dict[str, float]]  # the mesh's own timings (its actions, ready_s)
     down_s: list[float]  # wall time around down(), for the meshes torn down here
     bench_rss_before: int  # the bench's own VmRSS before the first up
+    cold_up_s: list[float] = field(default_factory=list)  # nothing preloaded
+    preload_s: list[float] = field(default_factory=list)  # httpbin's preload, until loaded
 
     def to_json(self) -> dict[str, Any]:
         """Each of the mesh's timings summarised across the ups, in its actions' order."""
         names = list(dict.fromkeys(name for timings in self.timings for name in timings))
         return {
             "up_s": summary(self.up_s),
+            "cold_up_s": summary(self.cold_up_s),
+            "preload_s": summary(self.preload_s),
             "timings_s": {
                 name: summary([t[name] for t in self.timings if name in t]) for name in names
             },
@@ -86,24 +90,50 @@ class UpResult:
 def measure_up(
     root: Path, repetitions: int, records: list[ProcessRecord]
 ) -> tuple[UpResult, LocalCluster]:
-    """Time ``up`` ``repetitions`` times; the last mesh is returned running, for reuse.
+    """Time ``up`` ``repetitions`` times each way; the last mesh is returned running.
 
-    Every other mesh is torn down at once (timed too), and any failure tears down the
-    one in hand before the error propagates.
+    Each round first times an up with nothing preloaded (``egress-mesh up``'s case, all
+    but), then one after the backend's prepare has loaded httpbin, as an xdist worker's
+    configure does before its collection. Every other mesh is torn down at once (timed
+    too), and any failure tears down the one in hand before the error propagates.
     """
     result = UpResult([], [], [], own_rss())
     for index in range(repetitions):
-        started = time.perf_counter()
-        mesh = LocalCluster.up(run_root=root, owner=OWNER)
-        result.up_s.append(time.perf_counter() - started)
-        records.extend(mesh.state.processes)
+        mesh = _timed_up(root, result.cold_up_s, records)
+        _timed_down(mesh, result.down_s)
+        result.preload_s.append(preload_httpbin())
+        mesh = _timed_up(root, result.up_s, records)
         result.timings.append(dict(mesh.timings))
         if index == repetitions - 1:
             return result, mesh
-        started = time.perf_counter()
-        mesh.close()
-        result.down_s.append(time.perf_counter() - started)
+        _timed_down(mesh, result.down_s)
     raise ValueError("repetitions must be at least 1")
+
+
+def _timed_up(root: Path, times: list[float], records: list[ProcessRecord]) -> LocalCluster:
+    started = time.perf_counter()
+    mesh = LocalCluster.up(run_root=root, owner=OWNER)
+    times.append(time.perf_counter() - started)
+    records.extend(mesh.state.processes)
+    return mesh
+
+
+def _timed_down(mesh: LocalCluster, times: list[float]) -> None:
+    started = time.perf_counter()
+    mesh.close()
+    times.append(time.perf_counter() - started)
+
+
+def preload_httpbin() -> float:
+    """The local backend's prepare, and the seconds until httpbin has loaded."""
+    started = time.perf_counter()
+    prepare = local.BACKEND.prepare
+    assert prepare is not None
+    prepare(local.BACKEND.options_from({}))
+    for server in local.preloaded_httpbin():
+        if not server.wait_loaded(SETTLE_TIMEOUT_S):
+            raise BenchError("the preloaded httpbin ended or did not load within 30 s")
+    return time.perf_counter() - started
 
 
 # Probes --------------------------------------------------------------------------------

@@ -134,13 +134,29 @@ def up_rows(results: Results) -> list[Row]:
     n = lookup(results, ("mesh_up", "up_s", "n")) or 0
     table = [
         stats_row(
-            f"mesh up, nothing to ready (median, n={n})",
+            f"mesh up, nothing to ready, httpbin preloaded (median, n={n})",
             results,
             ("mesh_up", "up_s"),
             MEDIAN,
             NOTES_UP,
         )
     ]
+    table.append(
+        stats_row(
+            "  mesh up, nothing preloaded (egress-mesh up's case)",
+            results,
+            ("mesh_up", "cold_up_s"),
+            MEDIAN,
+        )
+    )
+    table.append(
+        stats_row(
+            "  httpbin's preload until loaded, before that up (pytest: beside collection)",
+            results,
+            ("mesh_up", "preload_s"),
+            MEDIAN,
+        )
+    )
     for name in timing_names(results):
         table.append(
             stats_row(f"  mesh.timings {name}", results, ("mesh_up", "timings_s", name), MEDIAN)

@@ -83,6 +83,10 @@ class Backend(Generic[OptionsT]):
     # mistake raised as PrerequisiteMissing or ClusterError in one line, so a run that
     # cannot start stops before it writes any report.
     check: Callable[[OptionsT], None] | None = None
+    # In the process that will start the cluster, as soon as it knows it will (an xdist
+    # worker's configure, before its collection): work the start would otherwise wait
+    # for, begun in the background. It must be cheap to call and safe to leave unused.
+    prepare: Callable[[OptionsT], None] | None = None
 
     def options_from(self, values: Mapping[str, Any], common: Common | None = None) -> OptionsT:
         """Its options from the values given (by dest; the rest take their defaults)."""

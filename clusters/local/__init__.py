@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from clusters.local.backend import BACKEND, WAITS, LocalOptions
 
 if TYPE_CHECKING:
+    from clusters.local.httpbin_preload import waiting as preloaded_httpbin
     from clusters.local.mesh import LocalCluster
     from clusters.local.runstate import leftovers, remove_private_root, sweep
 
@@ -19,6 +20,7 @@ __all__ = [
     "LocalCluster",
     "LocalOptions",
     "leftovers",
+    "preloaded_httpbin",
     "remove_private_root",
     "sweep",
 ]
@@ -30,6 +32,10 @@ def __getattr__(name: str) -> Any:
         from clusters.local.mesh import LocalCluster
 
         return LocalCluster
+    if name == "preloaded_httpbin":  # bench waits for the backend's prepare to load
+        from clusters.local.httpbin_preload import waiting
+
+        return waiting
     if name in ("leftovers", "remove_private_root", "sweep"):
         from clusters.local import runstate
 

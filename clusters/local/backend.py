@@ -33,6 +33,14 @@ def _check(options: LocalOptions) -> None:
     load_sites(options.sites_file)  # readable and well-formed, or one line naming the entry
 
 
+def _prepare(options: LocalOptions) -> None:
+    """httpbin loads (a process per httpbin endpoint) while the run collects."""
+    from clusters.local import httpbin_preload
+
+    sites = load_sites(options.sites_file)
+    httpbin_preload.preload(sum(e.app == "httpbin" for site in sites for e in site.serve))
+
+
 def _start(options: LocalOptions) -> Cluster:
     from clusters.local.mesh import LocalCluster
 
@@ -66,4 +74,5 @@ BACKEND = Backend(
     build=_build,
     start=_start,
     check=_check,
+    prepare=_prepare,
 )

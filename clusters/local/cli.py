@@ -130,6 +130,8 @@ def _up(args: argparse.Namespace) -> int:
     options = BACKEND.options_from({"local_sites": args.sites, "istio_version": args.istio_version})
     if BACKEND.check is not None:  # what pytest checks before a run: one line, nothing made
         BACKEND.check(options)
+    if BACKEND.prepare is not None:  # httpbin loads while the rest of up begins
+        BACKEND.prepare(options)
     mesh = BACKEND.start(replace(options, run_root=args.run_root, owner="cli"))
     assert isinstance(mesh, LocalCluster)
     pod = mesh.source_pod()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -75,25 +74,18 @@ class FakeInternet:
             "--user=root",
         ]
 
-    def httpbin_commands(self) -> list[tuple[str, list[str]]]:
-        commands = []
-        for site in self.sites:
-            for endpoint in site.serve:
-                if endpoint.app == "httpbin":
-                    commands.append(
-                        (
-                            f"httpbin-{site.host}-{endpoint.port}",
-                            [
-                                sys.executable,
-                                "-m",
-                                "waitress",
-                                f"--listen={site.address}:{endpoint.port}",
-                                "--threads=16",
-                                "httpbin:app",
-                            ],
-                        )
-                    )
-        return commands
+    def httpbin_servers(self) -> list[tuple[str, list[str]]]:
+        """Each httpbin endpoint's process name and waitress's arguments for it (as
+        ``python -m waitress ARGUMENTS httpbin:app`` takes them)."""
+        return [
+            (
+                f"httpbin-{site.host}-{endpoint.port}",
+                [f"--listen={site.address}:{endpoint.port}", "--threads=16"],
+            )
+            for site in self.sites
+            for endpoint in site.serve
+            if endpoint.app == "httpbin"
+        ]
 
     def has_static_sites(self) -> bool:
         return any(e.app == "static" for site in self.sites for e in site.serve)

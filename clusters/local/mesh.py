@@ -26,7 +26,7 @@ from clusters.istio import injection as injection_facts
 from clusters.istio import kubectl_documents as kubectl
 from clusters.istio import proxyconfig
 from clusters.istio.kubectl_documents import KindNames, load_documents
-from clusters.local import internet, iptables, network, runstate, sourcepod
+from clusters.local import httpbin_preload, internet, iptables, network, runstate, sourcepod
 from clusters.local.istiod_plane import IstiodControlPlane
 from clusters.local.options import WAITS
 from clusters.local.prerequisites import check_prerequisites
@@ -204,12 +204,24 @@ class LocalCluster(ClosedByContext):
         net = self.state.namespace("net")
         logs = self.state.directory / "internet"
         self._spawn("dns", processes.in_namespace(net, self.internet.dns_command()), logs)
-        for name, argv in self.internet.httpbin_commands():
-            self._spawn(name, processes.in_namespace(net, argv), logs)
+        for name, arguments in self.internet.httpbin_servers():
+            self._serve_httpbin(name, arguments, net, logs)
         if self.internet.has_static_sites():
             command = envoy_command(self.internet.envoy_config(), concurrency=1)
             self._spawn("sites-envoy", processes.in_namespace(net, command), logs)
         self.internet.wait_ready(net, self.ready_timeout, self._check_alive)
+
+    def _serve_httpbin(self, name: str, arguments: list[str], net: str, logs: Path) -> None:
+        """An httpbin loaded before the mesh needed it, when the run preloaded one
+        (httpbin_preload), is told where to serve; it is the run's process from then."""
+        logs.mkdir(parents=True, exist_ok=True)
+        server = httpbin_preload.take()
+        child = server.process
+        self._children[child.pid] = child
+        self._record(runstate.process_record(processes.record_of(name, child.pid)))
+        server.serve(
+            network.NETNS_RUN_DIR / net, arguments, logs / f"{name}.log", logs / f"{name}.err"
+        )
 
     def _start_control_plane(self) -> None:
         self.plane.start(lambda name, argv, logs: self._spawn(name, argv, logs))

@@ -103,8 +103,12 @@ def spawn(
     finally:
         for handle in handles:
             handle.close()
-    ticks = start_ticks(process.pid)
-    return process, ProcessRecord(name, process.pid, ticks or 0)
+    return process, record_of(name, process.pid)
+
+
+def record_of(name: str, pid: int) -> ProcessRecord:
+    """The record of a process started just now (its start time read while it runs)."""
+    return ProcessRecord(name, pid, start_ticks(pid) or 0)
 
 
 def terminate(targets: Sequence[ProcessRecord | int], *, grace: float = 2.0) -> None:

@@ -4,12 +4,16 @@ fixture takes that cluster, or the start's error, and a cluster nobody took is c
 from __future__ import annotations
 
 import threading
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from clusters import backends
 from clusters.backends import UnknownBackend
 from clusters.fake.backend import FakeOptions
 from clusters.fake.cluster import FakeCluster
+from fixtures import cluster as cluster_fixtures
 from fixtures.cluster import EarlyStart
 from fixtures.options import SuiteOptions
 
@@ -53,3 +57,39 @@ def test_the_starts_error_is_raised_where_the_cluster_is_taken() -> None:
 
 def test_a_start_never_begun_leaves_nothing_to_do() -> None:
     EarlyStart(SuiteOptions("fake", FakeOptions())).abandon()
+
+
+@pytest.mark.parametrize(
+    ("worker", "numprocesses", "collect_only", "prepares"),
+    [
+        (True, 2, False, True),  # an xdist worker: it will run the scenarios
+        (False, None, False, True),  # no xdist: this process runs them
+        (False, 0, False, True),  # -n 0
+        (False, 2, False, False),  # xdist's controller runs none
+        (True, 2, True, False),  # --collect-only runs nothing
+    ],
+)
+def test_the_process_that_runs_scenarios_prepares_the_backend(
+    monkeypatch: pytest.MonkeyPatch,
+    worker: bool,
+    numprocesses: int | None,
+    collect_only: bool,
+    prepares: bool,
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    config = SimpleNamespace(
+        getoption=lambda name, default=None: numprocesses if name == "numprocesses" else default,
+        option=SimpleNamespace(collectonly=collect_only),
+        args=[],
+        rootpath=root,
+        invocation_params=SimpleNamespace(dir=root),
+    )
+    if worker:
+        config.workerinput = {"workerid": "gw0"}
+    options = SuiteOptions("fake", FakeOptions())
+    monkeypatch.setattr(SuiteOptions, "from_config", staticmethod(lambda config: options))
+    prepared: list[object] = []
+    backend = SimpleNamespace(prepare=prepared.append)
+    monkeypatch.setattr(backends, "backend", lambda name: backend)
+    cluster_fixtures.pytest_configure(config)  # type: ignore[arg-type]
+    assert prepared == ([options.backend] if prepares else [])
