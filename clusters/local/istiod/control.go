@@ -64,6 +64,7 @@ func (c *Control) Handler() http.Handler {
 	mux.HandleFunc("POST /apply", c.apply)
 	mux.HandleFunc("GET /resources/{kind}", c.list)
 	mux.HandleFunc("DELETE /resources/{kind}/{namespace}/{name}", c.delete)
+	mux.HandleFunc("DELETE /resources", c.clear)
 	mux.HandleFunc("GET /mesh", c.getMesh)
 	mux.HandleFunc("PUT /mesh/outboundTrafficPolicy", c.setMode)
 	mux.HandleFunc("POST /kubernetes", c.applyKubernetes)
@@ -265,6 +266,29 @@ func (c *Control) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	c.stored.remove(objectKey{gvk.Group, gvk.Kind, r.PathValue("namespace"), r.PathValue("name")})
 	writeJSON(w, http.StatusOK, map[string]any{"found": found, "pushVersion": change.PushVersion})
+}
+
+// clear removes every Istio resource outside the namespace named by ?keep= (the
+// install's root namespace), in one request and one push; it answers with what went,
+// in kubectl delete's terms, and the push the proxy must ACK.
+func (c *Control) clear(w http.ResponseWriter, r *http.Request) {
+	keep := r.URL.Query().Get("keep")
+	if keep == "" {
+		writeError(w, http.StatusBadRequest, "a clear names the namespace it keeps: ?keep=NAMESPACE")
+		return
+	}
+	deleted, change, err := c.plane.ClearIstio(keep)
+	gone := []map[string]string{}
+	for _, cfg := range deleted {
+		gvk := cfg.GroupVersionKind
+		c.stored.remove(objectKey{gvk.Group, gvk.Kind, cfg.Namespace, cfg.Name})
+		gone = append(gone, map[string]string{"kind": gvk.Kind, "group": gvk.Group, "namespace": cfg.Namespace, "name": cfg.Name})
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": gone, "pushVersion": change.PushVersion})
 }
 
 func (c *Control) getMesh(w http.ResponseWriter, _ *http.Request) {

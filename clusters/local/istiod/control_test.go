@@ -147,6 +147,36 @@ func TestApplyListDeleteAndPushVersions(t *testing.T) {
 	}
 }
 
+// A clear removes what scenarios applied in one request and one push, and keeps the
+// root namespace's config; one with nothing to remove pushes nothing.
+func TestClearKeepsTheRootNamespace(t *testing.T) {
+	server := startControl(t)
+	if code, body := call(t, server, "POST", "/apply", pageServiceEntryJSON); code != http.StatusOK {
+		t.Fatalf("apply: %d %v", code, body)
+	}
+	code, body := call(t, server, "DELETE", "/resources", "")
+	if code != http.StatusBadRequest {
+		t.Fatalf("a clear without ?keep=: %d %v", code, body)
+	}
+	_, body = call(t, server, "DELETE", "/resources?keep=istio-system", "")
+	deleted := body["deleted"].([]any)
+	if len(deleted) != 1 || deleted[0].(map[string]any)["name"] != "httpbin-ext" || body["pushVersion"] == "" {
+		t.Fatalf("clear: %v", body)
+	}
+	_, body = call(t, server, "GET", "/resources/serviceentries", "")
+	if items := body["items"].([]any); len(items) != 0 {
+		t.Fatalf("after the clear: %v", items)
+	}
+	_, body = call(t, server, "GET", "/resources/peerauthentications", "")
+	if items := body["items"].([]any); len(items) != 1 {
+		t.Fatalf("the root namespace's PeerAuthentication went too: %v", items)
+	}
+	_, body = call(t, server, "DELETE", "/resources?keep=istio-system", "")
+	if len(body["deleted"].([]any)) != 0 || body["pushVersion"] != "" {
+		t.Fatalf("an empty clear: %v", body)
+	}
+}
+
 // A stream is all or nothing: the webhook's refusal of the second document leaves the
 // first unapplied, and the refusal is Istio's own words for this version.
 func TestRefusalAppliesNothing(t *testing.T) {

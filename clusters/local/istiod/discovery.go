@@ -24,6 +24,7 @@ import (
 	"istio.io/istio/pilot/test/xds"
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/mesh/meshwatcher"
+	"istio.io/istio/pkg/config/schema/collections"
 	"istio.io/istio/pkg/config/schema/gvk"
 	"istio.io/istio/pkg/util/sets"
 )
@@ -109,6 +110,30 @@ func (c *ControlPlane) DeleteIstio(cfgKind config.GroupVersionKind, namespace, n
 		return true, Change{}, err
 	}
 	return true, c.commit("config deleted"), nil
+}
+
+// ClearIstio removes every Istio config outside the namespace keep (a suite's reset
+// between scenarios: what they applied goes, the install's own config in its root
+// namespace stays), as one change: one push however many configs went.
+func (c *ControlPlane) ClearIstio(keep string) (deleted []config.Config, change Change, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	store := c.fds.Store()
+	for _, schema := range collections.Pilot.All() {
+		for _, cfg := range store.List(schema.GroupVersionKind(), "") {
+			if cfg.Namespace == keep {
+				continue
+			}
+			if err := store.Delete(cfg.GroupVersionKind, cfg.Name, cfg.Namespace, nil); err != nil {
+				return deleted, Change{}, err
+			}
+			deleted = append(deleted, cfg)
+		}
+	}
+	if len(deleted) == 0 {
+		return nil, Change{}, nil
+	}
+	return deleted, c.commit("configs cleared"), nil
 }
 
 // ListIstio lists the stored configs of one kind in a namespace ("" for all).
