@@ -295,3 +295,10 @@ def test_the_page_s_commands_run_by_default_on_a_real_cluster(
             return {"literal": chosen, "cluster": cluster}.get(name, default)
 
     assert literal_plugin.literal_enabled(Config()) is enabled  # type: ignore[arg-type]
+
+
+def test_a_script_that_exits_gives_its_status(shell: LiteralShell) -> None:
+    """The script's own status and what it printed, each time (the terminal is closed
+    without ptyprocess's delay, after bash has exited)."""
+    for _ in range(5):
+        assert shell.answer("echo done; exit 3", "", None) == Answer(3, "done\n")

@@ -124,16 +124,20 @@ func (c *ControlPlane) ClearIstio(keep string) (deleted []config.Config, change 
 			if cfg.Namespace == keep {
 				continue
 			}
-			if err := store.Delete(cfg.GroupVersionKind, cfg.Name, cfg.Namespace, nil); err != nil {
-				return deleted, Change{}, err
+			if err = store.Delete(cfg.GroupVersionKind, cfg.Name, cfg.Namespace, nil); err != nil {
+				break
 			}
 			deleted = append(deleted, cfg)
 		}
+		if err != nil {
+			break
+		}
 	}
 	if len(deleted) == 0 {
-		return nil, Change{}, nil
+		return nil, Change{}, err
 	}
-	return deleted, c.commit("configs cleared"), nil
+	// What went is pushed even when a later delete failed, so proxies match the store.
+	return deleted, c.commit("configs cleared"), err
 }
 
 // ListIstio lists the stored configs of one kind in a namespace ("" for all).
