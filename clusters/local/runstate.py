@@ -17,7 +17,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +76,17 @@ class RunState:
         return f"{namespace_prefix(self.directory.parent)}{self.run_id}-{role}"
 
     def save(self) -> None:
+        """Written whole (a reader never sees half), about a hundred times a run: built
+        without copying (``asdict`` deep-copies the pod's objects) and written by json's
+        C encoder, which an ``indent`` would replace with the pure-Python one."""
         with _SAVING:  # creation steps that run together save from their threads
-            data = asdict(self)
+            data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
             data["directory"] = str(self.directory)
             data["cleanup"] = [record.to_json() for record in self.cleanup]
+            if self.pod is not None:
+                data["pod"] = {f.name: getattr(self.pod, f.name) for f in fields(self.pod)}
             temporary = self.state_file.with_suffix(".tmp")
-            temporary.write_text(json.dumps(data, indent=1))
+            temporary.write_text(json.dumps(data))
             os.replace(temporary, self.state_file)
 
     @classmethod
