@@ -9,6 +9,9 @@ from typing import TypeVar
 
 from clusters.protocol import Cluster, LogCursor, sidecar_log_before_barrier
 
+# The first read soon after the request (the local mesh's proxy flushes its log every
+# 10 ms), then less and less often, up to POLL_INTERVAL (a read on kind is an API call).
+FIRST_POLL = 0.01
 POLL_INTERVAL = 0.1
 T = TypeVar("T")
 
@@ -20,12 +23,14 @@ def watch(
     ``seconds`` (the proxy flushes its log periodically); returns as soon as it finds
     something, with the new lines it looked at."""
     deadline = time.monotonic() + seconds
+    interval = FIRST_POLL
     while True:
         lines = cluster.sidecar_log(since=cursor)
         found = select(lines)
         if found or time.monotonic() >= deadline:
             return found, lines
-        time.sleep(POLL_INTERVAL)
+        time.sleep(interval)
+        interval = min(interval * 2, POLL_INTERVAL)
 
 
 def watch_for(

@@ -12,6 +12,7 @@ look at what the cluster holds, never at what the suite asked for:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -35,9 +36,16 @@ def sleep_sample_text() -> str:
     return resources.files("clusters.istio").joinpath(SLEEP_SAMPLE).read_text()
 
 
+@cache
+def _sleep_sample_parsed() -> tuple[dict[str, Any], ...]:
+    return tuple(document for document in yaml.safe_load_all(sleep_sample_text()) if document)
+
+
 def sleep_sample() -> list[dict[str, Any]]:
-    """The sample's documents (ServiceAccount, Service, Deployment), a fresh copy."""
-    return [document for document in yaml.safe_load_all(sleep_sample_text()) if document]
+    """The sample's documents (ServiceAccount, Service, Deployment), a fresh copy: the
+    text is parsed once per process (each pod the suite makes asks for it, and parsing
+    cost more than a copy), and callers may change the copy."""
+    return copy.deepcopy(list(_sleep_sample_parsed()))
 
 
 def sleep_deployment() -> dict[str, Any]:
@@ -46,6 +54,11 @@ def sleep_deployment() -> dict[str, Any]:
         if document.get("kind") == "Deployment":
             return document
     raise LookupError(f"{SLEEP_SAMPLE} has no Deployment")
+
+
+def termination_grace_period(pod: Object) -> float:
+    """The pod's terminationGracePeriodSeconds (Kubernetes' default: 30)."""
+    return float(_spec(pod).get("terminationGracePeriodSeconds", 30))
 
 
 def _spec(pod_or_template: Object) -> Object:

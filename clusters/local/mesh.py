@@ -236,7 +236,9 @@ class LocalCluster(ClosedByContext):
         *,
         owner_uid: int | None = None,
         env: Mapping[str, str] | None = None,
+        grace: float | None = None,
     ) -> processes.ProcessRecord:
+        """Start a process of the run and record it (``grace``: see process_record)."""
         logs.mkdir(parents=True, exist_ok=True)
         child, record = processes.spawn(
             name,
@@ -247,7 +249,7 @@ class LocalCluster(ClosedByContext):
             owner_uid=owner_uid,
         )
         self._children[child.pid] = child
-        self._record(runstate.process_record(record))
+        self._record(runstate.process_record(record, grace=grace))
         return record
 
     def _record(self, record: CleanupRecord, closer: Callable[[], None] | None = None) -> str:
@@ -409,6 +411,10 @@ class LocalCluster(ClosedByContext):
                 ),
                 pod_dir,
                 owner_uid=sourcepod.PROXY_UID,
+                # The sleep sample gives its pod no grace period (its
+                # terminationGracePeriodSeconds is 0), and nothing waits on the old
+                # proxy's drain: it is killed, 25 ms sooner than a SIGTERM ends it here.
+                grace=0.0 if injection_facts.termination_grace_period(pod.pod) == 0 else None,
             )
             self.admin.wait_ready(self.ready_timeout, self._check_alive)
             self.wait_for_proxy_config(self.ready_timeout)

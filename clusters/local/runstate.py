@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -132,8 +132,19 @@ def destroy_namespace(name: str) -> None:
     network.delete(name)
 
 
-def process_record(record: ProcessRecord) -> CleanupRecord:
-    return CleanupRecord(PROCESS, f"process {record.name} (pid {record.pid})", record.to_json())
+def process_record(record: ProcessRecord, *, grace: float | None = None) -> CleanupRecord:
+    """``grace``: the seconds it gets between SIGTERM and SIGKILL when it is ended
+    (processes.terminate's default when None)."""
+    data = record.to_json() if grace is None else {**record.to_json(), "grace": grace}
+    return CleanupRecord(PROCESS, f"process {record.name} (pid {record.pid})", data)
+
+
+def _end_process(data: Mapping[str, Any]) -> None:
+    record = ProcessRecord.from_json(data)
+    if "grace" in data:
+        processes.terminate([record], grace=float(data["grace"]))
+    else:
+        processes.terminate([record])
 
 
 def namespace_record(name: str) -> CleanupRecord:
@@ -148,7 +159,7 @@ def directory_record(directory: Path) -> CleanupRecord:
 # recorded PID and start time (never another that reuses the PID), a namespace with the
 # processes inside it, the run directory with its files.
 UNDO = {
-    PROCESS: lambda data: processes.terminate([ProcessRecord.from_json(data)]),
+    PROCESS: _end_process,
     NAMESPACE: lambda data: destroy_namespace(str(data["name"])),
     DIRECTORY: lambda data: shutil.rmtree(Path(data["path"]), ignore_errors=True),
 }

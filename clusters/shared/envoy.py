@@ -36,7 +36,7 @@ def envoy_command(config: Path, *, log_level: str = "warning", concurrency: int 
         str(config),
         "--disable-hot-restart",  # hot-restart shared memory would outlive the run in /dev/shm
         "--file-flush-interval-msec",
-        "100",  # the access log otherwise flushes every 10 s
+        "10",  # the access log otherwise flushes every 10 s; a step that reads it waits
         "--reject-unknown-dynamic-fields",  # a bad update is rejected, not just warned about
         "--drain-time-s",
         "1",

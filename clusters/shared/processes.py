@@ -113,12 +113,14 @@ def record_of(name: str, pid: int) -> ProcessRecord:
 
 def terminate(targets: Sequence[ProcessRecord | int], *, grace: float = 2.0) -> None:
     """SIGTERM to all at once (their shutdowns overlap), SIGKILL to those still there
-    ``grace`` seconds later.
+    ``grace`` seconds later; with no grace, SIGKILL at once (a pod whose
+    terminationGracePeriodSeconds is 0).
 
     A record is left alone if its PID now belongs to another process (a different start
     time); a bare PID is a process found inside one of our namespaces.
     """
     live: dict[int, int] = {}
+    first = signal.SIGTERM if grace > 0 else signal.SIGKILL
     for target in targets:
         pid = target.pid if isinstance(target, ProcessRecord) else target
         ticks = start_ticks(pid)
@@ -126,7 +128,7 @@ def terminate(targets: Sequence[ProcessRecord | int], *, grace: float = 2.0) -> 
             _reap(pid)
             continue
         live[pid] = ticks
-        _signal(pid, signal.SIGTERM)
+        _signal(pid, first)
     deadline = time.monotonic() + grace
     stubborn = [pid for pid, ticks in live.items() if not _wait_gone(pid, ticks, deadline)]
     for pid in stubborn:
