@@ -132,8 +132,16 @@ class FakeKubeApi:
         }
         self._store(pod, namespace)
 
-    def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool:
-        del api_version
+    def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        *,
+        grace_period_seconds: int | None = None,
+    ) -> bool:
+        del api_version, grace_period_seconds
         found = self.objects.pop(self._key(kind, name, namespace), None)
         if found is None:
             return False

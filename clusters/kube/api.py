@@ -150,11 +150,24 @@ class KubeApi:
             ) from None
         return result.to_dict()
 
-    def delete(self, api_version: str, kind: str, name: str, namespace: str | None) -> bool:
-        """False when there was nothing to delete."""
+    def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        *,
+        grace_period_seconds: int | None = None,
+    ) -> bool:
+        """False when there was nothing to delete. ``grace_period_seconds=0`` removes a
+        pod from the API at once, as ``kubectl delete --grace-period=0 --force`` does;
+        its kubelet ends the containers after."""
         resource = self._resource(api_version, kind)
+        extra: dict[str, int] = {}
+        if grace_period_seconds is not None:
+            extra["grace_period_seconds"] = grace_period_seconds
         try:
-            self.dynamic.delete(resource, name=name, namespace=namespace)
+            self.dynamic.delete(resource, name=name, namespace=namespace, **extra)
         except DynamicApiError as error:
             if error.status == 404:
                 return False

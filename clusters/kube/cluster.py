@@ -487,11 +487,29 @@ class KubeCluster(ClosedByContext):
 
     def delete_source_pod(self) -> bool:
         existed = False
+        namespace = self.settings.namespace
         for document in reversed(injection_facts.sleep_sample()):
-            namespace = self.settings.namespace
             existed |= self.api.delete(
                 document["apiVersion"], document["kind"], document["metadata"]["name"], namespace
             )
+
+        # The Deployment's pods would go after their kubelet has ended them: istio-proxy's
+        # SIGTERM, then the kubelet's minimum of 2 s before its SIGKILL, about 3 s in all.
+        # Nothing reads the old pod again, so it leaves the API now (as `kubectl delete
+        # --grace-period=0 --force` makes it) and the next pod starts beside its end;
+        # once its ReplicaSet is gone, which would otherwise replace it.
+        def replica_sets_gone() -> None:
+            if sets := self.api.list("apps/v1", "ReplicaSet", namespace, SAMPLE_LABEL):
+                raise NotYet(f"{len(sets)} sleep ReplicaSets")
+
+        wait_on_cluster(
+            replica_sets_gone,
+            timeout=self.settings.waits.ready,
+            what="the sleep Deployment's ReplicaSet did not go away",
+        )
+        for pod in self.api.list("v1", "Pod", namespace, label_selector=SAMPLE_LABEL):
+            name = pod["metadata"]["name"]
+            self.api.delete("v1", "Pod", name, namespace, grace_period_seconds=0)
 
         def gone() -> None:
             if pods := self.api.list("v1", "Pod", self.settings.namespace, SAMPLE_LABEL):
