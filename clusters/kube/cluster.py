@@ -426,7 +426,7 @@ class KubeCluster(ClosedByContext):
         injection: Injection = Injection.AUTOMATIC,
         include_ip_ranges: Sequence[str] | None = None,
     ) -> PodStatus:
-        self.delete_source_pod()
+        self._delete_sample(force=True)  # the old pod is not the page's to watch go
         self._label_namespace()
         documents = injection_facts.sleep_sample()
         for document in documents:
@@ -486,18 +486,38 @@ class KubeCluster(ClosedByContext):
         )
 
     def delete_source_pod(self) -> bool:
+        """The page's delete: the sample's objects, then a wait until its pod is gone, as
+        Kubernetes removes it (after its kubelet has ended it)."""
+        return self._delete_sample(force=False)
+
+    def _delete_sample(self, *, force: bool) -> bool:
         existed = False
         namespace = self.settings.namespace
         for document in reversed(injection_facts.sleep_sample()):
             existed |= self.api.delete(
                 document["apiVersion"], document["kind"], document["metadata"]["name"], namespace
             )
+        if force:
+            self._force_pods_out(namespace)
 
-        # The Deployment's pods would go after their kubelet has ended them: istio-proxy's
-        # SIGTERM, then the kubelet's minimum of 2 s before its SIGKILL, about 3 s in all.
-        # Nothing reads the old pod again, so it leaves the API now (as `kubectl delete
-        # --grace-period=0 --force` makes it) and the next pod starts beside its end;
-        # once its ReplicaSet is gone, which would otherwise replace it.
+        def gone() -> None:
+            if pods := self.api.list("v1", "Pod", self.settings.namespace, SAMPLE_LABEL):
+                raise NotYet(f"{len(pods)} sleep pods terminating")
+
+        wait_on_cluster(
+            gone,
+            timeout=self.settings.waits.ready,
+            what="the sleep pod did not go away",
+        )
+        return existed
+
+    def _force_pods_out(self, namespace: str) -> None:
+        """Before a new sample replaces the old one: the old pod would go once its
+        kubelet has ended it (istio-proxy's SIGTERM, then the kubelet's minimum of 2 s
+        before its SIGKILL: about 3 s). Nothing reads it again, so it leaves the API now,
+        as ``kubectl delete --grace-period=0 --force`` makes it, and the new pod starts
+        while it ends; once its ReplicaSet is gone, which would otherwise replace it."""
+
         def replica_sets_gone() -> None:
             if sets := self.api.list("apps/v1", "ReplicaSet", namespace, SAMPLE_LABEL):
                 raise NotYet(f"{len(sets)} sleep ReplicaSets")
@@ -510,17 +530,6 @@ class KubeCluster(ClosedByContext):
         for pod in self.api.list("v1", "Pod", namespace, label_selector=SAMPLE_LABEL):
             name = pod["metadata"]["name"]
             self.api.delete("v1", "Pod", name, namespace, grace_period_seconds=0)
-
-        def gone() -> None:
-            if pods := self.api.list("v1", "Pod", self.settings.namespace, SAMPLE_LABEL):
-                raise NotYet(f"{len(pods)} sleep pods terminating")
-
-        wait_on_cluster(
-            gone,
-            timeout=self.settings.waits.ready,
-            what="the sleep pod did not go away",
-        )
-        return existed
 
     def _pod_or_none(self) -> str | None:
         pods = self._pods()

@@ -48,3 +48,39 @@ def test_an_exited_process_another_one_must_reap_is_not_waited_for(
     monkeypatch.setattr(processes.time, "sleep", sleeps.append)
     processes._wait_reaped(pid, time.monotonic() + 5.0)
     assert sleeps == [], "terminate waited for a process it cannot reap"
+
+
+def _noting_sigterm(note: Path) -> processes.ProcessRecord:
+    """A process that writes ``note`` when SIGTERM reaches it, then exits."""
+    script = f"trap 'echo term > {note}; exit 0' TERM; echo ready; while :; do sleep 0.05; done"
+    child = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE)
+    assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+    return processes.ProcessRecord("sh", child.pid, processes.start_ticks(child.pid) or 0)
+
+
+def test_no_grace_kills_at_once(tmp_path: Path) -> None:
+    """A pod whose terminationGracePeriodSeconds is 0: SIGKILL, no SIGTERM first."""
+    note = tmp_path / "term"
+    record = _noting_sigterm(note)
+    processes.terminate([record], grace=0.0)
+    assert processes.start_ticks(record.pid) is None
+    assert not note.exists(), "it was sent SIGTERM"
+
+
+def test_a_recorded_grace_is_the_one_its_replay_gives(tmp_path: Path) -> None:
+    """The run's cleanup record keeps the grace, so a later run's sweep ends it alike."""
+    from clusters.local import runstate
+
+    note = tmp_path / "term"
+    cleanup = runstate.process_record(_noting_sigterm(note), grace=0.0)
+    assert cleanup.data["grace"] == 0.0
+    runstate.UNDO[cleanup.kind](cleanup.data)
+    assert not note.exists(), "the replay sent SIGTERM"
+
+
+def test_with_a_grace_sigterm_comes_first(tmp_path: Path) -> None:
+    note = tmp_path / "term"
+    record = _noting_sigterm(note)
+    processes.terminate([record], grace=2.0)
+    assert processes.start_ticks(record.pid) is None
+    assert note.read_text() == "term\n"
