@@ -274,6 +274,8 @@ def change_series(
         after_call_s.append(seen - written)
         call_s.append(written - started)
         probes.append(count)
+    if changes % 2:  # an odd count ends in the other state: the next series starts from this one's
+        toggles[1].change()
     mesh.wait_for_proxy_config(SETTLE_TIMEOUT_S)
     return {
         "changes": changes,

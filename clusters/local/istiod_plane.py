@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,7 +48,8 @@ HTTP_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 INCLUDE_IP_RANGES_VALUE = "global.proxy.includeIPRanges"  # the page's helm --set
 
 # Spawns a long-running process of the mesh, records it in the run, and returns it.
-Spawn = Callable[[str, Sequence[str], Path], ProcessRecord]
+# name, argv, log directory, environment (None: this process's)
+Spawn = Callable[[str, Sequence[str], Path, Mapping[str, str] | None], ProcessRecord]
 
 
 class IstiodControlPlane:
@@ -65,10 +67,12 @@ class IstiodControlPlane:
             run_id=directory.name, directory=directory, owner=None, istio_version=istio_version
         )
 
-        def spawn(name: str, argv: Sequence[str], logs: Path) -> processes.ProcessRecord:
+        def spawn(
+            name: str, argv: Sequence[str], logs: Path, env: Mapping[str, str] | None
+        ) -> processes.ProcessRecord:
             logs.mkdir(parents=True, exist_ok=True)
             _, record = processes.spawn(
-                name, argv, stdout=logs / f"{name}.log", stderr=logs / f"{name}.err"
+                name, argv, stdout=logs / f"{name}.log", stderr=logs / f"{name}.err", env=env
             )
             state.cleanup.append(process_record(record))
             return record
@@ -138,7 +142,7 @@ class IstiodControlPlane:
             argv += ["--system-roots", str(self.system_roots)]
         # Chart renders are the same for every process of a build: kept beside the binary.
         argv += ["--render-cache", str(self.binary.parent / "renders")]
-        spawn(PROCESS_NAME, argv, self.directory)
+        spawn(PROCESS_NAME, argv, self.directory, {**os.environ, **start_gc_env()})
         self.start_phases = self._wait_ready()
         # What istiod's mesh config says before anyone changed it: Istio's default.
         self.state.installed_mode = self.outbound_traffic_policy().value
@@ -484,6 +488,16 @@ class IstiodControlPlane:
         wait_for(
             synced, timeout=timeout, what=f"the sidecar did not ACK istiod's push {self._pending}"
         )
+
+
+def start_gc_env() -> dict[str, str]:
+    """No garbage collection until egress-istiod is ready, its packages' initialisation
+    included (before its main), then Go's default: about 70 ms off its start here
+    (mesh up 534-685 -> 455-536 ms), for about 50 MB more resident (215 MB, Go keeps
+    what it grew to). A GOGC of the user's rules throughout instead."""
+    if "GOGC" in os.environ:
+        return {}
+    return {"GOGC": "off", "EGRESS_ISTIOD_GOGC_AFTER_START": "100"}
 
 
 def _warming(sidecar: Sidecar) -> list[str]:

@@ -224,7 +224,7 @@ class LocalCluster(ClosedByContext):
         )
 
     def _start_control_plane(self) -> None:
-        self.plane.start(lambda name, argv, logs: self._spawn(name, argv, logs))
+        self.plane.start(lambda name, argv, logs, env: self._spawn(name, argv, logs, env=env))
         # istiod's own account of its start (bench shows them under control_plane_s)
         self.timings.update({f"istiod_{k}": v for k, v in self.plane.start_phases.items()})
 
