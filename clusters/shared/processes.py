@@ -129,10 +129,13 @@ def terminate(targets: Sequence[ProcessRecord | int], *, grace: float = 2.0) -> 
             continue
         live[pid] = ticks
         _signal(pid, first)
-    deadline = time.monotonic() + grace
-    stubborn = [pid for pid, ticks in live.items() if not _wait_gone(pid, ticks, deadline)]
-    for pid in stubborn:
-        _signal(pid, signal.SIGKILL)
+    if grace > 0:
+        deadline = time.monotonic() + grace
+        stubborn = [pid for pid, ticks in live.items() if not _wait_gone(pid, ticks, deadline)]
+        for pid in stubborn:
+            _signal(pid, signal.SIGKILL)
+    else:
+        stubborn = list(live)  # SIGKILLed already
     deadline = time.monotonic() + 2.0
     for pid in stubborn:
         _wait_gone(pid, live[pid], deadline)
