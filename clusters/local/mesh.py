@@ -47,7 +47,7 @@ from clusters.protocol import (
     lines_after,
     selector_matches,
 )
-from clusters.shared import processes, runtime
+from clusters.shared import cache, processes, runtime
 from clusters.shared.barrier import curl_barrier
 from clusters.shared.cleanup import CleanupRecord
 from clusters.shared.envoy import EnvoyAdmin, envoy_command
@@ -748,10 +748,9 @@ class LocalCluster(ClosedByContext):
 def _python_env() -> dict[str, str]:
     """The project on sys.path, and compiled modules kept outside the tree (the page's
     commands call kubectl dozens of times; compiling it each time is most of a start)."""
-    pycache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return {
         "PYTHONPATH": str(PROJECT_ROOT),
-        "PYTHONPYCACHEPREFIX": str(pycache / "egress-conformance" / "pycache"),
+        "PYTHONPYCACHEPREFIX": str(cache.user_cache_dir("pycache")),
         "PYTHONDONTWRITEBYTECODE": "",
     }
 

@@ -140,11 +140,8 @@ def process_record(record: ProcessRecord, *, grace: float | None = None) -> Clea
 
 
 def _end_process(data: Mapping[str, Any]) -> None:
-    record = ProcessRecord.from_json(data)
-    if "grace" in data:
-        processes.terminate([record], grace=float(data["grace"]))
-    else:
-        processes.terminate([record])
+    grace = float(data.get("grace", processes.GRACE_S))
+    processes.terminate([ProcessRecord.from_json(data)], grace=grace)
 
 
 def namespace_record(name: str) -> CleanupRecord:

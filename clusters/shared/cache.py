@@ -29,10 +29,17 @@ PREFIX = "egress-conformance:"
 PROGRESS_EVERY_S = 15.0
 
 
-def cache_root() -> Path:
-    """``$XDG_CACHE_HOME/egress-conformance/kind`` (``~/.cache`` when unset)."""
+def user_cache_dir(name: str) -> Path:
+    """``$XDG_CACHE_HOME/egress-conformance/NAME`` (``~/.cache`` when unset): what the
+    project builds or compiles once per user (kind's kit, istiod, Python and template
+    bytecode)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "egress-conformance" / "kind"
+    return Path(base) / "egress-conformance" / name
+
+
+def cache_root() -> Path:
+    """The kind kit's cache (:func:`user_cache_dir`)."""
+    return user_cache_dir("kind")
 
 
 _say_lock = threading.Lock()

@@ -104,9 +104,8 @@ def istio_build(name: str | None) -> IstioBuild:
 
 
 def istiod_cache_root() -> Path:
-    """``$XDG_CACHE_HOME/egress-conformance/istiod``: egress-istiod's builds."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "egress-conformance" / "istiod"
+    """egress-istiod's builds (:func:`cache.user_cache_dir`)."""
+    return cache.user_cache_dir("istiod")
 
 
 def source_digest(build: IstioBuild) -> str:

@@ -111,7 +111,10 @@ def record_of(name: str, pid: int) -> ProcessRecord:
     return ProcessRecord(name, pid, start_ticks(pid) or 0)
 
 
-def terminate(targets: Sequence[ProcessRecord | int], *, grace: float = 2.0) -> None:
+GRACE_S = 2.0  # terminate's default: SIGTERM, then SIGKILL this much later
+
+
+def terminate(targets: Sequence[ProcessRecord | int], *, grace: float = GRACE_S) -> None:
     """SIGTERM to all at once (their shutdowns overlap), SIGKILL to those still there
     ``grace`` seconds later; with no grace, SIGKILL at once (a pod whose
     terminationGracePeriodSeconds is 0).
