@@ -3,9 +3,9 @@ that KubeCluster (the kind and existing backends) runs in a unit test.
 
 It stores objects as the API server returns them, lists them by label selector, plays
 the controllers the suite relies on (a Deployment gets a Ready pod, injected by the
-model's injector; deleting it removes the pod), and answers the two execs the backend
-makes: ``pilot-discovery request GET /debug/syncz`` in istiod (the pod connected, every
-push ACKed) and ``pilot-agent request GET config_dump`` in the sidecar (virtualOutbound
+model's injector; deleting it removes the pod), and answers the two reads the backend
+makes through a port-forward: istiod's ``/debug/syncz`` on 15014 (the pod connected,
+every push ACKed) and the sidecar's Envoy ``/config_dump`` on 15000 (virtualOutbound
 sending unknown destinations where the mesh's mode says). Each config change is a push.
 """
 
@@ -24,6 +24,7 @@ from clusters.fake.cluster import injected_workload
 from clusters.istio import injection as injection_facts
 from clusters.istio import proxyconfig
 from clusters.kube.cluster import KubeCluster, KubeSettings
+from clusters.kube.portforward import HttpAnswer
 from clusters.protocol import ClusterError, ExecResult, Injection, OutboundTrafficPolicy, Waits
 
 Key = tuple[str, str | None, str]  # kind, namespace (None: cluster scoped), name
@@ -31,6 +32,7 @@ CLUSTER_SCOPED = frozenset({"Namespace", "Node"})
 UUID = "0" * 36
 INCLUDE = "traffic.sidecar.istio.io/includeOutboundIPRanges"
 Exec = Callable[[str, str, str, Sequence[str]], ExecResult | None]
+HttpGet = Callable[[str, str, int, str], HttpAnswer | None]  # namespace, pod, port, path
 
 
 def matches(selector: str, labels: Mapping[str, str]) -> bool:
@@ -68,6 +70,7 @@ class FakeKubeApi:
         mesh: Mapping[str, Any] | None = None,
         unset_mode_runs: OutboundTrafficPolicy = OutboundTrafficPolicy.ALLOW_ANY,
         exec_handler: Exec | None = None,
+        http_handler: HttpGet | None = None,
     ) -> None:
         self.objects: dict[Key, dict[str, Any]] = {}
         self.pod_logs: dict[str, list[tuple[str, str]]] = {}  # pod -> (timestamp, line)
@@ -80,6 +83,8 @@ class FakeKubeApi:
         self.unset_mode_runs = unset_mode_runs
         self.exec_handler = exec_handler
         self.execs: list[tuple[str, tuple[str, ...]]] = []
+        self.http_handler = http_handler
+        self.http_gets: list[tuple[str, int, str]] = []  # pod, port, path
         self.dynamic = SimpleNamespace(version={"kubernetes": {"gitVersion": "v1.34.0"}})
         for document in (istiod_pod(), mesh_configmap(mesh or {}), *objects):
             self._store(copy.deepcopy(dict(document)), None)
@@ -213,13 +218,29 @@ class FakeKubeApi:
             answer = self.exec_handler(namespace, pod, container, argv)
             if answer is not None:
                 return answer
-        if argv == ("pilot-discovery", "request", "GET", "/debug/syncz"):
-            return ExecResult(argv, 0, json.dumps(self._syncz()), "", 0.01)
-        if argv[:3] == ("pilot-agent", "request", "GET") and argv[3].startswith("config_dump"):
-            return ExecResult(argv, 0, json.dumps(self._config_dump()), "", 0.01)
         if argv == ("hostname",):
             return ExecResult(argv, 0, f"{pod}\n", "", 0.01)
         return ExecResult(argv, 127, "", f"{argv[0]}: command not found", 0.01)
+
+    def http_get(
+        self, namespace: str, pod: str, port: int, path: str, timeout: float
+    ) -> HttpAnswer:
+        del timeout
+        self.http_gets.append((pod, port, path))
+        if self.get("v1", "Pod", pod, namespace) is None:
+            raise ClusterError(f'port-forward to pod {pod} port {port}: pods "{pod}" not found')
+        if self.http_handler is not None:
+            answer = self.http_handler(namespace, pod, port, path)
+            if answer is not None:
+                return answer
+        if (port, path) == (15014, "/debug/syncz"):
+            return HttpAnswer(200, json.dumps(self._syncz()))
+        if port == 15000 and path.startswith("/config_dump"):
+            return HttpAnswer(200, json.dumps(self._config_dump()))
+        raise ClusterError(
+            f"GET :{port}{path} in pod {pod} ({namespace}): error forwarding port {port} to "
+            "pod: connect: connection refused"
+        )
 
     def logs(
         self,

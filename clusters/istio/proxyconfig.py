@@ -14,6 +14,7 @@ from typing import Any
 from clusters.protocol import OutboundTrafficPolicy
 
 VIRTUAL_OUTBOUND = "virtualOutbound"
+ADMIN_PORT = 15000  # ProxyConfig's proxyAdminPort: Envoy's admin, on the pod's loopback only
 # The config_dump resources (``?resource=``) that hold the sidecar's xDS state.
 LISTENERS = "dynamic_listeners"
 ROUTES = "dynamic_route_configs"

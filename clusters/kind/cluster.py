@@ -242,6 +242,7 @@ class KindRun:
                 "profile=default",
                 "--set",
                 "meshConfig.accessLogFile=/dev/stdout",
+                *(f for setting in istio_images.NO_CLOUD_SETTINGS for f in ("--set", setting)),
             ]
         # the kit's flags set the access log with what stock Envoy needs, and its images
         return ["-y", *istio_images.install_flags(istio_images.release(self.options.istio_version))]

@@ -1,6 +1,7 @@
 """A Kubernetes API server as the suite uses it, through the ``kubernetes`` client:
 server-side apply with a dry run first (so a stream is all or nothing), delete, get,
-exec over the exec stream with the command's real exit code, and pod logs.
+exec over the exec stream with the command's real exit code, pod logs, and GETs to a
+pod's loopback through a port-forward (portforward.py).
 
 Errors come back as one line in kubectl's words (kubectl's own two-line "resource
 mapping not found" as it prints it): a refusal as InvalidResource, the rest as
@@ -23,6 +24,7 @@ from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
 from kubernetes.stream import stream
 
 from clusters.istio import kubectl_documents as kubectl
+from clusters.kube.portforward import HttpAnswer, PortForwards
 from clusters.protocol import ClusterError, ExecResult, InvalidResource
 from clusters.shared import runtime
 
@@ -87,6 +89,7 @@ class KubeApi:
         self.core = k8s.CoreV1Api(self.api_client)
         self.apps = k8s.AppsV1Api(self.api_client)
         self._dynamic: DynamicClient | None = None
+        self.forwards = PortForwards(self.core)
 
     @property
     def dynamic(self) -> DynamicClient:
@@ -98,6 +101,7 @@ class KubeApi:
         return self._dynamic
 
     def close(self) -> None:
+        self.forwards.close()
         self.api_client.close()
 
     # Objects -------------------------------------------------------------------------
@@ -240,6 +244,13 @@ class KubeApi:
             stderr="".join(stderr),
             elapsed=time.perf_counter() - started,
         )
+
+    def http_get(
+        self, namespace: str, pod: str, port: int, path: str, timeout: float
+    ) -> HttpAnswer:
+        """``GET path`` on the pod's own loopback at ``port``, through a port-forward (as
+        istioctl reads istiod's and Envoy's debug endpoints), kept open for the next."""
+        return self.forwards.get(namespace, pod, port, path, timeout)
 
     def logs(
         self,

@@ -24,6 +24,8 @@ SYSTEM_NAMESPACE = "istio-system"
 MESH_CONFIGMAP = "istio"
 ISTIOD_LABEL = "app=istiod"
 DISCOVERY_CONTAINER = "discovery"
+DEBUG_PORT = 15014  # pilot-discovery's --monitoringAddr, where its /debug endpoints are
+SYNCZ = "/debug/syncz"
 
 
 @dataclass(frozen=True)
@@ -109,19 +111,13 @@ def set_outbound_traffic_policy(
 
 def syncz(api: KubeApi, install: IstioInstall, timeout: float = 30.0) -> list[Mapping[str, Any]]:
     """istiod's /debug/syncz (what `istioctl proxy-status` reads). istiod answers its
-    debug endpoints without a token only from its own pod, so the request is made there,
-    with ``pilot-discovery request`` (as istioctl does)."""
-    result = api.exec(
-        install.namespace,
-        install.istiod_pod,
-        DISCOVERY_CONTAINER,
-        ["pilot-discovery", "request", "GET", "/debug/syncz"],
-        timeout,
-    )
-    if result.exit_code != 0:
-        reason = (result.stderr.strip().splitlines() or [f"exit code {result.exit_code}"])[-1]
-        raise ClusterError(f"istiod's /debug/syncz: {reason}")
+    debug endpoints without a token only on its own loopback, so the request goes
+    through a port-forward to its monitoring port, as istioctl's does."""
+    answer = api.http_get(install.namespace, install.istiod_pod, DEBUG_PORT, SYNCZ, timeout)
+    if answer.status != 200:
+        reason = answer.body.strip().splitlines()[0] if answer.body.strip() else ""
+        raise ClusterError(f"istiod's {SYNCZ}: HTTP {answer.status} {reason}".rstrip())
     try:
-        return json.loads(result.stdout)
+        return json.loads(answer.body)
     except ValueError:
-        raise ClusterError(f"istiod's /debug/syncz is not JSON: {result.stdout[:120]!r}") from None
+        raise ClusterError(f"istiod's /debug/syncz is not JSON: {answer.body[:120]!r}") from None

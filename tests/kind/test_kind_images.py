@@ -8,6 +8,7 @@ and run the images in the kit's Docker daemon; they are skipped unless EGRESS_KI
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import os
 import ssl
@@ -19,9 +20,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from clusters.kind.cluster import KindRun
 from clusters.kind.docker import DockerDaemon
 from clusters.kind.kit import config, fake_internet, imagekit, istio_images, samples
 from clusters.kind.kit.imagekit import ImageSpec
+from clusters.kind.options import KindOptions
 from clusters.protocol import ClusterError
 from clusters.shared import cache, gobuild
 from clusters.shared.envoy import envoy_binary
@@ -113,6 +116,7 @@ def test_install_flags_are_what_stock_envoy_needs() -> None:
         "values.pilot.env.PILOT_ENABLE_METADATA_EXCHANGE=false",
         "values.telemetry.enabled=false",
         "values.pilot.resources.requests.cpu=100m",
+        "meshConfig.defaultConfig.proxyMetadata.CLOUD_PLATFORM=none",
     ):
         assert expected in settings
     assert not any("outboundTrafficPolicy" in s for s in settings)
@@ -673,3 +677,12 @@ def test_sleep_reaches_the_fake_internet_through_its_sidecar(
             except ClusterError as error:
                 problems.append(str(error))
         assert not problems, problems
+
+
+@pytest.mark.parametrize("images", ["kit", "pull"])
+def test_every_install_tells_the_proxies_there_is_no_cloud(images: str, tmp_path: Path) -> None:
+    """Else each pilot-agent probes cloud metadata servers outside the run, and waits."""
+    run = KindRun(KindOptions(images=images), name="egress-test", directory=tmp_path)
+    flags = run.install_flags()
+    settings = [value for flag, value in itertools.pairwise(flags) if flag == "--set"]
+    assert "meshConfig.defaultConfig.proxyMetadata.CLOUD_PLATFORM=none" in settings

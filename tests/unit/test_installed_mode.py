@@ -4,14 +4,14 @@ mesh config that names no mode is not read as ALLOW_ANY."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 import yaml
 
 from clusters.fake import FakeCluster
+from clusters.istio import proxyconfig
 from clusters.kube.cluster import KubeCluster, KubeSettings
-from clusters.protocol import ExecResult, OutboundTrafficPolicy, Waits
+from clusters.kube.portforward import HttpAnswer
+from clusters.protocol import ClusterError, OutboundTrafficPolicy, Waits
 from fixtures.journal import Journal
 from steps.config import installed_mode_is
 from tests.kube_api_fake import FakeKubeApi
@@ -74,12 +74,12 @@ def test_reset_reaches_allow_any_where_an_unset_mode_runs_registry_only() -> Non
 def test_a_sidecar_that_cannot_be_read_is_reported_not_defaulted() -> None:
     readable = False
 
-    def agent(namespace: str, pod: str, container: str, argv: Sequence[str]):
-        if argv[0] == "pilot-agent" and not readable:
-            return ExecResult(tuple(argv), 1, "", "connection refused", 0.01)
+    def admin(namespace: str, pod: str, port: int, path: str) -> HttpAnswer | None:
+        if port == proxyconfig.ADMIN_PORT and not readable:
+            raise ClusterError(f"GET :{port}{path} in pod {pod}: connect: connection refused")
         return None
 
-    cluster = kube(FakeKubeApi(exec_handler=agent))
+    cluster = kube(FakeKubeApi(http_handler=admin))
     cluster.reset()  # the first change: what was seen before it, or that nothing was
     readable = True
     mode, seen = cluster.installed_mode()

@@ -4,7 +4,6 @@ not when istiod's push counter alone says so."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 from clusters.protocol import OutboundTrafficPolicy
 from tests.kube_api_fake import FakeKubeApi
@@ -16,12 +15,12 @@ def test_a_mode_change_is_in_sync_once_the_sidecars_listener_shows_it() -> None:
     the change took the number): the wait holds until virtualOutbound sends where the
     mode says, as the steps then check."""
     from clusters.istio import proxyconfig
-    from clusters.protocol import ExecResult
+    from clusters.kube.portforward import HttpAnswer
 
     stale_reads = {"left": 0}
 
-    def lagging_dump(namespace: str, pod: str, container: str, argv: Sequence[str]):
-        if argv[:3] == ("pilot-agent", "request", "GET") and stale_reads["left"] > 0:
+    def lagging_dump(namespace: str, pod: str, port: int, path: str) -> HttpAnswer | None:
+        if port == proxyconfig.ADMIN_PORT and stale_reads["left"] > 0:
             stale_reads["left"] -= 1
             chain = {
                 "filters": [
@@ -35,10 +34,10 @@ def test_a_mode_change_is_in_sync_once_the_sidecars_listener_shows_it() -> None:
             }
             listener = {"name": proxyconfig.VIRTUAL_OUTBOUND, "filter_chains": [chain]}
             dump = {"configs": [{"active_state": {"listener": listener}}]}
-            return ExecResult(tuple(argv), 0, json.dumps(dump), "", 0.01)
+            return HttpAnswer(200, json.dumps(dump))
         return None
 
-    api = FakeKubeApi(exec_handler=lagging_dump)
+    api = FakeKubeApi(http_handler=lagging_dump)
     cluster = kube(api)
     stale_reads["left"] = 3
     cluster.set_outbound_traffic_policy(OutboundTrafficPolicy.REGISTRY_ONLY)
