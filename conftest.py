@@ -22,8 +22,8 @@ pytest_plugins = [
     "fixtures.reports.html_extras",
     "fixtures.reports.junit_properties",
     "steps.state",
+    "steps.config",  # before steps.pod, which imports it (pytest rewrites what it imports)
     "steps.pod",
-    "steps.config",
     "steps.traffic",
     "steps.sidecar_log",
     "steps.drift",

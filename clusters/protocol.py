@@ -39,6 +39,17 @@ class Injection(StrEnum):
     MANUAL = "manual"  # istioctl kube-inject
 
 
+class SourcePodNeed(StrEnum):
+    """What a scenario needs of the source pod when it starts (``Cluster.reset``): the
+    page's, or less where its steps show that re-creating one would only be undone."""
+
+    PAGE_START = "page start"  # automatic injection, every destination intercepted
+    # A Ready pod with a running sidecar, however made: the scenario re-creates the pod
+    # before it depends on how it was made.
+    RUNNING = "running"
+    NONE = "none"  # no step of the scenario reads or needs the pod: whatever is there
+
+
 @dataclass(frozen=True)
 class ResourceRef:
     """An Istio resource as ``kubectl`` names it."""
@@ -81,13 +92,24 @@ class PodStatus:
 
     @property
     def at_page_start(self) -> bool:
-        """The pod every scenario starts from: ``reset`` re-creates any other."""
+        """The pod every scenario starts from: ``reset`` re-creates any other (unless
+        the scenario needs less, SourcePodNeed)."""
         return at_page_start(self.injection, self.include_ip_ranges)
 
 
 def at_page_start(injection: Injection | None, include_ip_ranges: Sequence[str] | None) -> bool:
     """The page's starting pod: injected automatically, intercepting every destination."""
     return injection is Injection.AUTOMATIC and include_ip_ranges is None
+
+
+def meets(need: SourcePodNeed, pod: PodStatus | None) -> bool:
+    """Whether ``pod`` (None: there is none) is what a scenario that needs ``need`` may
+    start from."""
+    if need is SourcePodNeed.NONE:
+        return True
+    if pod is None or not (pod.ready and pod.has_sidecar):
+        return False
+    return need is SourcePodNeed.RUNNING or pod.at_page_start
 
 
 @dataclass(frozen=True)
@@ -279,10 +301,11 @@ class Cluster(Protocol):
         ...
 
     # Lifecycle -----------------------------------------------------------------
-    def reset(self) -> None:
+    def reset(self, *, source_pod: SourcePodNeed = SourcePodNeed.PAGE_START) -> None:
         """Back to the page's starting point: ALLOW_ANY, none of the ServiceEntries and
         VirtualServices the suite applied, a source pod with automatic injection and full
-        interception. Only what the suite created is removed."""
+        interception. Only what the suite created is removed. ``source_pod`` says what
+        the scenario needs of the pod (a pod that already meets it stays as it is)."""
         ...
 
     def close(self) -> None:

@@ -55,8 +55,11 @@ def _wait(cluster: Cluster, journal: Journal, timeout: float) -> None:
     )
 
 
-@given(bound('the outbound traffic policy mode is set to "{mode}"'))
-@when(bound('the outbound traffic policy mode is set to "{mode}"'))
+SET_MODE = bound('the outbound traffic policy mode is set to "{mode}"')
+
+
+@given(SET_MODE)
+@when(SET_MODE)
 def set_mode(
     cluster: Cluster,
     journal: Journal,
@@ -176,7 +179,10 @@ def apply_resource(
     _wait(cluster, journal, propagation_timeout)
 
 
-@given(parsers.parse("a {kind} that Istio must refuse:"))
+MUST_REFUSE = parsers.parse("a {kind} that Istio must refuse:")
+
+
+@given(MUST_REFUSE)
 def manifest_to_refuse(
     journal: Journal, scenario_state: ScenarioState, kind: str, docstring: str
 ) -> None:
@@ -185,7 +191,10 @@ def manifest_to_refuse(
     journal.note(applied=docstring)
 
 
-@then(parsers.parse('applying it is refused with "{message}"'))
+REFUSED_WITH = parsers.parse('applying it is refused with "{message}"')
+
+
+@then(REFUSED_WITH)
 def refused_with(
     cluster: Cluster, journal: Journal, scenario_state: ScenarioState, message: str
 ) -> None:
@@ -219,7 +228,10 @@ def none_left(cluster: Cluster, journal: Journal, kind: str) -> None:
     assert not names, f"{wanted} still present: {', '.join(names)}"
 
 
-@then(parsers.parse('no {kind} named "{name}" exists'))
+NONE_NAMED = parsers.parse('no {kind} named "{name}" exists')
+
+
+@then(NONE_NAMED)
 def none_named(cluster: Cluster, journal: Journal, kind: str, name: str) -> None:
     wanted = kind_of(kind)
     names = cluster.resources(wanted)

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_bdd import given, parsers, then, when
+from pytest_bdd.parser import Scenario
+from pytest_bdd.parsers import StepParser
 
-from clusters.protocol import Cluster, Injection, KubernetesCluster, PodStatus
+from clusters.protocol import Cluster, Injection, KubernetesCluster, PodStatus, SourcePodNeed
 from fixtures.journal import Journal
 from fixtures.page import PageUnderTest
 from fixtures.page.refs import BlockRef
 from steps import page_commands as pc
 from steps.cidrs import networks
+from steps.config import MUST_REFUSE, NONE_NAMED, REFUSED_WITH, SET_MODE
 from steps.from_page import bound, read_part, settled, take
 from steps.logwatch import logged_before_barrier, watch_for
 from steps.state import ScenarioState
@@ -115,8 +118,11 @@ def deploy(
     journal.note(observed=describe_pod(pod))
 
 
-@given(bound("the sleep sample is deployed with {injection} sidecar injection"))
-@when(bound("the sleep sample is deployed with {injection} sidecar injection"))
+DEPLOY = bound("the sleep sample is deployed with {injection} sidecar injection")
+
+
+@given(DEPLOY)
+@when(DEPLOY)
 def deploy_sleep(
     cluster: Cluster,
     journal: Journal,
@@ -138,7 +144,10 @@ def deploy_sleep(
     deploy(cluster, journal, propagation_timeout, injection=mode)
 
 
-@given("the sleep pod is running with a sidecar")
+RUNNING_WITH_A_SIDECAR = "the sleep pod is running with a sidecar"
+
+
+@given(RUNNING_WITH_A_SIDECAR)
 def sleep_pod_running(cluster: Cluster, journal: Journal) -> None:
     pod = cluster.source_pod()
     journal.note(ran="cluster.source_pod()", observed=describe_pod(pod))
@@ -351,8 +360,11 @@ def redeploy_with_internal_ranges(
     )
 
 
-@given("the sleep sample is redeployed with the default interception")
-@when("the sleep sample is redeployed with the default interception")
+REDEPLOY_DEFAULT = "the sleep sample is redeployed with the default interception"
+
+
+@given(REDEPLOY_DEFAULT)
+@when(REDEPLOY_DEFAULT)
 def redeploy_with_default_interception(
     cluster: Cluster, journal: Journal, propagation_timeout: float
 ) -> None:
@@ -392,3 +404,34 @@ def no_pod_labelled(cluster: Cluster, journal: Journal, label: str) -> None:
     names = cluster.pods_labelled(label)
     journal.note(observed=", ".join(names) if names else "No resources found")
     assert not names, f"{', '.join(names)} still labelled {label}"
+
+
+# What a scenario needs of the source pod when it starts, told from its steps in order
+# (pytest_egress_source_pod_need). Steps that re-create the pod; steps that a pod made
+# otherwise than the page's start passes as well as the page's (the mode is the mesh's,
+# and "running with a sidecar" holds for either); steps that never read the pod (Istio's
+# validation answers the apply); any other step needs the page's pod.
+REPLACE_THE_POD = (DEPLOY, parsers.string(REDEPLOY_INTERNAL), parsers.string(REDEPLOY_DEFAULT))
+ANY_RUNNING_POD = (parsers.string(RUNNING_WITH_A_SIDECAR), SET_MODE)
+NO_POD = (MUST_REFUSE, REFUSED_WITH, NONE_NAMED)
+
+
+def pytest_egress_source_pod_need(scenario: Scenario | None) -> SourcePodNeed | None:
+    """The page's pod, unless the steps, background included, show that less will do:
+    any running pod while every step before the pod's re-creation passes on any, no pod
+    when no step reads it."""
+    if scenario is None:
+        return None
+    names = [step.name for step in scenario.steps]
+
+    def matches(name: str, parsers_: tuple[StepParser, ...]) -> bool:
+        return any(parser.is_matching(name) for parser in parsers_)
+
+    if names and all(matches(name, NO_POD) for name in names):
+        return SourcePodNeed.NONE
+    for name in names:
+        if matches(name, REPLACE_THE_POD):
+            return SourcePodNeed.RUNNING
+        if not matches(name, ANY_RUNNING_POD):
+            break
+    return SourcePodNeed.PAGE_START

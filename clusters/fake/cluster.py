@@ -38,7 +38,9 @@ from clusters.protocol import (
     OutboundTrafficPolicy,
     PodStatus,
     ResourceRef,
+    SourcePodNeed,
     lines_after,
+    meets,
     selector_matches,
 )
 from clusters.shared import runtime
@@ -238,10 +240,10 @@ class FakeCluster(ClosedByContext):
         self.other_pods.clear()
         self.pod = None
 
-    def reset(self) -> None:
+    def reset(self, *, source_pod: SourcePodNeed = SourcePodNeed.PAGE_START) -> None:
         self.resources_by_key.clear()
         self.mode = OutboundTrafficPolicy.ALLOW_ANY
-        if self.pod is None or not self.source_pod().at_page_start:
+        if not meets(source_pod, self.source_pod() if self.pod is not None else None):
             self.deploy_source_pod()
 
 

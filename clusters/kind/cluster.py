@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from clusters.kind import hoststate
-from clusters.kind.docker import DockerDaemon, docker_cli
+from clusters.kind.docker import DockerDaemon, docker_cli, keep_for
 from clusters.kind.kit import config, fake_internet, istio_images, node, samples, tools
 from clusters.kind.options import EXTERNAL, IMAGES, KindOptions
 from clusters.kube.api import KubeApi
@@ -159,6 +159,8 @@ class KindRun:
         except ClusterError:
             self._export_logs()
             raise
+        if self.options.keep_cluster and self.daemon.owned:
+            keep_for(self.name)  # a later run's stop must not end it with the daemon
 
     def start_sites(self) -> None:
         """The fake internet's containers on the kind network (CoreDNS names them next)."""

@@ -14,7 +14,9 @@ run). Each takes a lease, a file named by its PID and start time under
 ``/run/egress-conformance-docker/leases``; ``stop()`` gives the lease back and ends the
 daemon only when no live run holds one, so a run never stops a daemon under another.
 ``daemon-up`` takes a lease of its own that only ``daemon-down`` gives back, or the
-next start of a daemon, when the one it was taken for no longer runs.
+next start of a daemon, when the one it was taken for no longer runs. A cluster left up
+(``--keep-cluster``) holds one named after it for as long as its node container runs,
+so a later run's stop does not end it with the daemon.
 
 The data root is ``~/.cache/egress-conformance/kind/docker``: its images are the kit's
 cache and survive between runs. The socket, pid file and host record live under
@@ -54,6 +56,7 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 LEASES = RUN_DIR / "leases"
 MANUAL_LEASE = "manual"  # daemon-up's, held until daemon-down
+KEPT_PREFIX = "cluster-"  # a kept kind cluster's, held while its node container runs
 
 
 def data_root() -> Path:
@@ -338,12 +341,39 @@ def drop_stale_manual_lease() -> None:
         cache.say("dropped the daemon-up lease of a Docker daemon that no longer runs")
 
 
+def keep_for(cluster: str) -> Path:
+    """The lease of a kind cluster left up: the daemon it lives in stays while it runs."""
+    return take_lease(f"{KEPT_PREFIX}{cluster}")
+
+
+def node_running(cluster: str) -> bool:
+    """Whether kind's node container of ``cluster`` runs in the project's daemon."""
+    node = f"{cluster}-control-plane"  # kind's name for a one-node cluster's node
+    completed = subprocess.run(
+        [docker_cli(), "ps", "--quiet", "--filter", f"name=^{node}$"],
+        env={**os.environ, "DOCKER_HOST": f"unix://{SOCKET}"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return completed.returncode == 0 and bool(completed.stdout.strip())
+
+
 def live_leases() -> list[str]:
-    """The leases of runs still alive (dead runs' leases are removed on the way)."""
+    """The leases of runs still alive, and of kept clusters still running (the others'
+    leases are removed on the way)."""
     alive = []
     for lease in sorted(LEASES.glob("*")) if LEASES.is_dir() else []:
         if lease.name == MANUAL_LEASE:
             alive.append("daemon-up")
+            continue
+        if lease.name.startswith(KEPT_PREFIX):
+            cluster = lease.name.removeprefix(KEPT_PREFIX)
+            if node_running(cluster):
+                alive.append(f"kept cluster {cluster}")
+            else:
+                lease.unlink(missing_ok=True)  # deleted, or gone with an earlier daemon
             continue
         pid = lease.name.split("-", 1)[0]
         if pid.isdigit() and _lease_name(int(pid)) == lease.name:

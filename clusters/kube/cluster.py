@@ -43,9 +43,11 @@ from clusters.protocol import (
     OutboundTrafficPolicy,
     PodStatus,
     ResourceRef,
+    SourcePodNeed,
     Waits,
     complete_lines,
     lines_after,
+    meets,
 )
 from clusters.shared.barrier import curl_barrier
 from clusters.shared.cleanup import CleanupStack
@@ -641,7 +643,7 @@ class KubeCluster(ClosedByContext):
                 removed |= bool(self.cleanup.close(name))
         return removed
 
-    def reset(self) -> None:
+    def reset(self, *, source_pod: SourcePodNeed = SourcePodNeed.PAGE_START) -> None:
         self.installed_mode()  # seen before the first change, or never
         newest = self._newest_push()
         changed = self._remove_applied()
@@ -665,7 +667,7 @@ class KubeCluster(ClosedByContext):
             pod = self.source_pod()
         except ClusterError:
             pod = None
-        if pod is None or not pod.at_page_start:
+        if not meets(source_pod, pod):
             self.deploy_source_pod()
             return
         self.wait_for_proxy_config(self.settings.waits.propagation)

@@ -42,6 +42,7 @@ from clusters.protocol import (
     OutboundTrafficPolicy,
     PodStatus,
     ResourceRef,
+    SourcePodNeed,
     at_page_start,
     complete_lines,
     lines_after,
@@ -676,18 +677,23 @@ class LocalCluster(ClosedByContext):
     def internal_ip_ranges(self) -> list[str]:
         return [sourcepod.POD_CIDR, sourcepod.SERVICE_CIDR]
 
-    def reset(self) -> None:
+    def reset(self, *, source_pod: SourcePodNeed = SourcePodNeed.PAGE_START) -> None:
         self._follow_run()
         pod = self.state.pod
         self.plane.clear()
-        if (
-            pod is None  # else read from the objects, as source_pod() reads them
-            or not at_page_start(
-                injection_facts.injected_by(pod.deployment, pod.pod),
-                injection_facts.include_ip_ranges(pod.pod),
+        # Read from the objects, as source_pod() reads them, without asking istiod.
+        kept = source_pod is SourcePodNeed.NONE or (
+            pod is not None
+            and self._proxy_running()
+            and (
+                source_pod is SourcePodNeed.RUNNING
+                or at_page_start(
+                    injection_facts.injected_by(pod.deployment, pod.pod),
+                    injection_facts.include_ip_ranges(pod.pod),
+                )
             )
-            or not self._proxy_running()
-        ):
+        )
+        if not kept:
             self._create_pod(Injection.AUTOMATIC, None)  # waits for the new state
             return
         self.wait_for_proxy_config(self.ready_timeout)

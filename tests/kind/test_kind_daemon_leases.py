@@ -79,3 +79,17 @@ def test_a_reused_clusters_run_stops_only_a_daemon_it_started(
     kept = KindRun(KindOptions(keep_cluster=True), "kept", tmp_path)
     kept.start_daemon()
     assert kept.cleanup.names() == []  # --keep-cluster leaves the daemon up
+
+
+def test_a_kept_cluster_holds_the_daemon_while_its_node_runs(
+    leases: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A later run's stop would otherwise end the daemon, and the kept cluster with it."""
+    running = {"egress-kept": True}
+    monkeypatch.setattr(docker, "node_running", lambda cluster: running.get(cluster, False))
+    docker.keep_for("egress-kept")
+    docker.keep_for("egress-deleted")  # `kind delete cluster` by hand: no node any more
+    assert docker.live_leases() == ["kept cluster egress-kept"]
+    assert not (leases / "cluster-egress-deleted").exists()
+    running["egress-kept"] = False
+    assert docker.live_leases() == []
