@@ -23,7 +23,7 @@ from fixtures.page.refs import BlockRef
 from fixtures.records import excerpt
 from steps import curl
 from steps import page_commands as pc
-from steps.from_page import agree, bound, read_part, settled, take
+from steps.from_page import Taken, agree, bound, read_part, settled, take
 from steps.state import Exchange, ScenarioState, unescape_quotes
 
 EVENTUALLY = r"(?P<eventually>eventually )?"
@@ -72,16 +72,19 @@ def run_in_source_pod(
     page: PageUnderTest | None,
     scenario_state: ScenarioState,
     exec_timeout: float,
+    page_command_alongside: Callable[[Taken], None],
     command: str,
     block: BlockRef | None = None,
 ) -> None:
     """The page's command in the pod (``kubectl exec … -- CMD``, or typed in the pod's
-    shell); what the page pipes its output through is the Then steps' business."""
+    shell); what the page pipes its output through is the Then steps' business. A request
+    changes nothing in the cluster, so the page's command as written runs beside it."""
     if block is not None:
         taken = take(journal, page, block)
         asked = pc.pod_command(taken.part, taken.inside_shell)
         restated = asked if pc.same_command(command, asked) else command  # quoting aside
         command = agree(journal, taken, "the command in the pod", restated, asked)
+        page_command_alongside(taken)
     exchange = run(cluster, command, exec_timeout)
     scenario_state.exchanges.append(exchange)
     _note_exchange(journal, exchange)
