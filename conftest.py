@@ -22,7 +22,9 @@ pytest_plugins = [
     "fixtures.reports.html_extras",
     "fixtures.reports.junit_properties",
     "steps.state",
-    "steps.config",  # before steps.pod, which imports it (pytest rewrites what it imports)
+    # steps.config before steps.pod, which imports it: pytest rewrites the asserts of a
+    # plugin module only when it is the first to import it.
+    "steps.config",
     "steps.pod",
     "steps.traffic",
     "steps.sidecar_log",

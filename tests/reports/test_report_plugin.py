@@ -42,7 +42,7 @@ class StandIn:
     def describe(self):
         return {{"backend": "stand-in", "platform": "none", "istio": "1.31.0"}}
 
-    def reset(self):
+    def reset(self, *, source_pod=None):
         StandIn.resets += 1
 
     def wait_for_proxy_config(self, timeout):
@@ -168,7 +168,7 @@ class OldIstio:
     def describe(self):
         return {{"backend": "old-istio", "istio": "1.2.10"}}
 
-    def reset(self):
+    def reset(self, *, source_pod=None):
         pass
 
     def wait_for_proxy_config(self, timeout):
