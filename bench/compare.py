@@ -55,6 +55,16 @@ KIND_FIGURES: tuple[Figure, ...] = (
     Figure("kind: an exec over the API (median)", ("kind", "api", "exec_true_s", "median"), "s"),
     Figure("kind: a curl step (median)", ("kind", "api", "exec_curl_s", "median"), "s"),
     Figure(
+        "kind: istiod's /debug/syncz, port-forward (median)",
+        ("kind", "api", "syncz_s", "median"),
+        "s",
+    ),
+    Figure(
+        "kind: the sidecar's listeners, port-forward (median)",
+        ("kind", "api", "listeners_s", "median"),
+        "s",
+    ),
+    Figure(
         "kind: the sidecar's log, whole (median)", ("kind", "api", "log_whole_s", "median"), "s"
     ),
     Figure(

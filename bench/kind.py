@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.features import run_features
 from bench.stats import summary, wall_times
+from clusters.istio.proxyconfig import LISTENERS
 from clusters.kind.cluster import READY, create_kind
 from clusters.kind.options import KindOptions
 from clusters.kube.cluster import KubeCluster
@@ -40,12 +41,15 @@ def timed(function: Callable[[], object], samples: int) -> dict[str, Any]:
 
 
 def api_costs(cluster: KubeCluster, samples: int) -> dict[str, Any]:
-    """One scenario's recurring costs: an exec, a curl step, the sidecar's log read whole
-    and after a cursor, a reset with nothing to undo and one after a ServiceEntry."""
+    """One scenario's recurring costs: an exec, a curl step, a read of istiod's syncz and
+    of the sidecar's listeners, the sidecar's log read whole and after a cursor, a reset
+    with nothing to undo and one after a ServiceEntry."""
     cursor = cluster.sidecar_log_cursor()
     costs: dict[str, Any] = {
         "exec_true_s": timed(lambda: cluster.exec_in_source_pod(["true"], EXEC_TIMEOUT_S), samples),
         "exec_curl_s": timed(lambda: cluster.exec_in_source_pod(CURL, EXEC_TIMEOUT_S), samples),
+        "syncz_s": timed(cluster.proxy_sync_status, samples),  # each wait's read
+        "listeners_s": timed(lambda: cluster.sidecar_config_dump(LISTENERS), samples),
         "log_whole_s": timed(cluster.sidecar_log, samples),
         "log_after_cursor_s": timed(lambda: cluster.sidecar_log(since=cursor), samples),
         "reset_unchanged_s": timed(cluster.reset, samples),
