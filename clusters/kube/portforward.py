@@ -22,8 +22,9 @@ from kubernetes.stream import portforward
 from clusters.protocol import ClusterError
 
 Key = tuple[str, str, int]  # namespace, pod, port
-# What a forward that the pod's side closed (its server, or the pod going) raises on reuse.
-CLOSED = (http.client.RemoteDisconnected, http.client.BadStatusLine, ConnectionError, OSError)
+# What a forward that the pod's side closed (its server, or the pod going) raises on reuse:
+# http.client's RemoteDisconnected, BadStatusLine and the like, or the socket's own error.
+CLOSED = (http.client.HTTPException, OSError)
 
 
 @dataclass(frozen=True)
@@ -76,18 +77,17 @@ class PortForwards:
         """``GET path`` on ``pod``'s ``port``; a kept forward the pod's side has closed is
         opened again once."""
         key = (namespace, pod, port)
-        for attempt in (1, 2):
-            reused = key in self._open
-            try:
-                return self._request(key, path, timeout)
-            except CLOSED as error:
-                reason = self._reason(key, error)
-                self._drop(key)
-                if not reused or attempt == 2:
-                    raise ClusterError(
-                        f"GET :{port}{path} in pod {pod} ({namespace}): {reason}"
-                    ) from None
-        raise AssertionError("unreachable")
+        reused = key in self._open
+        try:
+            return self._request(key, path, timeout)
+        except CLOSED as error:
+            refusal = self._refusal(key, path, error)
+            if not reused:
+                raise refusal from None
+        try:
+            return self._request(key, path, timeout)
+        except CLOSED as error:
+            raise self._refusal(key, path, error) from None
 
     def close(self) -> None:
         for key in list(self._open):
@@ -102,8 +102,10 @@ class PortForwards:
             body = response.read().decode(errors="replace")
         except TimeoutError:
             self._drop(key)
-            raise ClusterError(f"GET :{key[2]}{path} in pod {key[1]}: no answer within "
-                               f"{timeout:g}s") from None  # fmt: skip
+            namespace, pod, port = key
+            raise ClusterError(
+                f"GET :{port}{path} in pod {pod} ({namespace}): no answer within {timeout:g}s"
+            ) from None
         if response.will_close:
             self._drop(key)
         return HttpAnswer(response.status, body)
@@ -130,12 +132,13 @@ class PortForwards:
         if forward is not None:
             forward.close()
 
-    def _reason(self, key: Key, error: BaseException) -> str:
-        """The kubelet's own words where the forward carried them on its error channel
-        (``error forwarding port 15000 to pod ...: connection refused``), else the
-        connection's."""
+    def _refusal(self, key: Key, path: str, error: BaseException) -> ClusterError:
+        """The forward is closed: dropped, and why in the kubelet's own words where it
+        sent them on the error channel (``error forwarding port 15000 to pod ...:
+        connection refused``), else in the connection's."""
+        namespace, pod, port = key
         forward = self._open.get(key)
-        sent = forward.session.error(key[2]) if forward is not None else None
-        if sent:
-            return sent.strip().splitlines()[-1]
-        return str(error) or type(error).__name__
+        sent = forward.session.error(port) if forward is not None else None
+        self._drop(key)
+        reason = sent.strip().splitlines()[-1] if sent else str(error) or type(error).__name__
+        return ClusterError(f"GET :{port}{path} in pod {pod} ({namespace}): {reason}")

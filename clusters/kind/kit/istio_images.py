@@ -64,8 +64,8 @@ STOCK_ENVOY_SETTINGS = (
 )
 # A kind node is no cloud's instance. Without this, every pilot-agent (each sidecar and
 # the ingress gateway) first probes GCP's, AWS's and Azure's metadata servers
-# (169.254.169.254, metadata.google.internal: outside the run) and waits for them: 2 s of
-# a sidecar's 3 s from start to ready here (docs/kind-offline.md).
+# (169.254.169.254, metadata.google.internal: outside the run) and waits for them: 2.0 s
+# of the 2.4 s from a sidecar's start to its readiness here (docs/kind-offline.md).
 NO_CLOUD_SETTINGS = ("meshConfig.defaultConfig.proxyMetadata.CLOUD_PLATFORM=none",)
 OUTBOUND_MODES = ("ALLOW_ANY", "REGISTRY_ONLY")
 
