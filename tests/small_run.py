@@ -27,6 +27,7 @@ FEATURES = ROOT / "features" / "egress-control"
 CONFTEST = '''
 import dataclasses
 import os
+import time
 
 import pytest
 
@@ -40,7 +41,15 @@ def handler(cluster, argv):
     run is stopped there, as by Ctrl-C, when the test asks for an interrupted run)."""
     if argv[:1] == ("curl",) and os.environ.get("SMALL_RUN_INTERRUPT_AT_CURL"):
         raise KeyboardInterrupt
+    timed = os.environ.get("SMALL_RUN_CURL_LOG")
+    if argv[:1] == ("curl",) and timed:  # a request that takes a while, start and end logged
+        with open(timed, "a") as log:
+            log.write(f"exec start {{time.time()}}\\n")
+        time.sleep(1.0)
     result = default_handler(cluster, argv)
+    if argv[:1] == ("curl",) and timed:
+        with open(timed, "a") as log:
+            log.write(f"exec end {{time.time()}}\\n")
     if argv[:1] == ("curl",) and result.exit_code == 0:
         return dataclasses.replace(
             result,
@@ -213,6 +222,37 @@ def write_project(directory: Path) -> None:
         )
         feature = f"Feature: {section.title}\n" + textwrap.dedent(body)
         (features / section.file).write_text(feature)
+
+
+WITH_SHELL = '''
+
+class _WithShell(FakeCluster):
+    """The in-memory mesh, with a shell for the page's commands as written."""
+
+    def shell_env(self):
+        return {{"PATH": "{bin}" + os.pathsep + os.environ["PATH"]}}
+
+
+@pytest.fixture(scope="session")
+def cluster(pytestconfig):
+    from fixtures.journal import ENVIRONMENT_KEY
+
+    mesh = _WithShell(handler=handler)
+    pytestconfig.stash[ENVIRONMENT_KEY] = dict(mesh.describe())
+    return mesh
+'''
+
+
+def with_shell(directory: Path, programs: dict[str, str]) -> None:
+    """The project's mesh gets a shell for the page's commands as written, with
+    ``programs`` (name -> script) first on its PATH, so that ``--literal`` runs them."""
+    tools = directory / "bin"
+    tools.mkdir()
+    for name, script in programs.items():
+        (tools / name).write_text(script)
+        (tools / name).chmod(0o755)
+    with (directory / "conftest.py").open("a") as conftest:
+        conftest.write(WITH_SHELL.format(bin=tools))
 
 
 def run(directory: Path, *, interrupt: bool = False) -> subprocess.CompletedProcess[str]:

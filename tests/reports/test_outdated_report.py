@@ -28,7 +28,7 @@ FEATURE = f"""Feature: Envoy passthrough to external services
 KUBECTL = """#!/bin/sh
 printf 'apiVersion: v1\\nkind: ConfigMap\\ndata:\\n  mesh: |-\\n    accessLogFile: /dev/stdout\\n'
 """
-WITH_SHELL = '''
+RECORD_TRACEBACKS = '''
 
 import _pytest._code.code as _code
 
@@ -44,21 +44,6 @@ def _recorded_getrepr(self, *args, **kwargs):
 
 _code.ExceptionInfo.getrepr = _recorded_getrepr
 
-
-class _WithShell(FakeCluster):
-    """The in-memory mesh, with a shell for the page's commands as written."""
-
-    def shell_env(self):
-        return {{"PATH": "{bin}" + os.pathsep + os.environ["PATH"]}}
-
-
-@pytest.fixture(scope="session")
-def cluster(pytestconfig):
-    from fixtures.journal import ENVIRONMENT_KEY
-
-    mesh = _WithShell(handler=handler)
-    pytestconfig.stash[ENVIRONMENT_KEY] = dict(mesh.describe())
-    return mesh
 '''
 
 
@@ -67,12 +52,9 @@ def test_an_outdated_scenario_whose_step_failed_keeps_both_reasons_and_no_traceb
 ) -> None:
     small_run.write_project(tmp_path)
     (tmp_path / "features" / "small-page" / "02_envoy_passthrough.feature").write_text(FEATURE)
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    (tools / "kubectl").write_text(KUBECTL)
-    (tools / "kubectl").chmod(0o755)
+    small_run.with_shell(tmp_path, {"kubectl": KUBECTL})
     with (tmp_path / "conftest.py").open("a") as conftest:
-        conftest.write(WITH_SHELL.format(bin=tools))
+        conftest.write(RECORD_TRACEBACKS)
     log = tmp_path / "tracebacks.log"
     done = subprocess.run(
         [*PYTEST, "-k", "mode_line", "--literal", "--junitxml", "junit.xml"],
