@@ -28,6 +28,7 @@ class Figure:
     unit: str
     goal: float | None = None
     floor: float | None = None  # what it cannot beat here (the page's waits, kind create)
+    floor_path: tuple[str, ...] | None = None  # or where the run measured its floor
 
 
 HEADLINES: tuple[Figure, ...] = (
@@ -47,8 +48,19 @@ HEADLINES: tuple[Figure, ...] = (
         "s",
     ),
     Figure("six page outcomes, up to down", ("six_outcomes", "from_nothing_s"), "s"),
-    Figure("pytest features/ wall time", ("feature_run", "wall_s"), "s"),
-    Figure("pytest features/ wall / page waits", ("feature_run", "ratio_wall_to_waits"), "x", 1.2),
+    Figure(
+        "pytest features/ wall time",
+        ("feature_run", "wall_s"),
+        "s",
+        floor_path=("feature_run", "harness_floor", "wall_s"),
+    ),
+    Figure(
+        "pytest features/ wall / page waits",
+        ("feature_run", "ratio_wall_to_waits"),
+        "x",
+        1.2,
+        floor_path=("feature_run", "harness_floor", "ratio_wall_to_waits"),
+    ),
 )
 KIND_READY = Figure("kind: cluster, Istio and the sample ready", ("kind", "ready_s"), "s", 60.0)
 KIND_FIGURES: tuple[Figure, ...] = (
@@ -164,7 +176,15 @@ def compare(measured: dict[str, Any], previous: dict[str, Any] | None) -> list[C
         floors = [f.floor for f in kind_phases if f.floor is not None]
         ready = replace(KIND_READY, floor=sum(floors) if floors else None)  # they add up
         figures += [ready, *kind_phases, *KIND_FIGURES]
+    figures = [_measured_floor(f, measured) for f in figures]
     return [Comparison(f, _number(measured, f.path), _number(before, f.path)) for f in figures]
+
+
+def _measured_floor(figure: Figure, measured: dict[str, Any]) -> Figure:
+    """The figure with the floor this run measured for it, where it names one."""
+    if figure.floor_path is None:
+        return figure
+    return replace(figure, floor=_number(measured, figure.floor_path))
 
 
 def previous_results(path: Path) -> dict[str, Any] | None:

@@ -28,7 +28,8 @@ if str(ROOT) not in sys.path:  # run as a script (`python bench/run.py`)
     sys.path.insert(0, str(ROOT))
 
 from bench import compare, table  # noqa: E402
-from bench.features import run_features  # noqa: E402
+from bench.features import page_waits, run_features  # noqa: E402
+from bench.harness_floor import harness_floor  # noqa: E402
 from bench.kind import kind_figures  # noqa: E402
 from bench.mesh import (  # noqa: E402
     BenchError,
@@ -184,7 +185,13 @@ def features_phase(args: argparse.Namespace, results: dict[str, Any], leftovers:
         return
     print("pytest features/")
     with run_root("features", leftovers) as root:
-        results["feature_run"] = run_features(ROOT, ROOT / "features", root)
+        run = run_features(ROOT, ROOT / "features", root)
+    print("  its floor: the same pytest, xdist and report plugins around the longest waits")
+    floor = harness_floor(page_waits(ROOT / "features"))
+    if floor["wall_s"] is not None and run.get("waits_s"):
+        floor["ratio_wall_to_waits"] = floor["wall_s"] / run["waits_s"]
+    run["harness_floor"] = floor
+    results["feature_run"] = run
 
 
 def kind_phase(args: argparse.Namespace, results: dict[str, Any], leftovers: list[str]) -> None:

@@ -315,6 +315,18 @@ def feature_rows(results: Results) -> list[Row]:
             "x",
             NOTES_FEATURE_RATIO,
         ),
+        value_row(
+            "  floor: pytest, xdist and the report plugins around the longest waits",
+            results,
+            ("feature_run", "harness_floor", "wall_s"),
+            "s",
+        ),
+        value_row(
+            "  floor / waits",
+            results,
+            ("feature_run", "harness_floor", "ratio_wall_to_waits"),
+            "x",
+        ),
     ]
 
 

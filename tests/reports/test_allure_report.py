@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -77,7 +78,7 @@ def test_each_generation_adds_a_run_to_allures_history(tmp_path: Path) -> None:
 
 def test_a_writer_that_writes_nothing_ends_and_leaves_no_report(tmp_path: Path) -> None:
     """A run that needs no report (it stopped before any scenario) closes the writer it
-    started with the session: Node.js ends at the end of its input, and writes nothing."""
+    started: Node.js ends at the end of its input, and writes nothing."""
     if not allure_results.ALLURE.exists():
         pytest.fail("allure is missing: make allure installs it")
     results = results_dir(tmp_path)
@@ -120,3 +121,24 @@ def test_a_writer_that_cannot_load_allure_says_why_in_one_line(tmp_path: Path) -
     assert str(failed.value) == (
         "allure generate failed (exit 1): Cannot find module '@allurereport/core'"
     )
+
+
+def test_the_writer_starts_with_the_first_report_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not at the session's start, when the workers import and start their meshes: at the
+    first report the controller receives, and only once."""
+    started: list[Path] = []
+    monkeypatch.setattr(allure_results, "writes_reports", lambda config: True)
+    monkeypatch.setattr(allure_results, "start_report", lambda results: started.append(results))
+    config = SimpleNamespace(
+        option=SimpleNamespace(allure_report_dir=str(tmp_path)),
+        pluginmanager=pytest.PytestPluginManager(),
+        stash=pytest.Stash(),
+    )
+    allure_results.pytest_sessionstart(SimpleNamespace(config=config))  # type: ignore[arg-type]
+    assert started == []
+    report = pytest.TestReport("x.py::t", ("x.py", 1, "t"), {}, "passed", None, "setup")
+    for _ in range(2):
+        config.pluginmanager.hook.pytest_runtest_logreport(report=report)
+    assert started == [tmp_path]

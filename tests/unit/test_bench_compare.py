@@ -68,3 +68,13 @@ def test_kinds_actions_stand_beside_their_floors() -> None:
 def test_a_local_only_run_shows_no_kind_rows() -> None:
     names = [c.figure.name for c in compare.compare(_results(0.47, 1.4, {}), None)]
     assert not [name for name in names if name.startswith(("kind", "  kind"))]
+
+
+def test_the_feature_run_stands_beside_the_floor_it_measured() -> None:
+    now = _results(0.47, 1.5, {})
+    now["feature_run"]["harness_floor"] = {"wall_s": 9.7, "ratio_wall_to_waits": 1.21}  # type: ignore[index]
+    found = {c.figure.name: c for c in compare.compare(now, None)}
+    assert found["pytest features/ wall time"].figure.floor == 9.7
+    assert found["pytest features/ wall / page waits"].figure.floor == 1.21
+    without = {c.figure.name: c for c in compare.compare(_results(0.47, 1.5, {}), None)}
+    assert without["pytest features/ wall / page waits"].figure.floor is None

@@ -1,5 +1,6 @@
-"""An xdist worker starts its backend while it waits for its first scenarios; the session
-fixture takes that cluster, or the start's error, and a cluster nobody took is closed."""
+"""An xdist worker starts its backend while it collects and waits for its first
+scenarios; the session fixture takes that cluster, or the start's error, and a cluster
+nobody took is closed."""
 
 from __future__ import annotations
 
@@ -60,13 +61,13 @@ def test_a_start_never_begun_leaves_nothing_to_do() -> None:
 
 
 @pytest.mark.parametrize(
-    ("worker", "numprocesses", "collect_only", "prepares"),
+    ("worker", "numprocesses", "collect_only", "prepares", "starts"),
     [
-        (True, 2, False, True),  # an xdist worker: it will run the scenarios
-        (False, None, False, True),  # no xdist: this process runs them
-        (False, 0, False, True),  # -n 0
-        (False, 2, False, False),  # xdist's controller runs none
-        (True, 2, True, False),  # --collect-only runs nothing
+        (True, 2, False, True, True),  # an xdist worker: it will run the scenarios
+        (False, None, False, True, False),  # no xdist: this process runs them, from the fixture
+        (False, 0, False, True, False),  # -n 0
+        (False, 2, False, False, False),  # xdist's controller runs none
+        (True, 2, True, False, False),  # --collect-only runs nothing
     ],
 )
 def test_the_process_that_runs_scenarios_prepares_the_backend(
@@ -75,6 +76,7 @@ def test_the_process_that_runs_scenarios_prepares_the_backend(
     numprocesses: int | None,
     collect_only: bool,
     prepares: bool,
+    starts: bool,
 ) -> None:
     root = Path(__file__).resolve().parents[2]
     config = SimpleNamespace(
@@ -83,13 +85,23 @@ def test_the_process_that_runs_scenarios_prepares_the_backend(
         args=[],
         rootpath=root,
         invocation_params=SimpleNamespace(dir=root),
+        stash=pytest.Stash(),
     )
     if worker:
         config.workerinput = {"workerid": "gw0"}
     options = SuiteOptions("fake", FakeOptions())
     monkeypatch.setattr(SuiteOptions, "from_config", staticmethod(lambda config: options))
     prepared: list[object] = []
-    backend = SimpleNamespace(prepare=prepared.append)
+    started: list[str] = []
+
+    def start(backend_options: object) -> FakeCluster:
+        prepared_first = list(prepared)
+        started.append("after the preparation" if prepared_first else "before it")
+        return FakeCluster()
+
+    backend = SimpleNamespace(prepare=prepared.append, start=start)
     monkeypatch.setattr(backends, "backend", lambda name: backend)
     cluster_fixtures.pytest_configure(config)  # type: ignore[arg-type]
+    cluster_fixtures.pytest_unconfigure(config)  # type: ignore[arg-type]  # joins the start
     assert prepared == ([options.backend] if prepares else [])
+    assert started == (["after the preparation"] if starts else [])

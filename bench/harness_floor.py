@@ -1,0 +1,92 @@
+"""The floor under ``pytest features/``: pytest, pytest-xdist and the report plugins the
+run loads, around nothing but the page's waits.
+
+A run cannot end before its longest scenario's waits (the 504 scenario's 5 s request,
+then its 3 s timeout, one after the other), and it cannot start them before pytest has
+imported its plugins, xdist has started its workers and they have collected, nor end
+before the reports are written and the workers have exited. This run measures that
+harness on this machine: the same interpreter, command line and installed plugins
+(pytest-bdd, pytest-html, allure-pytest-bdd, JUnit XML) as the feature run, in an empty
+directory holding one test that sleeps the longest scenario's waits and one that does
+nothing (so that both workers start). No mesh, no page and none of the project's own
+plugins: what is left above this floor is the project's.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.features import PageWait
+
+RUN_TIMEOUT_S = 300.0  # bounds a hung run only
+TESTS = '''"""The page's longest serial wait, and a test that only makes a second worker start."""
+import time
+
+
+def test_the_longest_scenarios_waits():
+    time.sleep({seconds!r})
+
+
+def test_nothing():
+    pass
+'''
+
+
+def longest_serial_wait(waits: Sequence[PageWait]) -> float:
+    """The largest sum of waits within one scenario: they run one after the other."""
+    per_scenario: dict[str, float] = defaultdict(float)
+    for wait in waits:
+        per_scenario[wait.test_name] += wait.seconds
+    return max(per_scenario.values(), default=0.0)
+
+
+def harness_floor(waits: Sequence[PageWait], workers: str = "auto") -> dict[str, Any]:
+    """The wall time of the harness around the longest scenario's waits, as the feature
+    run's command line runs it (``-n auto --dist worksteal`` and its four reports)."""
+    seconds = longest_serial_wait(waits)
+    with tempfile.TemporaryDirectory(prefix="egc-bench-floor-") as scratch:
+        where = Path(scratch)
+        (where / "test_floor.py").write_text(TESTS.format(seconds=seconds))
+        argv = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "test_floor.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            workers,
+            *(["--dist", "worksteal"] if workers != "0" else []),
+            f"--junitxml={where / 'junit.xml'}",
+            f"--html={where / 'report.html'}",
+            "--self-contained-html",
+            f"--alluredir={where / 'allure-results'}",
+        ]
+        started = time.perf_counter()
+        done = subprocess.run(
+            argv,
+            cwd=where,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_S,
+            check=False,
+        )
+        wall = time.perf_counter() - started
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    ok = done.returncode == 0
+    return {
+        "command": " ".join(argv[3:]),
+        "longest_serial_wait_s": seconds,
+        "wall_s": wall if ok else None,
+        "overhead_s": wall - seconds if ok else None,
+        "unavailable": None if ok else f"exit {done.returncode}: {lines[-1] if lines else ''}",
+    }
