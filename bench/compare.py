@@ -31,6 +31,10 @@ class Figure:
     floor_path: tuple[str, ...] | None = None  # or where the run measured its floor
 
 
+MACHINE: tuple[Figure, ...] = (  # bench/machine_speed.py: is it the machine?
+    Figure("machine: a fixed Python loop (slower end)", ("machine_speed", "python_loop_s"), "s"),
+    Figure("machine: fork and exec of true (slower end)", ("machine_speed", "spawn_s"), "s"),
+)
 HEADLINES: tuple[Figure, ...] = (
     Figure(
         "mesh up, nothing to ready (median)", ("mesh_up", "up_s", "median"), "s", 0.5
@@ -170,7 +174,7 @@ def compare(measured: dict[str, Any], previous: dict[str, Any] | None) -> list[C
     mesh_phases = phase_figures(
         measured, before, where="mesh_up", label="mesh up phase", leaf=("median",)
     )
-    figures = [HEADLINES[0], *mesh_phases, *HEADLINES[1:]]
+    figures = [*MACHINE, HEADLINES[0], *mesh_phases, *HEADLINES[1:]]
     if "kind" in measured or "kind" in before:
         kind_phases = phase_figures(measured, before, where="kind", label="kind action")
         floors = [f.floor for f in kind_phases if f.floor is not None]

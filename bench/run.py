@@ -27,7 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script (`python bench/run.py`)
     sys.path.insert(0, str(ROOT))
 
-from bench import compare, table  # noqa: E402
+from bench import (  # noqa: E402
+    compare,
+    machine_speed,
+    table,
+)
 from bench.features import page_waits, run_features  # noqa: E402
 from bench.harness_floor import harness_floor  # noqa: E402
 from bench.kind import kind_figures  # noqa: E402
@@ -243,7 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     leftovers: list[str] = []
     started = time.perf_counter()
+    speed_before, counters_before = machine_speed.sample(), machine_speed.cpu_times()
     measured = measure(args, leftovers)
+    steal = machine_speed.steal_share(counters_before, machine_speed.cpu_times())
+    measured["machine_speed"] = machine_speed.summarise(speed_before, machine_speed.sample(), steal)
     results["wall_s"] = time.perf_counter() - started
     results["machine"]["load_average_after"] = load_average()
     results["mesh"] = measured
@@ -279,11 +286,13 @@ def report_text(results: dict[str, Any], rows: list[table.Row], json_path: Path)
         f"{info[key][0]:.2f}" for key in ("load_average_before", "load_average_after")
     )
     versions = f"Istio {measured.get('istio', '?')}, Envoy {measured.get('envoy', '?')}"
+    steal = (measured.get("machine_speed") or {}).get("steal_share")
+    stolen = f"CPU steal {steal:.1%}, " if steal is not None else ""
     lines = [
         "",
         f"egress-conformance bench, {', '.join(results['backends'])} ({versions}; "
         f"{info['cpus']} CPUs, "
-        f"1-min load before/after {load}, commit {info['git_head']}, "
+        f"1-min load before/after {load}, {stolen}commit {info['git_head']}, "
         f"bench wall time {format_value(results['wall_s'], 's')})",
         "",
         table.render(rows),

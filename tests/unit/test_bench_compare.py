@@ -78,3 +78,16 @@ def test_the_feature_run_stands_beside_the_floor_it_measured() -> None:
     assert found["pytest features/ wall / page waits"].figure.floor == 1.21
     without = {c.figure.name: c for c in compare.compare(_results(0.47, 1.5, {}), None)}
     assert without["pytest features/ wall / page waits"].figure.floor is None
+
+
+def test_the_machines_own_speed_stands_first_beside_the_previous_runs() -> None:
+    """A figure that regressed beside a machine that did is read as the machine."""
+    now, before = _results(0.47, 1.5, {}), _results(0.47, 1.5, {})
+    now["machine_speed"] = {"python_loop_s": 0.3, "spawn_s": 0.0012}
+    before["machine_speed"] = {"python_loop_s": 0.1, "spawn_s": 0.001}
+    found = compare.compare(now, before)
+    assert [c.figure.name for c in found[:2]] == [
+        "machine: a fixed Python loop (slower end)",
+        "machine: fork and exec of true (slower end)",
+    ]
+    assert found[0].regressed and not found[1].regressed  # 3x the previous; 1.2x
