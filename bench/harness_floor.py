@@ -8,8 +8,9 @@ before the reports are written and the workers have exited. This run measures th
 harness on this machine: the same interpreter, command line and installed plugins
 (pytest-bdd, pytest-html, allure-pytest-bdd, JUnit XML) as the feature run, in an empty
 directory holding one test that sleeps the longest scenario's waits and one that does
-nothing (so that both workers start). No mesh, no page and none of the project's own
-plugins: what is left above this floor is the project's.
+nothing (so that the second worker runs a test too), and an empty pytest.ini that makes
+that directory the rootdir (no ini file above it can change the run). No mesh, no page
+and none of the project's own plugins: what is left above this floor is the project's.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def harness_floor(waits: Sequence[PageWait], workers: str = "auto") -> dict[str,
     with tempfile.TemporaryDirectory(prefix="egc-bench-floor-") as scratch:
         where = Path(scratch)
         (where / "test_floor.py").write_text(TESTS.format(seconds=seconds))
+        (where / "pytest.ini").write_text("[pytest]\n")
         argv = [
             sys.executable,
             "-m",
@@ -81,12 +83,18 @@ def harness_floor(waits: Sequence[PageWait], workers: str = "auto") -> dict[str,
             check=False,
         )
         wall = time.perf_counter() - started
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     ok = done.returncode == 0
     return {
         "command": " ".join(argv[3:]),
         "longest_serial_wait_s": seconds,
         "wall_s": wall if ok else None,
         "overhead_s": wall - seconds if ok else None,
-        "unavailable": None if ok else f"exit {done.returncode}: {lines[-1] if lines else ''}",
+        "unavailable": None if ok else f"exit {done.returncode}: {_why(lines)}",
     }
+
+
+def _why(lines: list[str]) -> str:
+    """pytest's error line (a usage error ends with the rootdir, not the error), or its last."""
+    errors = [line.strip() for line in lines if "error:" in line.lower()]
+    return (errors or lines or ["no output"])[-1].strip()

@@ -36,4 +36,3 @@ def test_each_workload_is_compared_at_its_slower_end() -> None:
     assert summary["spawn_s"] == 0.004  # the end that has it
     assert summary["steal_share"] == 0.02
     assert summary["before"] == before and summary["after"] == after
-
