@@ -27,7 +27,7 @@ from typing import Any
 from bench.features import PageWait
 
 RUN_TIMEOUT_S = 300.0  # bounds a hung run only
-TESTS = '''"""The page's longest serial wait, and a test that only makes a second worker start."""
+TESTS = '''"""The page's longest serial wait, and a test for the second worker to run."""
 import time
 
 
@@ -48,9 +48,12 @@ def longest_serial_wait(waits: Sequence[PageWait]) -> float:
     return max(per_scenario.values(), default=0.0)
 
 
-def harness_floor(waits: Sequence[PageWait], workers: str = "auto") -> dict[str, Any]:
+def harness_floor(
+    waits: Sequence[PageWait], waits_s: float | None = None, workers: str = "auto"
+) -> dict[str, Any]:
     """The wall time of the harness around the longest scenario's waits, as the feature
-    run's command line runs it (``-n auto --dist worksteal`` and its four reports)."""
+    run's command line runs it (``-n auto --dist worksteal`` and its four reports), and
+    its ratio to ``waits_s``, the waits the feature run counted, as that run's ratio is."""
     seconds = longest_serial_wait(waits)
     with tempfile.TemporaryDirectory(prefix="egc-bench-floor-") as scratch:
         where = Path(scratch)
@@ -90,6 +93,7 @@ def harness_floor(waits: Sequence[PageWait], workers: str = "auto") -> dict[str,
         "longest_serial_wait_s": seconds,
         "wall_s": wall if ok else None,
         "overhead_s": wall - seconds if ok else None,
+        "ratio_wall_to_waits": wall / waits_s if ok and waits_s else None,
         "unavailable": None if ok else f"exit {done.returncode}: {_why(lines)}",
     }
 

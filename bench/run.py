@@ -191,10 +191,7 @@ def features_phase(args: argparse.Namespace, results: dict[str, Any], leftovers:
     with run_root("features", leftovers) as root:
         run = run_features(ROOT, ROOT / "features", root)
     print("  its floor: the same pytest, xdist and report plugins around the longest waits")
-    floor = harness_floor(page_waits(ROOT / "features"))
-    if floor["wall_s"] is not None and run.get("waits_s"):
-        floor["ratio_wall_to_waits"] = floor["wall_s"] / run["waits_s"]
-    run["harness_floor"] = floor
+    run["harness_floor"] = harness_floor(page_waits(ROOT / "features"), run.get("waits_s"))
     results["feature_run"] = run
 
 
