@@ -52,8 +52,9 @@ def harness_floor(
     waits: Sequence[PageWait], waits_s: float | None = None, workers: str = "auto"
 ) -> dict[str, Any]:
     """The wall time of the harness around the longest scenario's waits, as the feature
-    run's command line runs it (``-n auto --dist worksteal`` and its four reports), and
-    its ratio to ``waits_s``, the waits the feature run counted, as that run's ratio is."""
+    run's command line runs it (``-n auto --dist worksteal``, a pytest cache of its own,
+    and the installed plugins' reports: JUnit XML, HTML, Allure results), and its ratio
+    to ``waits_s``, the waits the feature run counted, as that run's ratio is."""
     seconds = longest_serial_wait(waits)
     with tempfile.TemporaryDirectory(prefix="egc-bench-floor-") as scratch:
         where = Path(scratch)
@@ -65,8 +66,8 @@ def harness_floor(
             "pytest",
             "test_floor.py",
             "-q",
-            "-p",
-            "no:cacheprovider",
+            "-o",
+            f"cache_dir={where / 'pytest-cache'}",  # loaded, as in the feature run
             "-n",
             workers,
             *(["--dist", "worksteal"] if workers != "0" else []),

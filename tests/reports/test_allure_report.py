@@ -142,3 +142,26 @@ def test_the_writer_starts_with_the_first_report_once(
     for _ in range(2):
         config.pluginmanager.hook.pytest_runtest_logreport(report=report)
     assert started == [tmp_path]
+
+
+def test_a_run_without_reports_starts_its_writer_at_the_hand_over_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that ended before any report (interrupted in its set-up) still gets its
+    report: the writer starts when the results are handed over, and a report arriving
+    after that starts no second one."""
+    started: list[Path] = []
+    monkeypatch.setattr(allure_results, "writes_reports", lambda config: True)
+    monkeypatch.setattr(allure_results, "start_report", lambda results: started.append(results))
+    config = SimpleNamespace(
+        option=SimpleNamespace(allure_report_dir=str(tmp_path)),
+        pluginmanager=pytest.PytestPluginManager(),
+        stash=pytest.Stash(),
+    )
+    allure_results.pytest_sessionstart(SimpleNamespace(config=config))  # type: ignore[arg-type]
+    monkeypatch.setattr(allure_results, "finished", lambda config: ("outcome", "done"))
+    allure_results._submit(SimpleNamespace(config=config))  # type: ignore[arg-type]
+    assert started == [tmp_path]
+    report = pytest.TestReport("x.py::t", ("x.py", 1, "t"), {}, "passed", None, "teardown")
+    config.pluginmanager.hook.pytest_runtest_logreport(report=report)
+    assert started == [tmp_path]

@@ -95,8 +95,7 @@ def test_the_process_that_runs_scenarios_prepares_the_backend(
     started: list[str] = []
 
     def start(backend_options: object) -> FakeCluster:
-        prepared_first = list(prepared)
-        started.append("after the preparation" if prepared_first else "before it")
+        started.append("after the preparation" if prepared else "before it")
         return FakeCluster()
 
     backend = SimpleNamespace(prepare=prepared.append, start=start)
