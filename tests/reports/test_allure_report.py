@@ -123,20 +123,29 @@ def test_a_writer_that_cannot_load_allure_says_why_in_one_line(tmp_path: Path) -
     )
 
 
+def _controller_session(
+    results: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[SimpleNamespace, list[Path]]:
+    """A controller's session that writes an Allure report into ``results``, begun; the
+    list records each writer start (start_report stood in for)."""
+    started: list[Path] = []
+    monkeypatch.setattr(allure_results, "writes_reports", lambda config: True)
+    monkeypatch.setattr(allure_results, "start_report", lambda results: started.append(results))
+    config = SimpleNamespace(
+        option=SimpleNamespace(allure_report_dir=str(results)),
+        pluginmanager=pytest.PytestPluginManager(),
+        stash=pytest.Stash(),
+    )
+    allure_results.pytest_sessionstart(SimpleNamespace(config=config))  # type: ignore[arg-type]
+    return config, started
+
+
 def test_the_writer_starts_with_the_first_report_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not at the session's start, when the workers import and start their meshes: at the
     first report the controller receives, and only once."""
-    started: list[Path] = []
-    monkeypatch.setattr(allure_results, "writes_reports", lambda config: True)
-    monkeypatch.setattr(allure_results, "start_report", lambda results: started.append(results))
-    config = SimpleNamespace(
-        option=SimpleNamespace(allure_report_dir=str(tmp_path)),
-        pluginmanager=pytest.PytestPluginManager(),
-        stash=pytest.Stash(),
-    )
-    allure_results.pytest_sessionstart(SimpleNamespace(config=config))  # type: ignore[arg-type]
+    config, started = _controller_session(tmp_path, monkeypatch)
     assert started == []
     report = pytest.TestReport("x.py::t", ("x.py", 1, "t"), {}, "passed", None, "setup")
     for _ in range(2):
@@ -150,15 +159,7 @@ def test_a_run_without_reports_starts_its_writer_at_the_hand_over_once(
     """A run that ended before any report (interrupted in its set-up) still gets its
     report: the writer starts when the results are handed over, and a report arriving
     after that starts no second one."""
-    started: list[Path] = []
-    monkeypatch.setattr(allure_results, "writes_reports", lambda config: True)
-    monkeypatch.setattr(allure_results, "start_report", lambda results: started.append(results))
-    config = SimpleNamespace(
-        option=SimpleNamespace(allure_report_dir=str(tmp_path)),
-        pluginmanager=pytest.PytestPluginManager(),
-        stash=pytest.Stash(),
-    )
-    allure_results.pytest_sessionstart(SimpleNamespace(config=config))  # type: ignore[arg-type]
+    config, started = _controller_session(tmp_path, monkeypatch)
     monkeypatch.setattr(allure_results, "finished", lambda config: ("outcome", "done"))
     allure_results._submit(SimpleNamespace(config=config))  # type: ignore[arg-type]
     assert started == [tmp_path]
