@@ -31,7 +31,7 @@ from clusters.local.istiod_plane import IstiodControlPlane
 from clusters.local.options import WAITS
 from clusters.local.prerequisites import check_prerequisites
 from clusters.local.runstate import PodState, RunState
-from clusters.local.sidecar import Sidecar
+from clusters.local.sidecar import Sidecar, Workload
 from clusters.protocol import (
     ClosedByContext,
     ClusterError,
@@ -377,10 +377,46 @@ class LocalCluster(ClosedByContext):
     def _create_pod(self, injection: Injection, include: Sequence[str] | None) -> None:
         self._remove_pod()
         pod = sourcepod.new_pod_state(injection, include)
-        workload = self.plane.deploy(
-            injection_facts.sleep_deployment(), injection, pod.name, pod.include_ip_ranges
+        pod_dir = self.state.directory / "pods" / pod.name
+        pod_ns, net = self.state.namespace("pod"), self.state.namespace("net")
+        network_record = self._record(
+            runstate.namespace_record(pod_ns),
+            lambda: sourcepod.remove_pod_network(pod_ns, net, pod_dir),
         )
-        pod.deployment, pod.pod = workload.deployment, workload.pod
+        admitted: list[Workload] = []
+        # The pod's network needs nothing from its admission (its address and DNS are the
+        # pod's, not the injector's): both at once, about 13 ms each here.
+        try:
+            run_together(
+                [
+                    (
+                        "pod_network",
+                        lambda: sourcepod.create_pod_network(
+                            pod_ns,
+                            net,
+                            pod,
+                            pod_dir,
+                            ca_bundle=self.internet.ca_bundle.read_bytes(),
+                        ),
+                    ),
+                    (
+                        "admission",
+                        lambda: admitted.append(
+                            self.plane.deploy(
+                                injection_facts.sleep_deployment(),
+                                injection,
+                                pod.name,
+                                pod.include_ip_ranges,
+                            )
+                        ),
+                    ),
+                ],
+                self.timings,
+            )
+        except BaseException:
+            self.cleanup.close(network_record)  # a pod not admitted leaves no network
+            raise
+        pod.deployment, pod.pod = admitted[0].deployment, admitted[0].pod
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         for stored in (pod.deployment, pod.pod):  # what the API server adds
             metadata = stored.setdefault("metadata", {})
@@ -388,17 +424,7 @@ class LocalCluster(ClosedByContext):
             metadata.setdefault("uid", str(uuid.uuid4()))
         self.state.pod = pod
         self.state.save()
-        pod_dir = self._pod_dir()
-        pod_ns, net = self.state.namespace("pod"), self.state.namespace("net")
-        self._record(
-            runstate.namespace_record(pod_ns),
-            lambda: sourcepod.remove_pod_network(pod_ns, net, pod_dir),
-        )
-        sourcepod.create_pod_network(
-            pod_ns, net, self.state.pod, pod_dir, ca_bundle=self.internet.ca_bundle.read_bytes()
-        )
         sidecar = self._sidecar()
-        self.plane.add_sidecar(sidecar)
         bootstrap = sourcepod.write_bootstrap(pod_dir, self.plane.bootstrap(sidecar))
 
         def start_sidecar() -> None:
@@ -418,18 +444,22 @@ class LocalCluster(ClosedByContext):
                 grace=0.0 if injection_facts.termination_grace_period(pod.pod) == 0 else None,
             )
             self.admin.wait_ready(self.ready_timeout, self._check_alive)
-            self.wait_for_proxy_config(self.ready_timeout)
 
-        # On Kubernetes istio-init runs before the sidecar starts. Here both start at once:
-        # the sidecar's uid 1337 is exempt from the rules, so nothing it does differs, and
-        # the pod is ready only when both are done.
+        # On Kubernetes istio-init runs before the sidecar starts, and the pod is in the
+        # API (istiod's Kubernetes) before either. Here all three start at once: the
+        # sidecar's uid 1337 is exempt from the rules, so nothing it does differs, and
+        # Envoy takes tens of ms to start before it connects. Should it connect before
+        # istiod holds the pod, the pod's own push follows, and the sidecar is in sync
+        # only once it has ACKed that push (wait_for_proxy_config below).
         run_together(
             [
                 ("istio_init", lambda: self.plane.install_interception(pod_ns, pod.pod)),
                 ("sidecar", start_sidecar),
+                ("pod_registered", lambda: self.plane.add_sidecar(sidecar)),
             ],
             self.timings,
         )
+        self.wait_for_proxy_config(self.ready_timeout)
 
     def _remove_pod(self) -> None:
         """The pod's proxy, then its network (namespace, veth, directory): closed now on

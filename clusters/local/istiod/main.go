@@ -107,7 +107,8 @@ func run() error {
 		return err
 	}
 	phases.mark("inputs")
-	// Istio's CRDs load beside the discovery server: neither needs the other.
+	// Istio's CRDs load, and the injector renders, beside the discovery server: none
+	// of the three needs another.
 	type loaded struct {
 		apiserver *APIServer
 		err       error
@@ -116,6 +117,15 @@ func run() error {
 	go func() {
 		apiserver, err := NewAPIServer()
 		crds <- loaded{apiserver, err}
+	}()
+	type rendered struct {
+		injection *Injection
+		err       error
+	}
+	injector := make(chan rendered, 1)
+	go func() {
+		injection, err := RenderInjection()
+		injector <- rendered{injection, err}
 	}()
 	webhook, err := NewWebhook()
 	if err != nil {
@@ -132,8 +142,12 @@ func run() error {
 	}
 	defer plane.Close()
 	phases.mark("discovery")
-	injection, err := NewInjection(plane)
-	if err != nil {
+	render := <-injector
+	if render.err != nil {
+		return render.err
+	}
+	injection := render.injection
+	if err := injection.Start(plane); err != nil {
 		return err
 	}
 	phases.mark("injection")
