@@ -100,6 +100,7 @@ class LocalCluster(ClosedByContext):
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._admin: EnvoyAdmin | None = None
         self.timings: dict[str, float] = {}
+        self._first_pod: tuple[PodState, Path] | None = None  # mesh up's, until admitted
         self._state_mark = self._mark()
         if state.pod is not None and self._proxy_running():
             self.plane.attach_sidecar(self._sidecar())
@@ -142,19 +143,21 @@ class LocalCluster(ClosedByContext):
         """What ``up`` does, in order (kind's ``create`` is such a list of actions)."""
         return [
             ("network", self._create_network),
-            # Neither needs the other: their waits overlap (timed each, as internet_s
-            # and control_plane_s).
+            # None needs another: their waits overlap (timed each, as internet_s,
+            # control_plane_s and pod_start_s: the pod's network and its Envoy's start,
+            # which then waits for the bootstrap that only istiod's admission can give).
             (
                 "internet_and_control_plane",
                 lambda: run_together(
                     [
                         ("internet", self._start_internet),
                         ("control_plane", self._start_control_plane),
+                        ("pod_start", self._start_first_pod),
                     ],
                     self.timings,
                 ),
             ),
-            ("source_pod", lambda: self._create_pod(Injection.AUTOMATIC, None)),
+            ("source_pod", self._create_first_pod),
             ("installed_mode", self._observe_installed_mode),
         ]
 
@@ -374,47 +377,79 @@ class LocalCluster(ClosedByContext):
             error_log=self._pod_dir() / "istio-proxy.err",
         )
 
-    def _create_pod(self, injection: Injection, include: Sequence[str] | None) -> None:
-        self._remove_pod()
-        pod = sourcepod.new_pod_state(injection, include)
+    def _start_pod(self, pod: PodState) -> Path:
+        """The pod's network, and its sidecar's Envoy already started on a named pipe for
+        its bootstrap: Envoy's own start before it reads its config (about 60 ms here,
+        its statically linked extensions) needs nothing of the pod's admission, so it
+        runs while the pod is admitted, and at mesh up while istiod starts. Returns the
+        pipe, which ``_create_pod`` then writes the bootstrap to."""
         pod_dir = self.state.directory / "pods" / pod.name
         pod_ns, net = self.state.namespace("pod"), self.state.namespace("net")
-        network_record = self._record(
+        self._record(
             runstate.namespace_record(pod_ns),
             lambda: sourcepod.remove_pod_network(pod_ns, net, pod_dir),
         )
+        sourcepod.create_pod_network(
+            pod_ns, net, pod, pod_dir, ca_bundle=self.internet.ca_bundle.read_bytes()
+        )
+        pipe = sourcepod.bootstrap_pipe(pod_dir)
+        sample = injection_facts.template(injection_facts.sleep_deployment())
+        self._spawn(
+            "istio-proxy",
+            processes.in_namespace(
+                pod_ns, envoy_command(pipe), uid=sourcepod.PROXY_UID, gid=sourcepod.PROXY_GID
+            ),
+            pod_dir,
+            owner_uid=sourcepod.PROXY_UID,
+            # The sleep sample gives its pod no grace period (its
+            # terminationGracePeriodSeconds is 0, which injection keeps), and nothing waits
+            # on the old proxy's drain: it is killed, 25 ms sooner than a SIGTERM ends it.
+            grace=0.0 if injection_facts.termination_grace_period(sample) == 0 else None,
+        )
+        return pipe
+
+    def _start_first_pod(self) -> None:
+        """Mesh up: the source pod started beside istiod (admitted once istiod serves)."""
+        pod = sourcepod.new_pod_state(Injection.AUTOMATIC, None)
+        self._first_pod = (pod, self._start_pod(pod))
+
+    def _create_first_pod(self) -> None:
+        started, self._first_pod = self._first_pod, None
+        if started is None:
+            raise ClusterError("the source pod was not started with the control plane")
+        self._create_pod(Injection.AUTOMATIC, None, started=started)
+
+    def _create_pod(
+        self,
+        injection: Injection,
+        include: Sequence[str] | None,
+        *,
+        started: tuple[PodState, Path] | None = None,
+    ) -> None:
+        """(Re-)create the source pod: started (network, Envoy) beside its admission by
+        istiod's injector, unless ``started`` already, then its bootstrap, istio-init and
+        its registration in istiod's Kubernetes."""
         admitted: list[Workload] = []
-        # The pod's network needs nothing from its admission (its address and DNS are the
-        # pod's, not the injector's): both at once, about 13 ms each here.
-        try:
-            run_together(
-                [
-                    (
-                        "pod_network",
-                        lambda: sourcepod.create_pod_network(
-                            pod_ns,
-                            net,
-                            pod,
-                            pod_dir,
-                            ca_bundle=self.internet.ca_bundle.read_bytes(),
-                        ),
-                    ),
-                    (
-                        "admission",
-                        lambda: admitted.append(
-                            self.plane.deploy(
-                                injection_facts.sleep_deployment(),
-                                injection,
-                                pod.name,
-                                pod.include_ip_ranges,
-                            )
-                        ),
-                    ),
-                ],
-                self.timings,
+        pipes: list[Path] = []
+        if started is None:
+            self._remove_pod()
+            pod = sourcepod.new_pod_state(injection, include)
+            starts = [("pod_start", lambda: pipes.append(self._start_pod(pod)))]
+        else:
+            pod, pipe = started
+            starts, pipes = [], [pipe]
+
+        def admit() -> None:
+            admitted.append(
+                self.plane.deploy(
+                    injection_facts.sleep_deployment(), injection, pod.name, pod.include_ip_ranges
+                )
             )
+
+        try:
+            run_together([*starts, ("admission", admit)], self.timings)
         except BaseException:
-            self.cleanup.close(network_record)  # a pod not admitted leaves no network
+            self._discard_started_pod()  # a pod not admitted leaves no network or Envoy
             raise
         pod.deployment, pod.pod = admitted[0].deployment, admitted[0].pod
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -425,32 +460,18 @@ class LocalCluster(ClosedByContext):
         self.state.pod = pod
         self.state.save()
         sidecar = self._sidecar()
-        bootstrap = sourcepod.write_bootstrap(pod_dir, self.plane.bootstrap(sidecar))
+        bootstrap = self.plane.bootstrap(sidecar)
+        pod_ns = self.state.namespace("pod")
 
         def start_sidecar() -> None:
-            self._spawn(
-                "istio-proxy",
-                processes.in_namespace(
-                    pod_ns,
-                    envoy_command(bootstrap),
-                    uid=sourcepod.PROXY_UID,
-                    gid=sourcepod.PROXY_GID,
-                ),
-                pod_dir,
-                owner_uid=sourcepod.PROXY_UID,
-                # The sleep sample gives its pod no grace period (its
-                # terminationGracePeriodSeconds is 0), and nothing waits on the old
-                # proxy's drain: it is killed, 25 ms sooner than a SIGTERM ends it here.
-                grace=0.0 if injection_facts.termination_grace_period(pod.pod) == 0 else None,
-            )
+            sourcepod.send_bootstrap(pipes[0], bootstrap, self._check_alive, self.ready_timeout)
             self.admin.wait_ready(self.ready_timeout, self._check_alive)
 
-        # On Kubernetes istio-init runs before the sidecar starts, and the pod is in the
-        # API (istiod's Kubernetes) before either. Here all three start at once: the
-        # sidecar's uid 1337 is exempt from the rules, so nothing it does differs, and
-        # Envoy takes tens of ms to start before it connects. Should it connect before
-        # istiod holds the pod, the pod's own push follows, and the sidecar is in sync
-        # only once it has ACKed that push (wait_for_proxy_config below).
+        # On Kubernetes the pod is in the API (istiod's Kubernetes) before istio-init
+        # runs, and istio-init before the sidecar starts. Here all three go at once: the
+        # sidecar's uid 1337 is exempt from the rules, so nothing it does differs. Should
+        # Envoy connect before istiod holds the pod, the pod's own push follows, and the
+        # sidecar is in sync only once it has ACKed that push (wait_for_proxy_config).
         run_together(
             [
                 ("istio_init", lambda: self.plane.install_interception(pod_ns, pod.pod)),
@@ -460,6 +481,16 @@ class LocalCluster(ClosedByContext):
             self.timings,
         )
         self.wait_for_proxy_config(self.ready_timeout)
+
+    def _discard_started_pod(self) -> None:
+        """Close what a pod's start registered (its Envoy, then its network) when the pod
+        was not admitted: the run's record has no pod for ``_remove_pod`` to go by."""
+        for record in self.cleanup.records():
+            if record.kind == runstate.PROCESS and record.data["name"] == "istio-proxy":
+                self.cleanup.close(record.name)
+        pod_ns = runstate.namespace_record(self.state.namespace("pod")).name
+        if pod_ns in self.cleanup:
+            self.cleanup.close(pod_ns)
 
     def _remove_pod(self) -> None:
         """The pod's proxy, then its network (namespace, veth, directory): closed now on

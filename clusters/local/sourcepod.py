@@ -7,11 +7,12 @@ from the control plane. This module only prepares and removes what surrounds it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from clusters.local.sidecar import ProxyInfo
 from clusters.protocol import ClusterError, Injection
 from clusters.shared import processes, runtime
 from clusters.shared.sites import DNS_ADDRESS
+from clusters.shared.waiting import NotYet, wait_for
 
 POD_IP = "198.51.100.10"
 GATEWAY_IP = "198.51.100.1"
@@ -121,10 +123,51 @@ def remove_pod_network(pod_ns: str, net: str, pod_dir: Path) -> None:
     shutil.rmtree(pod_dir, ignore_errors=True)
 
 
-def write_bootstrap(pod_dir: Path, bootstrap: Mapping[str, Any]) -> Path:
+def bootstrap_pipe(pod_dir: Path) -> Path:
+    """A named pipe where the sidecar's bootstrap will be, for an Envoy started before
+    the bootstrap is known: Envoy opens its ``--config-path`` after its own start and
+    blocks there until the bootstrap comes (:func:`send_bootstrap`). Named ``.json``,
+    since Envoy tells the format by the name."""
     path = pod_dir / "bootstrap.json"
-    path.write_text(json.dumps(bootstrap))
+    os.mkfifo(path, 0o600)
+    os.chown(path, PROXY_UID, PROXY_GID)
     return path
+
+
+def send_bootstrap(
+    pipe: Path, bootstrap: Mapping[str, Any], alive: Callable[[], None], timeout: float
+) -> None:
+    """Hand the waiting Envoy its bootstrap through the pipe, once it has opened it (a
+    write end opened before the reader would lose the data with its close), then leave
+    a plain file of the same content in its place, as pilot-agent leaves envoy-rev.json."""
+    data = json.dumps(bootstrap).encode()
+
+    def reader_opened() -> int:
+        try:
+            return os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as error:
+            if error.errno != errno.ENXIO:  # ENXIO: no reader yet
+                raise
+        alive()  # an Envoy that died before reading explains itself
+        raise NotYet("Envoy to open its bootstrap")
+
+    handle = wait_for(
+        reader_opened,
+        timeout=timeout,
+        what=f"the sidecar did not read its bootstrap {pipe}",
+        interval=0.001,
+        max_interval=0.002,
+    )
+    try:
+        os.set_blocking(handle, True)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view) :]
+    finally:
+        os.close(handle)  # Envoy reads to the end, then parses
+    copy = pipe.with_name(f".{pipe.name}.tmp")
+    copy.write_bytes(data)
+    copy.replace(pipe)
 
 
 def check_reachable_by_proxy(root: Path) -> None:

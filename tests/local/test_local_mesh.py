@@ -237,6 +237,28 @@ def test_istiods_injector_can_decline(mesh: LocalCluster) -> None:
     assert injection.injected_by(workload.deployment, workload.pod) is None
 
 
+def test_a_pod_not_admitted_leaves_no_envoy_or_network(
+    mesh: LocalCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pod's network and Envoy start beside its admission: when admission fails they
+    go, and the next pod starts clean."""
+
+    def refuse(*_: object, **__: object) -> None:
+        time.sleep(0.2)  # the Envoy beside it has started by then
+        raise ClusterError("admission webhook refused the pod")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(mesh.plane, "deploy", refuse)
+        with pytest.raises(ClusterError, match="admission webhook refused the pod"):
+            mesh.deploy_source_pod()
+    assert not [r for r in mesh.state.processes if r.name == "istio-proxy"]
+    assert not network.exists(mesh.state.namespace("pod"))
+    try:
+        assert mesh.deploy_source_pod().ready
+    finally:
+        mesh.reset()
+
+
 @pytest.mark.parametrize("mode", list(OutboundTrafficPolicy))
 def test_the_sidecar_enforces_the_mode(mesh: LocalCluster, mode: OutboundTrafficPolicy) -> None:
     try:
