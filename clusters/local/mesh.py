@@ -101,7 +101,6 @@ class LocalCluster(ClosedByContext):
         self._admin: EnvoyAdmin | None = None
         self.timings: dict[str, float] = {}
         self._first_pod: tuple[PodState, Path] | None = None  # mesh up's, until admitted
-        self._state_mark = self._mark()
         if state.pod is not None and self._proxy_running():
             self.plane.attach_sidecar(self._sidecar())
 
@@ -313,21 +312,12 @@ class LocalCluster(ClosedByContext):
         return self.state.directory / "internet"
 
     # Another process of the run ---------------------------------------------------------
-    def _mark(self) -> tuple[int, int, int] | None:
-        try:
-            stat = self.state.state_file.stat()
-        except OSError:
-            return None
-        return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-
     def _follow_run(self) -> None:
         """Take over the pod another process of the run made or removed (the shell's
         kubectl: ``kubectl delete -f samples/sleep/sleep.yaml``, then ``apply``): its
         record, its proxy process, and the sidecar the control plane pushes to."""
-        mark = self._mark()
-        if mark is None or mark == self._state_mark:
+        if self.state.foreign_write() is None:
             return
-        self._state_mark = mark
         try:
             on_disk = RunState.load(self.state.directory)
         except (OSError, ValueError, KeyError, TypeError):

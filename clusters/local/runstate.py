@@ -28,6 +28,7 @@ from clusters.shared.processes import ProcessRecord
 
 DEFAULT_RUN_ROOT = Path(os.environ.get("EGRESS_MESH_RUN_ROOT", "/run/egress-conformance"))
 NAMESPACE_PREFIX = "egc-"
+FileMark = tuple[int, int, int]  # a file's mtime, size and inode: a new write changes it
 _SAVING = threading.Lock()  # one writer of a state file at a time, in this process
 LOCK_FILE = ".lock"
 # The kinds of the run's cleanup records (see UNDO).
@@ -57,6 +58,11 @@ class RunState:
     # What to undo, in the order it was created: the run's cleanup stack writes it.
     cleanup: list[CleanupRecord] = field(default_factory=list)
     pod: PodState | None = None
+
+    def __post_init__(self) -> None:
+        # The mark of the last write of the state file this process made or took (not
+        # a field: it is this process's, not the run's).
+        self._seen: FileMark | None = None
 
     @property
     def state_file(self) -> Path:
@@ -88,6 +94,19 @@ class RunState:
             temporary = self.state_file.with_suffix(".tmp")
             temporary.write_text(json.dumps(data))
             os.replace(temporary, self.state_file)
+            self._seen = _file_mark(self.state_file)
+
+    def foreign_write(self) -> FileMark | None:
+        """The state file's mark when another process wrote it since this one last saved
+        or took it (the shell's kubectl re-made the pod), else None. Under the writers'
+        lock: a save of this process's own, from another of its threads, is never taken
+        for another process's, whose older records would then replace newer ones."""
+        with _SAVING:
+            mark = _file_mark(self.state_file)
+            if mark is None or mark == self._seen:
+                return None
+            self._seen = mark
+            return mark
 
     @classmethod
     def load(cls, directory: Path) -> RunState:
@@ -264,3 +283,11 @@ def remove_private_root(root: Path) -> None:
         for name in network.list_namespaces(namespace_prefix(root)):
             destroy_namespace(name)
     shutil.rmtree(root, ignore_errors=True)
+
+
+def _file_mark(path: Path) -> FileMark | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)

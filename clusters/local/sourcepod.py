@@ -163,6 +163,9 @@ def send_bootstrap(
         view = memoryview(data)
         while view:
             view = view[os.write(handle, view) :]
+    except BrokenPipeError:  # Envoy closed it unread: it is dying, and says why
+        alive()
+        raise ClusterError(f"the sidecar closed its bootstrap {pipe} before reading it") from None
     finally:
         os.close(handle)  # Envoy reads to the end, then parses
     copy = pipe.with_name(f".{pipe.name}.tmp")

@@ -55,3 +55,21 @@ def test_a_reader_that_never_comes_ends_in_one_line(tmp_path: Path) -> None:
         ClusterError, match=r"the sidecar did not read its bootstrap .* within 0\.2s"
     ):
         sourcepod.send_bootstrap(pipe, BOOTSTRAP, _alive, timeout=0.2)
+
+
+def test_a_reader_that_closes_unread_ends_in_one_line(tmp_path: Path) -> None:
+    pipe = sourcepod.bootstrap_pipe(tmp_path)
+    bootstrap = {"padding": "x" * 200_000}  # more than a pipe holds: the write must wait
+    opened = threading.Event()
+
+    def envoy() -> None:
+        with pipe.open("rb") as config:
+            opened.set()
+            config.read(1)  # then it is gone, as an Envoy that died would be
+
+    reader = threading.Thread(target=envoy)
+    reader.start()
+    with pytest.raises(ClusterError, match=r"closed its bootstrap .* before reading it"):
+        sourcepod.send_bootstrap(pipe, bootstrap, _alive, timeout=10)
+    reader.join(10)
+    assert opened.is_set()
