@@ -109,24 +109,8 @@ func run() error {
 	phases.mark("inputs")
 	// Istio's CRDs load, and the injector renders, beside the discovery server: none
 	// of the three needs another.
-	type loaded struct {
-		apiserver *APIServer
-		err       error
-	}
-	crds := make(chan loaded, 1)
-	go func() {
-		apiserver, err := NewAPIServer()
-		crds <- loaded{apiserver, err}
-	}()
-	type rendered struct {
-		injection *Injection
-		err       error
-	}
-	injector := make(chan rendered, 1)
-	go func() {
-		injection, err := RenderInjection()
-		injector <- rendered{injection, err}
-	}()
+	crds := beside(NewAPIServer)
+	rendered := beside(RenderInjection)
 	webhook, err := NewWebhook()
 	if err != nil {
 		return err
@@ -142,20 +126,18 @@ func run() error {
 	}
 	defer plane.Close()
 	phases.mark("discovery")
-	render := <-injector
-	if render.err != nil {
-		return render.err
+	injection, err := rendered()
+	if err != nil {
+		return err
 	}
-	injection := render.injection
 	if err := injection.Start(plane); err != nil {
 		return err
 	}
 	phases.mark("injection")
-	crd := <-crds
-	if crd.err != nil {
-		return fmt.Errorf("loading Istio's CRDs: %v", crd.err)
+	apiserver, err := crds()
+	if err != nil {
+		return fmt.Errorf("loading Istio's CRDs: %v", err)
 	}
-	apiserver := crd.apiserver
 	phases.mark("crds")
 	if *systemRoots != "" {
 		secrets, err := StartSDS(filepath.Dir(*xdsSocket), *systemRoots)
@@ -195,6 +177,24 @@ func run() error {
 	_ = os.Remove(*controlSocket)
 	_ = os.Remove(*xdsSocket)
 	return nil
+}
+
+// beside runs start in a goroutine of its own; the function it returns waits for
+// start's result.
+func beside[T any](start func() (T, error)) func() (T, error) {
+	type result struct {
+		value T
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		value, err := start()
+		done <- result{value, err}
+	}()
+	return func() (T, error) {
+		r := <-done
+		return r.value, r.err
+	}
 }
 
 // waitForSocket bounds the wait for the SDS server's socket (it listens asynchronously).
