@@ -18,9 +18,18 @@ from clusters.fidelity.addresses import AddressBook, resolve
 from clusters.fidelity.corpus import Case, Step
 from clusters.fidelity.normalise import Renames, normalise, without_others_services
 from clusters.fidelity.probes import run_probe
+from clusters.istio import syncz
 from clusters.protocol import Cluster, ClusterError, InvalidResource
 
 SYNC_TIMEOUT_S = 120.0  # the kind backend's propagation bound; local syncs in milliseconds
+# istiod debounces config events (PILOT_DEBOUNCE_AFTER, 100 ms by default) into one push,
+# and numbers a push when it starts building it. A change whose events reach istiod
+# while a push is being built (a ConfigMap edit, then several documents applied one by
+# one on a slow API server) comes in a later push, and the push counter cannot tell
+# which push carries what. So a case's dump is read once no new push has reached the
+# sidecar for this long after the step's last change.
+SETTLE_S = 0.5
+SETTLE_POLL_S = 0.05
 # The sections of Envoy's /config_dump that decide where traffic goes, asked one by one
 # (Cluster.sidecar_config_dump takes a resource), then put together as one dump.
 RESOURCES = {
@@ -58,7 +67,7 @@ def run_case(cluster: Cluster, case: Case, book: AddressBook) -> dict[str, Any]:
     error = None
     try:
         cluster.reset()
-        cluster.wait_for_proxy_config(SYNC_TIMEOUT_S)
+        settle(cluster, time.monotonic())
         resolve(cluster, case.texts(), book)
         for step in case.steps:
             steps.append(run_step(cluster, step, book))
@@ -82,7 +91,7 @@ def run_step(cluster: Cluster, step: Step, book: AddressBook) -> dict[str, Any]:
     except ClusterError as error:
         outcome["refusal"] = " ".join(str(error).split())
         outcome["stage"] = "error"
-    cluster.wait_for_proxy_config(SYNC_TIMEOUT_S)
+    settle(cluster, time.monotonic())
     outcome["config"] = config_of(cluster, book)
     outcome["probes"] = [
         {
@@ -93,6 +102,28 @@ def run_step(cluster: Cluster, step: Step, book: AddressBook) -> dict[str, Any]:
         for probe in step.probes
     ]
     return outcome
+
+
+def settle(cluster: Cluster, changed_at: float, settle_s: float = SETTLE_S) -> None:
+    """The sidecar in sync, and no push newer than the one it ACKed has reached it in
+    ``settle_s`` since ``changed_at`` (a later push is waited for in turn), so that
+    istiod has pushed every change made before ``changed_at``."""
+    cluster.wait_for_proxy_config(SYNC_TIMEOUT_S)
+    seen = syncz.newest_push(cluster.proxy_sync_status())
+    quiet_from = changed_at
+    deadline = time.monotonic() + SYNC_TIMEOUT_S
+    while (left := quiet_from + settle_s - time.monotonic()) > 0:
+        time.sleep(min(SETTLE_POLL_S, left))
+        newest = syncz.newest_push(cluster.proxy_sync_status())
+        if newest == seen:
+            continue
+        if time.monotonic() > deadline:
+            raise ClusterError(
+                f"istiod kept pushing to the sidecar for {SYNC_TIMEOUT_S:g} s after a change"
+            )
+        cluster.wait_for_proxy_config(SYNC_TIMEOUT_S)
+        seen = syncz.newest_push(cluster.proxy_sync_status())
+        quiet_from = time.monotonic()
 
 
 def config_dump(cluster: Cluster) -> dict[str, Any]:
