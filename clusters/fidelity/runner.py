@@ -67,7 +67,7 @@ def run_case(cluster: Cluster, case: Case, book: AddressBook) -> dict[str, Any]:
     error = None
     try:
         cluster.reset()
-        settle(cluster, time.monotonic())
+        settle(cluster)
         resolve(cluster, case.texts(), book)
         for step in case.steps:
             steps.append(run_step(cluster, step, book))
@@ -91,7 +91,7 @@ def run_step(cluster: Cluster, step: Step, book: AddressBook) -> dict[str, Any]:
     except ClusterError as error:
         outcome["refusal"] = " ".join(str(error).split())
         outcome["stage"] = "error"
-    settle(cluster, time.monotonic())
+    settle(cluster)
     outcome["config"] = config_of(cluster, book)
     outcome["probes"] = [
         {
@@ -104,13 +104,13 @@ def run_step(cluster: Cluster, step: Step, book: AddressBook) -> dict[str, Any]:
     return outcome
 
 
-def settle(cluster: Cluster, changed_at: float, settle_s: float = SETTLE_S) -> None:
-    """The sidecar in sync, and no push newer than the one it ACKed has reached it in
-    ``settle_s`` since ``changed_at`` (a later push is waited for in turn), so that
-    istiod has pushed every change made before ``changed_at``."""
+def settle(cluster: Cluster, settle_s: float = SETTLE_S) -> None:
+    """Called right after a step's changes: the sidecar in sync, and no push newer than
+    the one it ACKed has reached it for ``settle_s`` since the call (a later push is
+    waited for in turn), so that istiod has pushed every change made before it."""
+    quiet_from = time.monotonic()
     cluster.wait_for_proxy_config(SYNC_TIMEOUT_S)
     seen = syncz.newest_push(cluster.proxy_sync_status())
-    quiet_from = changed_at
     deadline = time.monotonic() + SYNC_TIMEOUT_S
     while (left := quiet_from + settle_s - time.monotonic()) > 0:
         time.sleep(min(SETTLE_POLL_S, left))

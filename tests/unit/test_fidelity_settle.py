@@ -3,7 +3,6 @@ numbered before a change's events reached istiod can be ACKed first, without the
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,11 +45,11 @@ class Pushes:
 
 def test_a_push_that_comes_after_the_sync_is_waited_for() -> None:
     sidecar = Pushes(late=1)
-    settle(sidecar, time.monotonic(), settle_s=0.3)  # type: ignore[arg-type]
+    settle(sidecar, settle_s=0.3)  # type: ignore[arg-type]
     assert sidecar.pushes_seen_by_waits == [1, 2]
 
 
 def test_a_quiet_sidecar_is_waited_for_once() -> None:
     sidecar = Pushes(late=0)
-    settle(sidecar, time.monotonic(), settle_s=0.1)  # type: ignore[arg-type]
+    settle(sidecar, settle_s=0.1)  # type: ignore[arg-type]
     assert sidecar.waits == 1
