@@ -63,8 +63,11 @@ func startControl(t *testing.T) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	injection, err := NewInjection(plane)
+	injection, err := RenderInjection() // then started on the plane, as main.go does
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := injection.Start(plane); err != nil {
 		t.Fatal(err)
 	}
 	installer, err := NewInstaller(meshForTest, t.TempDir())

@@ -51,18 +51,6 @@ type Injection struct {
 	plane    *ControlPlane
 }
 
-// NewInjection renders the injector with Istio's defaults and starts its webhook.
-func NewInjection(plane *ControlPlane) (*Injection, error) {
-	i, err := RenderInjection()
-	if err != nil {
-		return nil, err
-	}
-	if err := i.Start(plane); err != nil {
-		return nil, err
-	}
-	return i, nil
-}
-
 // RenderInjection renders the injector with Istio's defaults. It needs no discovery
 // server, so egress-istiod runs it beside the server's start (about 25 ms here, even
 // from the render cache: parsing the templates and values).
