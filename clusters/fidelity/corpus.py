@@ -2,10 +2,10 @@
 
 A case is a sequence of steps run on a freshly reset mesh. The first step's fields sit at
 the top of the file (``mode``, ``apply``, ``probes``); ``then:`` lists later steps, which
-is how mode changes and deletions are expressed. Addresses that differ by backend are
-placeholders (``${address:httpbin.org}``, clusters/fidelity/addresses.py). Loading
-checks every field, so a typo in a case fails in one line instead of silently probing
-nothing.
+is how mode changes, deletions and configs created a second later are expressed.
+Addresses that differ by backend are placeholders (``${address:httpbin.org}``,
+clusters/fidelity/addresses.py). Loading checks every field, so a typo in a case fails
+in one line instead of silently probing nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ SITES_FILE = Path(__file__).with_name("sites.yaml")
 RECORDABLE = ("http_code", "exit_code", "upstream_cluster", "response_flags", "route_name")
 DEFAULT_MAX_TIME_S = 10.0
 CASE_KEYS = frozenset({"name", "description", "mode", "apply", "delete", "probes", "then"})
-STEP_KEYS = frozenset({"mode", "apply", "delete", "probes"})
+STEP_KEYS = frozenset({"sleep_s", "mode", "apply", "delete", "probes"})
+# The API server stores creationTimestamp to the second, and istiod orders configs for
+# one host by it: a later step that must create its configs in a later second than the
+# step before says so with ``sleep_s: 1``.
+MAX_SLEEP_S = 5.0
 PROBE_KEYS = frozenset({"curl", "record", "max_time"})
 
 
@@ -65,8 +69,10 @@ class Probe:
 
 @dataclass(frozen=True)
 class Step:
-    """One change of the mesh (mode, deletions, then one apply), then the probes."""
+    """One change of the mesh (after a pause, mode, deletions, then one apply), then the
+    probes."""
 
+    sleep_s: float = 0.0
     mode: OutboundTrafficPolicy | None = None
     apply: str | None = None
     delete: tuple[tuple[str, str], ...] = ()  # (kind, name)
@@ -174,7 +180,14 @@ def _step(data: Mapping[str, Any], where: str, *, first: bool) -> Step:
         _probe(item, f"{where}.probes[{index}]")
         for index, item in enumerate(data.get("probes") or ())
     )
-    return Step(mode=policy, apply=apply, delete=tuple(deletes), probes=probes)
+    sleep_s = data.get("sleep_s", 0.0)
+    if not isinstance(sleep_s, int | float) or isinstance(sleep_s, bool):
+        raise CorpusError(f"{where}.sleep_s: expected a number of seconds")
+    if not 0 <= sleep_s <= MAX_SLEEP_S:
+        raise CorpusError(f"{where}.sleep_s: {sleep_s:g} is not between 0 and {MAX_SLEEP_S:g}")
+    return Step(
+        sleep_s=float(sleep_s), mode=policy, apply=apply, delete=tuple(deletes), probes=probes
+    )
 
 
 def _probe(data: Any, where: str) -> Probe:

@@ -1,5 +1,5 @@
-"""One corpus case on one cluster: reset, then each step (mode, deletions, apply, wait,
-config dump, probes), recorded as plain data so two backends can be compared.
+"""One corpus case on one cluster: reset, then each step (a pause, mode, deletions, apply,
+wait, config dump, probes), recorded as plain data so two backends can be compared.
 
 Only the Cluster protocol is used, so any backend can be one side. A refusal is an
 outcome like any other: its text and the stage that refused (kubectl, the API server's
@@ -78,6 +78,7 @@ def run_case(cluster: Cluster, case: Case, book: AddressBook) -> dict[str, Any]:
 
 def run_step(cluster: Cluster, step: Step, book: AddressBook) -> dict[str, Any]:
     outcome: dict[str, Any] = {"refusal": None, "stage": None}
+    time.sleep(step.sleep_s)
     try:
         if step.mode is not None:
             cluster.set_outbound_traffic_policy(step.mode)

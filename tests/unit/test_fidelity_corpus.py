@@ -50,3 +50,19 @@ def test_corpus_file_mistakes_are_one_line(tmp_path: Path) -> None:
     path.write_text("name: bad\nmode: ALLOW_ANY\nprobes: [{curl: 'curl http://${site:x}/'}]\n")
     with pytest.raises(CorpusError, match=r"bad.yaml: \$\{site:x\} is not a placeholder"):
         load_case(path)
+
+
+def test_a_later_step_may_pause_and_the_first_may_not(tmp_path: Path) -> None:
+    path = tmp_path / "pause.yaml"
+    probe = "probes: [{curl: 'curl http://httpbin.org/'}]"
+    path.write_text(f"name: pause\nmode: ALLOW_ANY\n{probe}\nthen: [{{sleep_s: 1, {probe}}}]\n")
+    assert [step.sleep_s for step in load_case(path).steps] == [0.0, 1.0]
+    path.write_text(f"name: pause\nmode: ALLOW_ANY\nsleep_s: 1\n{probe}\n")
+    with pytest.raises(CorpusError, match=r"pause.yaml: unknown field 'sleep_s'"):
+        load_case(path)
+    path.write_text(f"name: pause\nmode: ALLOW_ANY\n{probe}\nthen: [{{sleep_s: 60}}]\n")
+    with pytest.raises(CorpusError, match=r"then\[0\].sleep_s: 60 is not between 0 and 5"):
+        load_case(path)
+    path.write_text(f"name: pause\nmode: ALLOW_ANY\n{probe}\nthen: [{{sleep_s: soon}}]\n")
+    with pytest.raises(CorpusError, match=r"then\[0\].sleep_s: expected a number of seconds"):
+        load_case(path)

@@ -6,6 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
+from clusters.fidelity import runner
+from clusters.fidelity.addresses import AddressBook
+from clusters.fidelity.corpus import Step
 from clusters.fidelity.runner import settle
 
 CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
@@ -53,3 +58,22 @@ def test_a_quiet_sidecar_is_waited_for_once() -> None:
     sidecar = Pushes(late=0)
     settle(sidecar, settle_s=0.1)  # type: ignore[arg-type]
     assert sidecar.waits == 1
+
+
+def test_a_steps_pause_comes_before_its_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """So that what it creates is stamped a second after the step before."""
+    calls: list[str] = []
+    monkeypatch.setattr(runner.time, "sleep", lambda seconds: calls.append(f"sleep {seconds:g}"))
+    monkeypatch.setattr(runner, "settle", lambda cluster: calls.append("settle"))
+    monkeypatch.setattr(runner, "config_of", lambda cluster, book: {})
+
+    class Changes:
+        def delete(self, kind: str, name: str) -> None:
+            calls.append(f"delete {kind}/{name}")
+
+        def apply(self, manifest: str) -> None:
+            calls.append("apply")
+
+    step = Step(sleep_s=1.0, apply="kind: ServiceEntry", delete=(("serviceentry", "old"),))
+    runner.run_step(Changes(), step, AddressBook({}))  # type: ignore[arg-type]
+    assert calls == ["sleep 1", "delete serviceentry/old", "apply", "settle"]

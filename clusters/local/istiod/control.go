@@ -112,13 +112,19 @@ func (c *Control) apply(w http.ResponseWriter, r *http.Request) {
 	}
 	response := map[string]any{"applied": applied}
 	if !dryRun {
+		// The API server stores creationTimestamp to the second, and ignores one the
+		// client sends. istiod orders configs for one host by it, so two created in
+		// the same second tie here as they do on a cluster.
+		now := time.Now().UTC().Truncate(time.Second)
+		for index := range configs {
+			configs[index].CreationTimestamp = now // an update keeps its own (ApplyIstio)
+		}
 		change, err := c.plane.ApplyIstio(configs)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
 		response["pushVersion"] = change.PushVersion
-		now := time.Now()
 		for index, cfg := range configs {
 			if applied[index].Action != "unchanged" {
 				c.stored.put(keyOf(cfg), admitted[index], applied[index].Action == "created", now)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,9 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"istio.io/istio/pilot/pkg/features"
 	"istio.io/istio/pkg/config/mesh"
+	"istio.io/istio/pkg/config/schema/gvk"
 )
 
 // clusterForTest is what the local mesh feeds egress-istiod: the cluster's Services and
@@ -41,6 +44,14 @@ const meshForTest = "accessLogFile: /dev/stdout\nenableAutoMtls: false\n"
 
 // startControl runs the control API over a real ControlPlane, ADS on a unix socket.
 func startControl(t *testing.T) *httptest.Server {
+	t.Helper()
+	server, _ := startControlPlane(t)
+	return server
+}
+
+// startControlPlane is startControl that also hands back the plane, for tests that
+// look into istiod's config store.
+func startControlPlane(t *testing.T) (*httptest.Server, *ControlPlane) {
 	t.Helper()
 	kube, configs, err := splitCluster(clusterForTest)
 	if err != nil {
@@ -77,7 +88,7 @@ func startControl(t *testing.T) *httptest.Server {
 	control := &Control{plane: plane, apiserver: apiServerForTest(t), webhook: webhook, injection: injection, installer: installer, versions: BuildVersions()}
 	server := httptest.NewServer(control.Handler())
 	t.Cleanup(server.Close)
-	return server
+	return server, plane
 }
 
 func call(t *testing.T, server *httptest.Server, method, path, body string) (int, map[string]any) {
@@ -147,6 +158,32 @@ func TestApplyListDeleteAndPushVersions(t *testing.T) {
 	code, body = call(t, server, "GET", "/resources/nosuchkinds", "")
 	if code != http.StatusNotFound || !strings.Contains(body["error"].(string), `doesn't have a resource type "nosuchkinds"`) {
 		t.Fatalf("unknown kind: %d %v", code, body)
+	}
+}
+
+// A created config's creationTimestamp is whole seconds, as the API server stores it,
+// whatever the client sent; an update keeps it. istiod orders configs for one host by
+// it, so a tie within a second must stay a tie.
+func TestCreationTimestampIsTheAPIServersSecond(t *testing.T) {
+	server, plane := startControlPlane(t)
+	sent := strings.Replace(pageServiceEntryJSON, `"name":"httpbin-ext"`,
+		`"name":"httpbin-ext","creationTimestamp":"2001-02-03T04:05:06Z"`, 1)
+	before := time.Now().Truncate(time.Second)
+	if code, body := call(t, server, "POST", "/apply", sent); code != http.StatusOK {
+		t.Fatalf("apply: %d %v", code, body)
+	}
+	created := plane.ListIstio(gvk.ServiceEntry, "default")[0].CreationTimestamp
+	if created.Nanosecond() != 0 || created.Before(before) || created.After(time.Now()) {
+		t.Fatalf("creationTimestamp %s: want this second, whole", created.Format(time.RFC3339Nano))
+	}
+	time.Sleep(time.Until(created.Add(time.Second))) // the update comes a second later
+	changed := strings.Replace(pageServiceEntryJSON, `"DNS"`, `"NONE"`, 1)
+	if code, body := call(t, server, "POST", "/apply", changed); code != http.StatusOK {
+		t.Fatalf("update: %d %v", code, body)
+	}
+	updated := plane.ListIstio(gvk.ServiceEntry, "default")[0]
+	if !updated.CreationTimestamp.Equal(created) || strings.Contains(fmt.Sprint(updated.Spec), "DNS") { // NONE, the zero value, prints as nothing
+		t.Fatalf("after the update: creationTimestamp %s (was %s), spec %v", updated.CreationTimestamp, created, updated.Spec)
 	}
 }
 
